@@ -1,0 +1,190 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+)
+
+// BoltConfig configures the bbolt store.
+type BoltConfig struct {
+	// Path of the database file, e.g. ./data/b2bua.db.
+	Path string
+	// Fsync makes every group commit fsync. Without it a committed write
+	// still survives kill -9 (the page cache belongs to the kernel) but not
+	// a power loss.
+	Fsync bool
+	// MaxBatch caps the writes in one commit.
+	MaxBatch int
+	// OpenTimeout bounds the wait for bbolt's file lock, held by another
+	// process using the same data directory.
+	OpenTimeout time.Duration
+}
+
+// Bolt is the embedded bbolt Store with a group-committing writer.
+type Bolt struct {
+	db  *bolt.DB
+	log *zap.Logger
+	ops chan op
+
+	// mu guards closed against writers racing Close.
+	mu     sync.RWMutex
+	closed bool
+
+	done chan struct{}
+}
+
+type op struct {
+	kind Kind
+	key  string
+	val  []byte // nil deletes
+	done func(error)
+}
+
+var _ Store = (*Bolt)(nil)
+
+// OpenBolt opens (creating when missing) the database at cfg.Path.
+func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 2048
+	}
+	if cfg.OpenTimeout <= 0 {
+		cfg.OpenTimeout = 2 * time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: !cfg.Fsync, NoFreelistSync: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	b := &Bolt{db: db, log: log, ops: make(chan op, 8192), done: make(chan struct{})}
+	go b.writer(cfg.MaxBatch)
+	return b, nil
+}
+
+// Load implements Store.
+func (b *Bolt) Load(kind Kind, key string) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(kind))
+		if bk == nil {
+			return ErrNotFound
+		}
+		v := bk.Get([]byte(key))
+		if v == nil {
+			return ErrNotFound
+		}
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	return out, err
+}
+
+// Save implements Store.
+func (b *Bolt) Save(kind Kind, key string, val []byte, done func(error)) {
+	if val == nil {
+		val = []byte{}
+	}
+	b.enqueue(op{kind, key, val, done})
+}
+
+// Delete implements Store.
+func (b *Bolt) Delete(kind Kind, key string, done func(error)) {
+	b.enqueue(op{kind, key, nil, done})
+}
+
+func (b *Bolt) enqueue(o op) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		if o.done != nil {
+			o.done(ErrClosed)
+		}
+		return
+	}
+	b.ops <- o
+}
+
+// Scan implements Store.
+func (b *Bolt) Scan(kind Kind, fn func(key string, val []byte) error) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(kind))
+		if bk == nil {
+			return nil
+		}
+		return bk.ForEach(func(k, v []byte) error { return fn(string(k), v) })
+	})
+}
+
+// Close stops accepting writes, commits what is queued and closes the file.
+func (b *Bolt) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	close(b.ops)
+	b.mu.Unlock()
+	<-b.done
+	return b.db.Close()
+}
+
+// writer drains the queue: it takes whatever is waiting (up to max), commits
+// it in one transaction and then answers every op of the batch. While one
+// batch commits the next one fills, so batches grow with the load.
+func (b *Bolt) writer(max int) {
+	defer close(b.done)
+	batch := make([]op, 0, max)
+	for first := range b.ops {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < max {
+			select {
+			case o, ok := <-b.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		err := b.commit(batch)
+		if err != nil {
+			b.log.Error("store commit failed", zap.Int("writes", len(batch)), zap.Error(err))
+		}
+		for i := range batch {
+			if batch[i].done != nil {
+				batch[i].done(err)
+			}
+			batch[i] = op{}
+		}
+	}
+}
+
+func (b *Bolt) commit(batch []op) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		for _, o := range batch {
+			bk, err := tx.CreateBucketIfNotExists([]byte(o.kind))
+			if err != nil {
+				return err
+			}
+			if o.val == nil {
+				err = bk.Delete([]byte(o.key))
+			} else {
+				err = bk.Put([]byte(o.key), o.val)
+			}
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", o.kind, o.key, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,42 @@
+// Package store is the persistence the actors write through to.
+//
+// Every kind of actor keeps its records in its own bucket, keyed by the
+// actor's key (an AOR, a Call-ID). Reads are synchronous and cheap (bbolt
+// serves them from its memory map). Writes are asynchronous and group
+// committed: Save and Delete queue the change and call done once the batch
+// holding it has committed, so an actor answers its client only after the
+// write is durable, without one fsync per request (ARCHITECTURE.md, State and
+// persistence).
+package store
+
+import (
+	"errors"
+)
+
+// Kind names a bucket: one per actor kind.
+type Kind string
+
+// Store is what actors persist through. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Load returns the record of key, or ErrNotFound.
+	Load(kind Kind, key string) ([]byte, error)
+	// Save queues val as the record of key and calls done after the batch
+	// holding it committed (err nil) or failed. done runs on the store's
+	// writer goroutine: it must not block.
+	Save(kind Kind, key string, val []byte, done func(error))
+	// Delete queues the removal of key; done as for Save.
+	Delete(kind Kind, key string, done func(error))
+	// Scan calls fn for every record of kind in key order. The value is only
+	// valid during the call.
+	Scan(kind Kind, fn func(key string, val []byte) error) error
+	// Close flushes queued writes and releases the store.
+	Close() error
+}
+
+var (
+	// ErrNotFound is returned by Load for a key without a record.
+	ErrNotFound = errors.New("store: not found")
+	// ErrClosed is returned for writes queued after Close.
+	ErrClosed = errors.New("store: closed")
+)

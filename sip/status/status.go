@@ -1,0 +1,120 @@
+// Package status is the one place that maps errors to SIP status codes.
+//
+// Errors arise as sentinels in the packages that detect them (registrar, auth,
+// edge sanity checks, ...); the edge calls Of once per failed request. An
+// error that knows its own status implements SIPStatus() and answers for
+// itself (cf. Caddy's HandlerError, livekit's inviteClassifier).
+package status
+
+import (
+	"context"
+	"errors"
+)
+
+// SIP status codes the server sends. sipgo has no constants for 412 and 489
+// and spells 423 "IntervalToBrief", so every code we send is defined here.
+const (
+	OK                   = 200
+	Accepted             = 202
+	BadRequest           = 400
+	Unauthorized         = 401
+	Forbidden            = 403
+	NotFound             = 404
+	MethodNotAllowed     = 405
+	RequestTimeout       = 408
+	ConditionalFailed    = 412
+	RequestTooLarge      = 413
+	UnsupportedMediaType = 415
+	BadExtension         = 420
+	IntervalTooBrief     = 423
+	TooManyHops          = 483
+	BadEvent             = 489
+	ServerInternalError  = 500
+	NotImplemented       = 501
+	ServiceUnavailable   = 503
+)
+
+// Reason returns the RFC 3261 reason phrase for code.
+func Reason(code int) string {
+	if r, ok := reasons[code]; ok {
+		return r
+	}
+	return "Unknown"
+}
+
+var reasons = map[int]string{
+	OK:                   "OK",
+	Accepted:             "Accepted",
+	BadRequest:           "Bad Request",
+	Unauthorized:         "Unauthorized",
+	Forbidden:            "Forbidden",
+	NotFound:             "Not Found",
+	MethodNotAllowed:     "Method Not Allowed",
+	RequestTimeout:       "Request Timeout",
+	ConditionalFailed:    "Conditional Request Failed",
+	RequestTooLarge:      "Request Entity Too Large",
+	UnsupportedMediaType: "Unsupported Media Type",
+	BadExtension:         "Bad Extension",
+	IntervalTooBrief:     "Interval Too Brief",
+	TooManyHops:          "Too Many Hops",
+	BadEvent:             "Bad Event",
+	ServerInternalError:  "Server Internal Error",
+	NotImplemented:       "Not Implemented",
+	ServiceUnavailable:   "Service Unavailable",
+}
+
+// Error is an error that carries its own SIP status and reason phrase, for
+// failures detected at the edge (e.g. "Missing Call-ID").
+type Error struct {
+	Code   int
+	Phrase string
+	Err    error
+}
+
+// New returns an *Error with code and a reason phrase.
+func New(code int, phrase string) *Error { return &Error{Code: code, Phrase: phrase} }
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Phrase + ": " + e.Err.Error()
+	}
+	return e.Phrase
+}
+
+// Unwrap returns the wrapped cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// SIPStatus reports the status and reason phrase of e.
+func (e *Error) SIPStatus() (int, string) { return e.Code, e.Phrase }
+
+// Classifier is implemented by errors that know their SIP status.
+type Classifier interface {
+	SIPStatus() (code int, reason string)
+}
+
+type entry struct {
+	err    error
+	code   int
+	reason string
+}
+
+// table maps the sentinels of the domain packages to statuses. Keep it in
+// step with status_test.go.
+var table = []entry{
+	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
+}
+
+// Of returns the SIP status for err. Errors that implement SIPStatus answer
+// for themselves; unknown errors are 500 Server Internal Error.
+func Of(err error) (int, string) {
+	var c Classifier
+	if errors.As(err, &c) {
+		return c.SIPStatus()
+	}
+	for _, e := range table {
+		if errors.Is(err, e.err) {
+			return e.code, e.reason
+		}
+	}
+	return ServerInternalError, Reason(ServerInternalError)
+}
