@@ -1,0 +1,200 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/store"
+)
+
+// Actor is the registration of one AOR: its bindings, the last request
+// applied, and one timer for the earliest expiry. It writes every change
+// through to the store and answers only after the write committed.
+type Actor struct {
+	aor   AOR
+	conf  Config
+	store store.Store
+	log   *zap.Logger
+
+	bindings []Binding // never mutated in place: replies share it
+	last     lastReq
+	gen      uint64 // incarnation, given by the shard
+	seq      uint64 // of the last routed message handled, for passivation
+	timer    *time.Timer
+	due      time.Time // when timer fires; zero when not armed
+}
+
+var _ actor.Actor = (*Actor)(nil)
+
+func newActor(aor AOR, gen uint64, c Config, s store.Store, log *zap.Logger) *Actor {
+	return &Actor{aor: aor, gen: gen, conf: c, store: s, log: log}
+}
+
+// Receive implements actor.Actor.
+func (a *Actor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.log = a.log.With(zap.String("aor", string(a.aor)))
+		a.load(ctx)
+	case *Register:
+		a.seq = msg.seq
+		a.register(ctx, msg)
+	case *Lookup:
+		a.seq = msg.seq
+		a.lookup(ctx, msg)
+	case *activate:
+		a.seq = msg.seq
+		a.settle(ctx)
+	case *expire:
+		a.expire(ctx)
+	case *reload:
+		a.load(ctx)
+	case *poison:
+		a.seq = msg.seq
+		panic(fmt.Sprintf("registrar: poisoned %s", a.aor))
+	case *actor.Restarting, *actor.Stopping:
+		a.stopTimer()
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		a.log.Warn("unhandled message", zap.String("type", fmt.Sprintf("%T", msg)))
+	}
+}
+
+// load replaces the memory state with the store's: at start, after a
+// restart by the supervisor, and after a failed write.
+func (a *Actor) load(ctx actor.Context) {
+	a.bindings, a.last = nil, lastReq{}
+	raw, err := a.store.Load(Kind, string(a.aor))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		// A registration that cannot be read must not be answered from a
+		// guess: fail, and let the supervisor retry within its budget.
+		panic(fmt.Sprintf("registrar: load %s: %v", a.aor, err))
+	default:
+		rec, err := decode(raw)
+		if err != nil {
+			a.log.Error("dropping unreadable registration", zap.Error(err))
+			break
+		}
+		a.bindings, a.last = rec.Bindings, rec.Last
+	}
+	a.settle(ctx)
+}
+
+func (a *Actor) register(ctx actor.Context, r *Register) {
+	now := a.conf.now()
+	if a.isRetransmission(r) {
+		// Answer as the first time, after the state that answer reports is
+		// committed (it may still be in flight).
+		a.persist(ctx, r.Reply, now)
+		return
+	}
+	next, err := apply(a.bindings, r, now, a.conf)
+	if err != nil {
+		r.Reply(&RegisterResult{Err: err, Now: now})
+		return
+	}
+	if len(r.Contacts) == 0 && !r.Wildcard {
+		r.Reply(&RegisterResult{Bindings: next, Now: now})
+		return
+	}
+	a.bindings, a.last = next, lastReq{CallID: r.CallID, CSeq: r.CSeq, Branch: r.Branch}
+	a.persist(ctx, r.Reply, now)
+	a.settle(ctx)
+}
+
+// isRetransmission tells a retransmitted REGISTER (same Call-ID, CSeq and
+// Via branch as the last one applied) from a new one; stateless UDP
+// handling relies on it (RFC 3261 §17.2.3 matching, done here instead of in
+// a server transaction).
+func (a *Actor) isRetransmission(r *Register) bool {
+	return r.Branch != "" && r.Branch == a.last.Branch && r.CallID == a.last.CallID && r.CSeq == a.last.CSeq
+}
+
+// persist writes the current state and calls reply once it committed. On a
+// failed write the client gets 500 and the actor reloads what the store
+// holds, so memory never runs ahead of what was acknowledged.
+func (a *Actor) persist(ctx actor.Context, reply func(*RegisterResult), now time.Time) {
+	snapshot, self, root, log := a.bindings, ctx.Self(), ctx.ActorSystem().Root, a.log
+	done := func(err error) { // on the store's writer goroutine
+		if err != nil {
+			log.Error("registration not saved", zap.Error(err))
+			root.Send(self, &reload{})
+			if reply != nil {
+				reply(&RegisterResult{Err: fmt.Errorf("%w: %w", ErrStore, err), Now: now})
+			}
+			return
+		}
+		if reply != nil {
+			reply(&RegisterResult{Bindings: snapshot, Now: now})
+		}
+	}
+	if len(snapshot) == 0 {
+		a.store.Delete(Kind, string(a.aor), done)
+		return
+	}
+	raw, err := encode(record{Bindings: snapshot, Last: a.last})
+	if err != nil {
+		done(err)
+		return
+	}
+	a.store.Save(Kind, string(a.aor), raw, done)
+}
+
+func (a *Actor) lookup(ctx actor.Context, l *Lookup) {
+	now := a.conf.now()
+	res := &LookupResult{Bindings: unexpired(a.bindings, now), Now: now}
+	if l.Reply != nil {
+		l.Reply(res)
+	} else {
+		ctx.Respond(res)
+	}
+	a.settle(ctx)
+}
+
+// expire drops the bindings whose time is up and writes the result through.
+func (a *Actor) expire(ctx actor.Context) {
+	a.due = time.Time{}
+	now := a.conf.now()
+	live := unexpired(a.bindings, now)
+	if len(live) != len(a.bindings) {
+		a.log.Debug("bindings expired", zap.Int("left", len(live)))
+		a.bindings = live
+		a.persist(ctx, nil, now)
+	}
+	a.settle(ctx)
+}
+
+// settle arms the timer for the earliest expiry, or, with no binding left,
+// offers the shard to passivate this actor.
+func (a *Actor) settle(ctx actor.Context) {
+	if len(a.bindings) == 0 {
+		a.stopTimer()
+		ctx.Send(ctx.Parent(), &idle{aor: a.aor, gen: a.gen, seq: a.seq})
+		return
+	}
+	next := nextExpiry(a.bindings)
+	if next.Equal(a.due) {
+		return
+	}
+	a.due = next
+	d := next.Sub(a.conf.now())
+	if a.timer == nil {
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		a.timer = time.AfterFunc(d, func() { root.Send(self, &expire{}) })
+		return
+	}
+	a.timer.Reset(d)
+}
+
+func (a *Actor) stopTimer() {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.due = time.Time{}
+}

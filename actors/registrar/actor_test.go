@@ -1,0 +1,310 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/actors/store/storetest"
+	"github.com/b2bua/b2bua/supervision"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type harness struct {
+	t      testing.TB
+	sys    *actor.ActorSystem
+	top    *actor.PID
+	router *Router
+	conf   Config
+}
+
+// start runs a registrar on s in a fresh actor system, as the server does.
+func start(t testing.TB, s store.Store, log *zap.Logger, c Config) *harness {
+	t.Helper()
+	sys := supervision.NewSystem(log)
+	top, err := sys.Root.SpawnNamed(supervision.Guardian(log, []supervision.Child{
+		{Name: "registrar", Props: Props(log, c, s, supervision.RestartOnPanic)},
+	}), "b2bua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := supervision.WaitStarted(sys, top, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rootPID := actor.NewPID(sys.Address(), "b2bua/registrar")
+	if _, err := sys.Root.RequestFuture(rootPID, &Ready{}, 5*time.Second).Result(); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, sys: sys, top: top, router: NewRouter(sys, rootPID, c.Shards), conf: c}
+}
+
+func (h *harness) stop() {
+	if err := supervision.Stop(h.sys, h.top); err != nil {
+		h.t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // dead-letter throttle (DEPENDENCIES.md)
+}
+
+func (h *harness) register(r *Register) *RegisterResult {
+	h.t.Helper()
+	ch := make(chan *RegisterResult, 1)
+	r.Reply = func(res *RegisterResult) { ch <- res }
+	h.router.Register(r)
+	select {
+	case res := <-ch:
+		return res
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("no reply to Register")
+		return nil
+	}
+}
+
+func (h *harness) lookup(aor AOR) []Binding {
+	h.t.Helper()
+	ch := make(chan *LookupResult, 1)
+	h.router.Lookup(&Lookup{AOR: aor, Reply: func(res *LookupResult) { ch <- res }})
+	select {
+	case res := <-ch:
+		return res.Bindings
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("no reply to Lookup")
+		return nil
+	}
+}
+
+// live reports whether the registration actor of aor is running.
+func (h *harness) live(aor AOR) bool {
+	id := fmt.Sprintf("b2bua/registrar/%d/%s", shardOf(aor, h.conf.Shards), aor)
+	_, ok := h.sys.ProcessRegistry.GetLocal(id)
+	return ok
+}
+
+func openStore(t testing.TB, dir string) *store.Bolt {
+	t.Helper()
+	s, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(dir, "b2bua.db")}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func reg(aor AOR, uri string, exp int, callID string, cseq uint32) *Register {
+	return &Register{AOR: aor, Contacts: []Contact{{URI: uri, Q: -1, Expires: exp}}, Expires: -1,
+		CallID: callID, CSeq: cseq, Branch: fmt.Sprintf("z9hG4bK-%s-%d", callID, cseq)}
+}
+
+func TestRegisterLookupAndRestore(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	for i := range 50 {
+		aor := AOR(fmt.Sprintf("sip:user%d@localhost", i))
+		res := h.register(reg(aor, fmt.Sprintf("sip:user%d@127.0.0.1:5070", i), 600, "c", 1))
+		if res.Err != nil || len(res.Bindings) != 1 {
+			t.Fatalf("register %s: %+v", aor, res)
+		}
+	}
+	if got := h.lookup("sip:user7@localhost"); len(got) != 1 || got[0].Contact != "sip:user7@127.0.0.1:5070" {
+		t.Fatalf("lookup = %+v", got)
+	}
+	h.stop()
+	s.Close()
+
+	// A new process on the same data directory has every binding back.
+	s = openStore(t, dir)
+	defer s.Close()
+	h = start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	for i := range 50 {
+		aor := AOR(fmt.Sprintf("sip:user%d@localhost", i))
+		if got := h.lookup(aor); len(got) != 1 || got[0].Remaining(time.Now()) > 600 || got[0].Remaining(time.Now()) < 590 {
+			t.Fatalf("after restart %s = %+v", aor, got)
+		}
+		if !h.live(aor) {
+			t.Fatalf("%s has no actor after restore: its expiry timer would not run", aor)
+		}
+	}
+}
+
+func TestPanicRestartsOnlyThatActor(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	h := start(t, s, zap.New(core), DefaultConfig())
+	defer h.stop()
+	h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
+	h.register(reg("sip:bob@localhost", "sip:bob@10.0.0.2", 600, "b", 1))
+
+	h.router.send(&poison{aor: "sip:alice@localhost"})
+
+	// Alice's actor comes back with its state from the store.
+	if got := h.lookup("sip:alice@localhost"); len(got) != 1 || got[0].Contact != "sip:alice@10.0.0.1" {
+		t.Fatalf("alice after restart = %+v", got)
+	}
+	if got := h.lookup("sip:bob@localhost"); len(got) != 1 {
+		t.Fatalf("bob = %+v", got)
+	}
+	restarts := logs.FilterMessage("actor failed, restarting").All()
+	if len(restarts) != 1 {
+		t.Fatalf("%d restarts logged, want 1", len(restarts))
+	}
+	if pid := restarts[0].ContextMap()["pid"]; !strings.HasSuffix(fmt.Sprint(pid), "sip:alice@localhost") {
+		t.Fatalf("restarted %v, want alice's actor only", pid)
+	}
+	// Alice keeps working after the restart: a refresh with a higher CSeq.
+	if res := h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 900, "a", 2)); res.Err != nil || res.Bindings[0].Remaining(time.Now()) != 900 {
+		t.Fatalf("refresh after restart: %+v", res)
+	}
+}
+
+func TestPoisonedActorStopsPastBudget(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	h := start(t, s, zap.New(core), DefaultConfig())
+	defer h.stop()
+	h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
+	for range supervision.DefaultBudget.Max + 1 {
+		h.router.send(&poison{aor: "sip:alice@localhost"})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.FilterMessage("actor failed past its restart budget, stopping").Len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("actor was never stopped")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFailedWriteIsNotAcknowledged(t *testing.T) {
+	real := openStore(t, t.TempDir())
+	defer real.Close()
+	s := &storetest.Failing{Store: real}
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
+
+	s.Fail.Store(true)
+	res := h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.9", 600, "b", 1))
+	if !errors.Is(res.Err, ErrStore) || len(res.Bindings) != 0 {
+		t.Fatalf("failed write answered %+v, want ErrStore", res)
+	}
+	s.Fail.Store(false)
+	// The actor reloaded the store: the unsaved contact is gone.
+	if got := h.lookup("sip:alice@localhost"); len(got) != 1 || got[0].Contact != "sip:alice@10.0.0.1" {
+		t.Fatalf("after failed write = %+v", got)
+	}
+}
+
+func TestRetransmissionIsAnsweredAgain(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	first := h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
+	again := h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
+	if again.Err != nil || len(again.Bindings) != 1 || again.Bindings[0].Expires != first.Bindings[0].Expires {
+		t.Fatalf("retransmission = %+v, want the first answer %+v", again, first)
+	}
+	// Same Call-ID and CSeq on a new branch is a new request: out of order.
+	fresh := reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1)
+	fresh.Branch = "z9hG4bK-new"
+	if res := h.register(fresh); !errors.Is(res.Err, ErrOutOfOrder) {
+		t.Fatalf("same CSeq, new branch = %+v, want ErrOutOfOrder", res)
+	}
+}
+
+func TestUnregisterPassivates(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	aor := AOR("sip:alice@localhost")
+	h.register(reg(aor, "sip:alice@10.0.0.1", 600, "a", 1))
+	if !h.live(aor) {
+		t.Fatal("no actor after REGISTER")
+	}
+	h.register(&Register{AOR: aor, Wildcard: true, Expires: 0, CallID: "a", CSeq: 2, Branch: "z9hG4bK-2"})
+	waitFor(t, func() bool { return !h.live(aor) })
+	if _, err := s.Load(Kind, string(aor)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("record after unregister: %v", err)
+	}
+	// And it comes back on the next REGISTER.
+	if res := h.register(reg(aor, "sip:alice@10.0.0.1", 600, "a", 3)); res.Err != nil || len(res.Bindings) != 1 {
+		t.Fatalf("register after passivation: %+v", res)
+	}
+}
+
+func TestBindingsExpireOnTheirOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openStore(t, t.TempDir())
+		defer s.Close()
+		h := start(t, s, zap.NewNop(), DefaultConfig())
+		defer h.stop()
+		aor := AOR("sip:alice@localhost")
+		r := reg(aor, "sip:alice@10.0.0.1", 60, "a", 1)
+		r.Contacts = append(r.Contacts, Contact{URI: "sip:alice@10.0.0.2", Q: -1, Expires: 120})
+		h.register(r)
+
+		time.Sleep(61 * time.Second)
+		synctest.Wait()
+		if got := h.lookup(aor); len(got) != 1 || got[0].Contact != "sip:alice@10.0.0.2" {
+			t.Fatalf("after 61 s = %+v", got)
+		}
+		time.Sleep(60 * time.Second)
+		synctest.Wait()
+		if got := h.lookup(aor); len(got) != 0 {
+			t.Fatalf("after 121 s = %+v", got)
+		}
+		waitFor(t, func() bool { _, err := s.Load(Kind, string(aor)); return errors.Is(err, store.ErrNotFound) })
+	})
+}
+
+func TestConcurrentRegistrations(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				aor := AOR(fmt.Sprintf("sip:u%d-%d@localhost", w, i))
+				if res := h.register(reg(aor, "sip:x@127.0.0.1", 600, "c", 1)); res.Err != nil {
+					t.Error(res.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	_ = s.Scan(Kind, func(string, []byte) error { n++; return nil })
+	if n != 1600 {
+		t.Fatalf("%d records stored, want 1600", n)
+	}
+}
+
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

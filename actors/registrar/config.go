@@ -1,0 +1,45 @@
+package registrar
+
+import (
+	"errors"
+	"time"
+)
+
+// Config holds the registrar's binding rules and sharding.
+type Config struct {
+	MinExpires     int // shorter non-zero requests get 423 with this Min-Expires (seconds)
+	MaxExpires     int // longer requests are clamped to this
+	DefaultExpires int // used when neither the contact nor the request gives one
+	MaxContacts    int // bindings per AOR
+	Shards         int // shard actors; a small multiple of GOMAXPROCS
+	// Now is the clock; nil means time.Now. Tests may set it.
+	Now func() time.Time
+}
+
+// DefaultConfig is 60 s minimum, 7200 s maximum, 3600 s default, 32 contacts
+// per AOR and 16 shards.
+func DefaultConfig() Config {
+	return Config{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32, Shards: 16}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.MinExpires < 0, c.MaxExpires < 1, c.DefaultExpires < 1:
+		return errors.New("registrar: expiries must be positive")
+	case c.MinExpires > c.MaxExpires:
+		return errors.New("registrar: min expires above max expires")
+	case c.MaxContacts < 1:
+		return errors.New("registrar: max contacts must be at least 1")
+	case c.Shards < 1:
+		return errors.New("registrar: shards must be at least 1")
+	}
+	return nil
+}
+
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}

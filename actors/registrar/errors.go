@@ -1,0 +1,34 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrOutOfOrder is a REGISTER whose CSeq is not higher than the one of a
+	// binding with the same Call-ID: RFC 3261 §10.3 step 7 says 500.
+	ErrOutOfOrder = errors.New("registrar: CSeq out of order for this Call-ID")
+	// ErrBadWildcard is "Contact: *" with other contacts or a non-zero
+	// Expires (RFC 3261 §10.3 step 6): 400.
+	ErrBadWildcard = errors.New("registrar: wildcard contact needs Expires: 0 and no other contact")
+	// ErrTooManyContacts is a REGISTER that would leave more bindings than
+	// the configured maximum.
+	ErrTooManyContacts = errors.New("registrar: too many contacts")
+	// ErrStore is a change that could not be committed; nothing was
+	// acknowledged.
+	ErrStore = errors.New("registrar: store write failed")
+)
+
+// IntervalTooBriefError is a REGISTER asking for an expiry shorter than the
+// minimum: 423 with Min-Expires (RFC 3261 §10.3 step 7).
+type IntervalTooBriefError struct {
+	MinExpires int
+}
+
+func (e *IntervalTooBriefError) Error() string {
+	return fmt.Sprintf("registrar: interval too brief, min %d s", e.MinExpires)
+}
+
+// SIPStatus reports 423 Interval Too Brief.
+func (e *IntervalTooBriefError) SIPStatus() (int, string) { return 423, "Interval Too Brief" }

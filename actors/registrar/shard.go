@@ -1,0 +1,167 @@
+package registrar
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/supervision"
+)
+
+// Props returns the props of the registrar's root actor. It spawns
+// c.Shards shard actors named "<root>/<i>", then restores every stored
+// registration so its expiry timer runs again. Entities are supervised by
+// their shard with decide and the default restart budget.
+func Props(log *zap.Logger, c Config, s store.Store, decide supervision.Decider) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &root{log: log, conf: c, store: s, decide: decide}
+	}, actor.WithSupervisor(supervision.Strategy(log, "registrar-shard", supervision.RestartOnPanic, supervision.DefaultBudget)))
+}
+
+type root struct {
+	log      *zap.Logger
+	conf     Config
+	store    store.Store
+	decide   supervision.Decider
+	shards   []*actor.PID
+	restored int
+}
+
+func (r *root) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		r.start(ctx)
+	case *Ready:
+		ctx.Respond(&ReadyResult{Restored: r.restored})
+	}
+}
+
+func (r *root) start(ctx actor.Context) {
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &shard{log: r.log, conf: r.conf, store: r.store, children: map[AOR]*entry{}}
+	}, actor.WithSupervisor(supervision.Strategy(r.log, "registration", r.decide, supervision.DefaultBudget)))
+	r.shards = make([]*actor.PID, r.conf.Shards)
+	for i := range r.shards {
+		pid, err := ctx.SpawnNamed(props, strconv.Itoa(i))
+		if err != nil {
+			panic(fmt.Sprintf("registrar: spawn shard %d: %v", i, err))
+		}
+		r.shards[i] = pid
+	}
+	r.restored = 0
+	err := r.store.Scan(Kind, func(key string, _ []byte) error {
+		aor := AOR(key)
+		ctx.Send(r.shards[shardOf(aor, len(r.shards))], &activate{aor: aor})
+		r.restored++
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Sprintf("registrar: restore: %v", err))
+	}
+	r.log.Info("registrar started", zap.Int("shards", len(r.shards)), zap.Int("restored", r.restored))
+}
+
+// shard owns the AOR → actor map of its share of the key space, spawns a
+// registration actor on first use and stops it when it holds nothing.
+type shard struct {
+	log      *zap.Logger
+	conf     Config
+	store    store.Store
+	children map[AOR]*entry
+	spawned  uint64
+}
+
+// entry is one live registration actor and the number of the last message
+// routed to it. The actor reports that number back when it is empty; only
+// when both agree has it no message in its mailbox, and stopping it loses
+// nothing.
+type entry struct {
+	pid *actor.PID
+	gen uint64
+	seq uint64
+}
+
+func (s *shard) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case routable:
+		s.route(ctx, msg)
+	case *idle:
+		if e, ok := s.children[msg.aor]; ok && e.gen == msg.gen && e.seq == msg.seq {
+			delete(s.children, msg.aor)
+			ctx.Stop(e.pid)
+		}
+	}
+}
+
+func (s *shard) route(ctx actor.Context, msg routable) {
+	aor := msg.key()
+	e, ok := s.children[aor]
+	if !ok {
+		if l, isLookup := msg.(*Lookup); isLookup {
+			// Every AOR with a binding has a live actor (restored at start),
+			// so an absent one has none: answer without spawning.
+			res := &LookupResult{Now: s.conf.now()}
+			if l.Reply != nil {
+				l.Reply(res)
+			} else {
+				ctx.Respond(res)
+			}
+			return
+		}
+		s.spawned++
+		gen := s.spawned
+		props := actor.PropsFromProducer(func() actor.Actor { return newActor(aor, gen, s.conf, s.store, s.log) })
+		pid, err := ctx.SpawnNamed(props, string(aor))
+		if err != nil {
+			// A previous actor of this AOR is still stopping: retry once
+			// it is gone by sending the message back to ourselves.
+			ctx.Send(ctx.Self(), msg)
+			return
+		}
+		e = &entry{pid: pid, gen: gen}
+		s.children[aor] = e
+	}
+	e.seq++
+	msg.setSeq(e.seq)
+	ctx.Forward(e.pid)
+}
+
+// shardOf hashes an AOR onto one of n shards (FNV-1a).
+func shardOf(aor AOR, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(aor))
+	return int(h.Sum32() % uint32(n))
+}
+
+// Router sends registrar messages to the right shard. It is what the edge
+// and other actors hold; it is safe for concurrent use.
+type Router struct {
+	root   *actor.RootContext
+	shards []*actor.PID
+}
+
+// NewRouter returns a Router for the registrar whose root actor is rootPID,
+// started with n shards.
+func NewRouter(system *actor.ActorSystem, rootPID *actor.PID, n int) *Router {
+	r := &Router{root: system.Root, shards: make([]*actor.PID, n)}
+	for i := range r.shards {
+		r.shards[i] = actor.NewPID(rootPID.Address, rootPID.Id+"/"+strconv.Itoa(i))
+	}
+	return r
+}
+
+// Register sends m to the registration actor of m.AOR; the answer goes to
+// m.Reply.
+func (r *Router) Register(m *Register) { r.send(m) }
+
+// Lookup sends m to the registration actor of m.AOR; the answer goes to
+// m.Reply.
+func (r *Router) Lookup(m *Lookup) { r.send(m) }
+
+func (r *Router) send(m routable) {
+	r.root.Send(r.shards[shardOf(m.key(), len(r.shards))], m)
+}
