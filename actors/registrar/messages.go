@@ -130,11 +130,11 @@ type routable interface {
 	setSeq(uint64)
 }
 
-func (m *Register) key() AOR       { return m.AOR }
+func (m *Register) key() AOR        { return m.AOR }
 func (m *Register) setSeq(s uint64) { m.seq = s }
-func (m *Lookup) key() AOR         { return m.AOR }
+func (m *Lookup) key() AOR          { return m.AOR }
 func (m *Lookup) setSeq(s uint64)   { m.seq = s }
-func (m *activate) key() AOR       { return m.aor }
+func (m *activate) key() AOR        { return m.aor }
 func (m *activate) setSeq(s uint64) { m.seq = s }
-func (m *poison) key() AOR         { return m.aor }
+func (m *poison) key() AOR          { return m.aor }
 func (m *poison) setSeq(s uint64)   { m.seq = s }
