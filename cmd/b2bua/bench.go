@@ -1,16 +1,262 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
+
+	"github.com/b2bua/b2bua/bench"
 )
 
-// newBenchCmd is replaced by the bench harness (issue 4).
+// benchFlags holds the flags of one scenario subcommand.
+type benchFlags struct {
+	cfg      bench.Config
+	scen     bench.ScenarioOptions
+	tokens   tokenFlags
+	csv      string
+	json     string
+	plot     string
+	cpuProf  string
+	logLevel string
+}
+
+// tokenFlags are the bearer token sources.
+type tokenFlags struct {
+	file     string
+	url      string
+	password string
+	clientID string
+}
+
+// newBenchCmd returns "b2bua bench SCENARIO [flags] HOST:PORT": one
+// subcommand per scenario, plus echo-server.
 func newBenchCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "bench SCENARIO HOST:PORT",
-		Short: "Load-test a SIP server",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("not built yet") },
+	cmd := &cobra.Command{
+		Use:   "bench SCENARIO [flags] HOST:PORT",
+		Short: "Load-test a SIP server with an open-loop generator",
+		Long: "Send SIP requests at a fixed rate over raw UDP or TCP sockets and measure successes, failures,\n" +
+			"timeouts, retransmissions and latency. Scenarios: " + strings.Join(bench.ScenarioNames(), ", ") + ".",
+		Example: "  b2bua bench register --rate 5000 --duration 30s --json out.json 127.0.0.1:5060\n" +
+			"  b2bua bench echo-server --listen 127.0.0.1:5070",
 	}
+	for _, name := range bench.ScenarioNames() {
+		cmd.AddCommand(newScenarioCmd(name))
+	}
+	cmd.AddCommand(newEchoServerCmd())
+	return cmd
+}
+
+func newScenarioCmd(name string) *cobra.Command {
+	f := &benchFlags{cfg: bench.DefaultConfig()}
+	cmd := &cobra.Command{
+		Use:   name + " [flags] HOST:PORT",
+		Short: "Run the " + name + " scenario against HOST:PORT",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBench(cmd, name, args[0], f)
+		},
+	}
+	addLoadFlags(cmd, f)
+	fs := cmd.Flags()
+	switch name {
+	case "register":
+		fs.BoolVar(&f.scen.Refresh, "refresh", false, "re-REGISTER with the same Call-ID and CSeq+1 after each success")
+		fs.BoolVar(&f.scen.Unregister, "unregister", false, "end each AOR's chain with a REGISTER Expires: 0")
+		fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of REGISTER in seconds")
+	case "message":
+		fs.StringVar(&f.cfg.Body, "body", f.cfg.Body, "text/plain body of MESSAGE")
+	}
+	return cmd
+}
+
+// addLoadFlags adds the flags every scenario shares.
+func addLoadFlags(cmd *cobra.Command, f *benchFlags) {
+	fs, c := cmd.Flags(), &f.cfg
+	fs.Float64Var(&c.Rate, "rate", 1000, "logical requests started per second")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of the send phase (0: until --total)")
+	fs.Uint64Var(&c.Total, "total", 0, "stop after this many requests (0: no limit)")
+	fs.DurationVar(&c.Ramp, "ramp", 0, "ramp the rate up linearly over this time")
+	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "cap of outstanding requests; more are throttled")
+	fs.IntVar(&c.Users, "users", 0, "distinct AORs used in turn (0: a new one per request)")
+	fs.StringVar(&c.UserPrefix, "user-prefix", c.UserPrefix, "user name prefix: <prefix><n>")
+	fs.StringVar(&c.Domain, "domain", c.Domain, "domain of AORs and Request-URIs")
+	fs.StringVar(&c.Transport, "transport", c.Transport, "udp or tcp")
+	fs.StringVar(&c.Local, "local", c.Local, "local bind address")
+	fs.IntVar(&c.Sockets, "sockets", c.Sockets, "client sockets (UDP) or connections (TCP)")
+	fs.IntVar(&c.SocketBuffer, "socket-buffer", c.SocketBuffer, "SO_RCVBUF/SO_SNDBUF bytes")
+	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "Timer F: a transaction without final response after this is a timeout")
+	fs.DurationVar(&c.T1, "t1", c.T1, "RFC 3261 T1 (first retransmission)")
+	fs.DurationVar(&c.T2, "t2", c.T2, "RFC 3261 T2 (retransmission cap)")
+	fs.Float64Var(&c.MaxFailures, "max-failures", c.MaxFailures, "exit non-zero above this share of unsuccessful requests")
+	fs.IntVar(&c.TargetPID, "target-pid", 0, "sample CPU and RSS of this PID every second")
+	fs.StringVar(&c.DigestPassword, "digest-password", "", "answer Digest challenges with this password")
+	fs.StringVar(&f.tokens.file, "token-file", "", "bearer tokens: one per line, or user<TAB>token lines")
+	fs.StringVar(&f.tokens.url, "token-url", "", "OAuth token endpoint: fetch a token per user (needs --users)")
+	fs.StringVar(&f.tokens.password, "password", "", "password of every user for --token-url")
+	fs.StringVar(&f.tokens.clientID, "client-id", "sipua", "client_id for --token-url")
+	fs.StringVar(&f.csv, "csv", "", "write the per-second series in SIPp trace_stat style to FILE")
+	fs.StringVar(&f.json, "json", "", "write the summary and per-second series as JSON to FILE")
+	fs.StringVar(&f.plot, "plot", "", "draw throughput and latency over time to FILE.png")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the generator to FILE")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "diagnostics level on stderr: debug, info, warn, error")
+}
+
+func runBench(cmd *cobra.Command, name, target string, f *benchFlags) error {
+	log, err := newBenchLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := f.cfg
+	if cfg.Scenario, err = bench.NewScenario(name, f.scen); err != nil {
+		return err
+	}
+	cfg.Target, cfg.Log = target, log
+	if cfg.Tokens, err = loadTokens(ctx, f.tokens, cfg); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	cfg.Progress, cfg.Terminal = out, isTerminal(out)
+	if f.cpuProf != "" {
+		stopProf, err := startCPUProfile(f.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer stopProf()
+	}
+	res, runErr := bench.Run(ctx, cfg)
+	if res == nil {
+		return runErr
+	}
+	if err := bench.WriteSummary(out, res); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, bench.SummaryLine(res))
+	return errors.Join(runErr, writeOutputs(f, res))
+}
+
+// loadTokens reads --token-file or fetches from --token-url.
+func loadTokens(ctx context.Context, t tokenFlags, cfg bench.Config) (*bench.Tokens, error) {
+	switch {
+	case t.file != "" && t.url != "":
+		return nil, errors.New("bench: --token-file and --token-url exclude each other")
+	case t.file != "":
+		fh, err := os.Open(t.file)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = fh.Close() }()
+		return bench.LoadTokens(fh)
+	case t.url != "":
+		if cfg.Users <= 0 {
+			return nil, errors.New("bench: --token-url needs --users N")
+		}
+		users := make([]string, cfg.Users)
+		for i := range users {
+			users[i] = fmt.Sprintf("%s%d", cfg.UserPrefix, i)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		g := &bench.PasswordGrant{URL: t.url, ClientID: t.clientID}
+		return g.FetchAll(ctx, users, t.password)
+	}
+	return nil, nil
+}
+
+// writeOutputs writes the --csv, --json and --plot files.
+func writeOutputs(f *benchFlags, res *bench.Result) error {
+	outputs := []struct {
+		path  string
+		write func(io.Writer, *bench.Result) error
+	}{{f.csv, bench.WriteCSV}, {f.json, bench.WriteJSON}, {f.plot, bench.WritePlot}}
+	var errs []error
+	for _, o := range outputs {
+		if o.path == "" {
+			continue
+		}
+		fh, err := os.Create(o.path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, o.write(fh, res), fh.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func startCPUProfile(path string) (func(), error) {
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		_ = fh.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = fh.Close() }, nil
+}
+
+// isTerminal reports whether w is a terminal (progress rewrites one line).
+func isTerminal(w io.Writer) bool {
+	fh, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(fh.Fd()))
+}
+
+// newBenchLogger builds the diagnostics logger on stderr.
+func newBenchLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --log-level: %w", err)
+	}
+	enc := zap.NewDevelopmentEncoderConfig()
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), lvl)
+	return zap.New(core), nil
+}
+
+func newEchoServerCmd() *cobra.Command {
+	var listen, transport string
+	var status int
+	var duration time.Duration
+	cmd := &cobra.Command{
+		Use:   "echo-server",
+		Short: "Run a stateless SIP responder that answers every request (the generator's ceiling)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srv, err := bench.ListenEcho(transport, listen, bench.EchoConfig{Status: status})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "echo-server listening on %s/%s\n", transport, srv.Addr())
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, duration)
+				defer cancel()
+			}
+			<-ctx.Done()
+			err = srv.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "echo-server answered requests=%d\n", srv.Requests())
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:5060", "address to listen on")
+	cmd.Flags().StringVar(&transport, "transport", "udp", "udp or tcp")
+	cmd.Flags().IntVar(&status, "status", 200, "status code of every answer")
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this time (0: at SIGINT/SIGTERM)")
+	return cmd
 }

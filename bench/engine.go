@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Slot states.
+const (
+	stateIdle uint8 = iota
+	stateCalling
+	stateProceeding
+)
+
+// maxChallenges bounds Digest answers per logical request, so that a server
+// that rejects every answer cannot loop us.
+const maxChallenges = 2
+
+// slot is one outstanding logical request. mu guards every field; the
+// sender, the readers and the sweeper all take it.
+type slot struct {
+	mu         sync.Mutex
+	state      uint8
+	challenges uint8
+	sock       int
+	// start is when the first transaction of the logical request was built.
+	start int64
+	req   Request
+}
+
+// engine is one run: sockets, slot table, timers and counters.
+type engine struct {
+	cfg    Config
+	log    *zap.Logger
+	env    Env
+	tr     transport
+	locals []string
+	steps  int
+	base   time.Time
+
+	slots []slot
+	// free holds the numbers of idle slots; its capacity is len(slots), so
+	// giving a slot back never blocks.
+	free   chan uint32
+	active atomic.Int64
+	// lastDone is when the last logical request ended, ns since base.
+	lastDone atomic.Int64
+
+	st *stats
+	tm *timers
+}
+
+func newEngine(cfg Config) (*engine, error) {
+	var tr transport
+	var err error
+	if cfg.Transport == "tcp" {
+		tr, err = dialTCP(cfg)
+	} else {
+		tr, err = dialUDP(cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{
+		cfg: cfg, log: cfg.Log, tr: tr, locals: tr.locals(), steps: cfg.Scenario.Steps(),
+		env: Env{Domain: cfg.Domain, UserPrefix: cfg.UserPrefix, Transport: "UDP",
+			Expires: cfg.Expires, Body: cfg.Body, run: runID()},
+		slots: make([]slot, cfg.Concurrency),
+		free:  make(chan uint32, cfg.Concurrency),
+		st:    newStats(),
+		tm:    newTimers(cfg.T1, cfg.T2, cfg.Timeout, tr.reliable()),
+	}
+	if tr.reliable() {
+		e.env.Transport = "TCP"
+	}
+	for i := range e.slots {
+		e.free <- uint32(i)
+	}
+	return e, nil
+}
+
+// runID returns 8 random hex digits that mark this run's branches and
+// Call-IDs.
+func runID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// now is the time since the run's start in ns, from the monotonic clock.
+func (e *engine) now() int64 { return int64(time.Since(e.base)) }
+
+// userOf picks the user of logical request seq.
+func (e *engine) userOf(seq uint64) int {
+	if e.cfg.Users == 0 {
+		return int(seq)
+	}
+	return int(seq % uint64(e.cfg.Users))
+}
+
+// peerOf picks the other party of user u (MESSAGE's recipient).
+func (e *engine) peerOf(u int) int {
+	if e.cfg.Users == 0 {
+		return u + 1
+	}
+	return (u + 1) % e.cfg.Users
+}
+
+// bearer returns the Authorization: Bearer line of user u, or nil.
+func (e *engine) bearer(u int, scratch []byte) []byte {
+	if e.cfg.Tokens == nil {
+		return nil
+	}
+	r := Request{Env: &e.env}
+	return e.cfg.Tokens.header(u, r.AppendUser(scratch[:0], u))
+}
+
+// start begins logical request seq on ob's socket. It reports false when
+// no slot is free (the request is throttled).
+func (e *engine) start(seq uint64, ob *outbox, scratch []byte) bool {
+	var idx uint32
+	select {
+	case idx = <-e.free:
+	default:
+		e.st.throttled.Add(1)
+		return false
+	}
+	user := e.userOf(seq)
+	s := &e.slots[idx]
+	s.mu.Lock()
+	s.req = Request{Seq: seq, CSeq: 1, User: user, Peer: e.peerOf(user), Env: &e.env,
+		Local: e.locals[ob.sock], slot: idx, gen: s.req.gen + 1, auth: e.bearer(user, scratch)}
+	s.state, s.challenges, s.sock = stateCalling, 0, ob.sock
+	now := e.now()
+	s.start = now
+	b := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
+	gen := s.req.gen
+	s.mu.Unlock()
+	e.tm.arm(idx, gen, now)
+	e.active.Add(1)
+	e.st.started.Add(1)
+	e.st.transactions.Add(1)
+	if ob.add(b) {
+		e.flush(ob)
+	}
+	return true
+}
+
+// flush sends what ob holds and counts refused writes.
+func (e *engine) flush(ob *outbox) {
+	if ob.n == 0 {
+		return
+	}
+	if refused := e.tr.flush(ob); refused > 0 {
+		e.st.sendErrors.Add(uint64(refused))
+	}
+}
+
+// finish ends the logical request in s (locked by the caller) with status,
+// 0 meaning a timeout, and gives the slot back.
+func (e *engine) finish(s *slot, status int, now int64) {
+	switch {
+	case status == 0:
+		e.st.timeouts.Add(1)
+	case status < 300:
+		e.st.ok.Add(1)
+		e.st.record(time.Duration(now - s.start))
+	default:
+		e.st.fail(status)
+	}
+	s.state = stateIdle
+	s.req.gen++ // stales its timers and any late response
+	e.lastDone.Store(now)
+	e.active.Add(-1)
+	e.free <- s.req.slot
+}
+
+// resend sends the next transaction of the logical request in s (locked by
+// the caller): a new branch, CSeq+1, same Call-ID (RFC 3261 §8.1.3.5).
+func (e *engine) resend(s *slot, ob *outbox, now int64) {
+	s.req.CSeq++
+	s.req.gen++
+	s.state = stateCalling
+	b := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
+	e.tm.arm(s.req.slot, s.req.gen, now)
+	e.st.transactions.Add(1)
+	if ob.add(b) {
+		e.flush(ob)
+	}
+}
+
+// runCtx holds the goroutines of a run so that Run can stop them in order.
+type runCtx struct {
+	readers sync.WaitGroup
+	sweeper sync.WaitGroup
+	stop    context.CancelFunc
+}

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// onResponse matches one response to its slot by the Via branch and moves
+// the logical request on: next step, Digest answer, or its end.
+func (e *engine) onResponse(msg []byte, ob *outbox) {
+	var r Response
+	if err := ParseResponse(msg, &r); err != nil {
+		e.st.garbage.Add(1)
+		return
+	}
+	idx, gen, ok := decodeBranch(r.Branch, e.env.run)
+	if !ok || int(idx) >= len(e.slots) {
+		e.st.unmatched.Add(1)
+		return
+	}
+	s := &e.slots[idx]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateIdle || s.req.gen != gen {
+		e.st.late.Add(1) // e.g. the answer to a retransmission
+		return
+	}
+	if r.Status < 200 {
+		s.state = stateProceeding
+		return
+	}
+	now := e.now()
+	switch {
+	case (r.Status == 401 || r.Status == 407) && r.Challenge != nil &&
+		e.cfg.DigestPassword != "" && s.challenges < maxChallenges:
+		if e.answerChallenge(s, &r, ob, now) {
+			return
+		}
+	case r.Status < 300 && s.req.Step+1 < e.steps:
+		s.req.Step++
+		s.req.auth = e.bearer(s.req.User, ob.buf())
+		e.resend(s, ob, now)
+		return
+	}
+	e.finish(s, r.Status, now)
+}
+
+// answerChallenge resends the request of s with Digest credentials
+// (RFC 3261 §22.2: same Call-ID, CSeq+1). It reports false when the
+// challenge cannot be answered; the 401/407 then ends the request.
+func (e *engine) answerChallenge(s *slot, r *Response, ob *outbox, now int64) bool {
+	ch, err := ParseChallenge(r.Challenge)
+	if err != nil {
+		if ce := e.log.Check(zap.DebugLevel, "digest challenge"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+		return false
+	}
+	// Rebuild the request to read its method and Request-URI.
+	cur := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
+	method, uri := requestLine(cur)
+	user := s.req.AppendUser(nil, s.req.User)
+	cred := Credentials{Username: string(user), Password: e.cfg.DigestPassword}
+	h, err := ch.Authorization(cred, string(method), string(uri), newCnonce(), 1)
+	if err != nil {
+		return false
+	}
+	name := "Authorization: "
+	if r.Proxy {
+		name = "Proxy-Authorization: "
+	}
+	s.req.auth = []byte(name + h + "\r\n")
+	s.challenges++
+	e.st.challenges.Add(1)
+	e.resend(s, ob, now)
+	return true
+}
+
+// sweep runs the timers until ctx ends: retransmissions on UDP and
+// timeouts, on every tick.
+func (e *engine) sweep(ctx context.Context) {
+	obs := make([]*outbox, len(e.locals))
+	for i := range obs {
+		obs[i] = newOutbox(i)
+	}
+	due := make([]timerEntry, 0, 256)
+	t := time.NewTicker(sweepTick(e.cfg.T1))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := e.now()
+		for lvl := range e.tm.levels {
+			for due = e.tm.levels[lvl].popDue(now, due[:0]); len(due) > 0; due = e.tm.levels[lvl].popDue(now, due[:0]) {
+				for _, d := range due {
+					e.retransmit(d, lvl, obs, now)
+				}
+			}
+		}
+		for due = e.tm.timeout.popDue(now, due[:0]); len(due) > 0; due = e.tm.timeout.popDue(now, due[:0]) {
+			for _, d := range due {
+				e.expire(d, now)
+			}
+		}
+		for _, ob := range obs {
+			e.flush(ob)
+		}
+	}
+}
+
+// retransmit resends a transaction still waiting for its final response
+// (Timer E) and queues the next retransmission.
+func (e *engine) retransmit(d timerEntry, level int, obs []*outbox, now int64) {
+	s := &e.slots[d.slot]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateIdle || s.req.gen != d.gen {
+		return
+	}
+	ob := obs[s.sock]
+	b := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
+	e.st.retrans.Add(1)
+	if ob.add(b) {
+		e.flush(ob)
+	}
+	e.tm.rearm(d, level, s.state == stateProceeding, now)
+}
+
+// expire ends a transaction that reached Timer F.
+func (e *engine) expire(d timerEntry, now int64) {
+	s := &e.slots[d.slot]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateIdle || s.req.gen != d.gen {
+		return
+	}
+	e.finish(s, 0, now)
+}
