@@ -3,6 +3,7 @@ package registrar
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,45 +23,51 @@ type Actor struct {
 
 	bindings []Binding // never mutated in place: replies share it
 	last     lastReq
-	gen      uint64 // incarnation, given by the shard
-	seq      uint64 // of the last routed message handled, for passivation
+	gen, seq uint64 // stamps of the last routed message handled, for passivation
 	timer    *time.Timer
 	due      time.Time // when timer fires; zero when not armed
 }
 
 var _ actor.Actor = (*Actor)(nil)
 
-func newActor(aor AOR, gen uint64, c Config, s store.Store, log *zap.Logger) *Actor {
-	return &Actor{aor: aor, gen: gen, conf: c, store: s, log: log}
+// newActor returns a registration actor; it learns its AOR from its own
+// name at start, so one Props serves every AOR of a shard (a Props and a
+// closure per actor cost ~250 B each at 100,000 AORs).
+func newActor(c Config, s store.Store, log *zap.Logger) *Actor {
+	return &Actor{conf: c, store: s, log: log}
 }
 
 // Receive implements actor.Actor.
 func (a *Actor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.log = a.log.With(zap.String("aor", string(a.aor)))
+		a.aor = AOR(strings.TrimPrefix(ctx.Self().Id, ctx.Parent().Id+"/"))
 		a.load(ctx)
-	case *Register:
-		a.seq = msg.seq
-		a.register(ctx, msg)
-	case *Lookup:
-		a.seq = msg.seq
-		a.lookup(ctx, msg)
-	case *activate:
-		a.seq = msg.seq
-		a.settle(ctx)
+	case routable:
+		a.gen, a.seq = msg.stamps()
+		a.routed(ctx, msg)
 	case *expire:
 		a.expire(ctx)
 	case *reload:
 		a.load(ctx)
-	case *poison:
-		a.seq = msg.seq
-		panic(fmt.Sprintf("registrar: poisoned %s", a.aor))
 	case *actor.Restarting, *actor.Stopping:
 		a.stopTimer()
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
-		a.log.Warn("unhandled message", zap.String("type", fmt.Sprintf("%T", msg)))
+		a.log.Warn("unhandled message", zap.String("aor", string(a.aor)), zap.String("type", fmt.Sprintf("%T", msg)))
+	}
+}
+
+func (a *Actor) routed(ctx actor.Context, msg routable) {
+	switch msg := msg.(type) {
+	case *Register:
+		a.register(ctx, msg)
+	case *Lookup:
+		a.lookup(ctx, msg)
+	case *activate:
+		a.settle(ctx)
+	case *poison:
+		panic(fmt.Sprintf("registrar: poisoned %s", a.aor))
 	}
 }
 
@@ -78,7 +85,7 @@ func (a *Actor) load(ctx actor.Context) {
 	default:
 		rec, err := decode(raw)
 		if err != nil {
-			a.log.Error("dropping unreadable registration", zap.Error(err))
+			a.log.Error("dropping unreadable registration", zap.String("aor", string(a.aor)), zap.Error(err))
 			break
 		}
 		a.bindings, a.last = rec.Bindings, rec.Last
@@ -120,10 +127,10 @@ func (a *Actor) isRetransmission(r *Register) bool {
 // failed write the client gets 500 and the actor reloads what the store
 // holds, so memory never runs ahead of what was acknowledged.
 func (a *Actor) persist(ctx actor.Context, reply func(*RegisterResult), now time.Time) {
-	snapshot, self, root, log := a.bindings, ctx.Self(), ctx.ActorSystem().Root, a.log
+	snapshot, self, root, log, aor := a.bindings, ctx.Self(), ctx.ActorSystem().Root, a.log, a.aor
 	done := func(err error) { // on the store's writer goroutine
 		if err != nil {
-			log.Error("registration not saved", zap.Error(err))
+			log.Error("registration not saved", zap.String("aor", string(aor)), zap.Error(err))
 			root.Send(self, &reload{})
 			if reply != nil {
 				reply(&RegisterResult{Err: fmt.Errorf("%w: %w", ErrStore, err), Now: now})
@@ -163,7 +170,9 @@ func (a *Actor) expire(ctx actor.Context) {
 	now := a.conf.now()
 	live := unexpired(a.bindings, now)
 	if len(live) != len(a.bindings) {
-		a.log.Debug("bindings expired", zap.Int("left", len(live)))
+		if ce := a.log.Check(zap.DebugLevel, "bindings expired"); ce != nil {
+			ce.Write(zap.String("aor", string(a.aor)), zap.Int("left", len(live)))
+		}
 		a.bindings = live
 		a.persist(ctx, nil, now)
 	}

@@ -34,7 +34,7 @@ type Register struct {
 	// not block.
 	Reply func(*RegisterResult)
 
-	seq uint64 // set by the shard; see shard.go
+	gen, seq uint64 // set by the shard; see shard.go
 }
 
 // RegisterResult answers Register. Err is nil or wraps a registrar sentinel
@@ -52,7 +52,7 @@ type Lookup struct {
 	AOR   AOR
 	Reply func(*LookupResult)
 
-	seq uint64
+	gen, seq uint64
 }
 
 // LookupResult answers Lookup.
@@ -98,8 +98,8 @@ type ReadyResult struct{ Restored int }
 // activate wakes the registration actor of a stored AOR at start, so its
 // expiry timer runs again.
 type activate struct {
-	aor AOR
-	seq uint64
+	aor      AOR
+	gen, seq uint64
 }
 
 // idle tells the shard that the actor holds no binding after the message
@@ -120,21 +120,28 @@ type reload struct{}
 // poison panics inside the registration actor: a fault injection hook for
 // the supervision tests, unexported so only this package can send it.
 type poison struct {
-	aor AOR
-	seq uint64
+	aor      AOR
+	gen, seq uint64
 }
 
-// routable is a message the shards route by AOR.
+// routable is a message the shards route by AOR. The shard numbers each
+// message it forwards (gen: which incarnation of the actor, seq: the how
+// many-th message to it).
 type routable interface {
 	key() AOR
-	setSeq(uint64)
+	stamp(gen, seq uint64)
+	stamps() (gen, seq uint64)
 }
 
-func (m *Register) key() AOR        { return m.AOR }
-func (m *Register) setSeq(s uint64) { m.seq = s }
-func (m *Lookup) key() AOR          { return m.AOR }
-func (m *Lookup) setSeq(s uint64)   { m.seq = s }
-func (m *activate) key() AOR        { return m.aor }
-func (m *activate) setSeq(s uint64) { m.seq = s }
-func (m *poison) key() AOR          { return m.aor }
-func (m *poison) setSeq(s uint64)   { m.seq = s }
+func (m *Register) key() AOR                 { return m.AOR }
+func (m *Register) stamp(g, s uint64)        { m.gen, m.seq = g, s }
+func (m *Register) stamps() (uint64, uint64) { return m.gen, m.seq }
+func (m *Lookup) key() AOR                   { return m.AOR }
+func (m *Lookup) stamp(g, s uint64)          { m.gen, m.seq = g, s }
+func (m *Lookup) stamps() (uint64, uint64)   { return m.gen, m.seq }
+func (m *activate) key() AOR                 { return m.aor }
+func (m *activate) stamp(g, s uint64)        { m.gen, m.seq = g, s }
+func (m *activate) stamps() (uint64, uint64) { return m.gen, m.seq }
+func (m *poison) key() AOR                   { return m.aor }
+func (m *poison) stamp(g, s uint64)          { m.gen, m.seq = g, s }
+func (m *poison) stamps() (uint64, uint64)   { return m.gen, m.seq }

@@ -42,7 +42,9 @@ func (r *root) Receive(ctx actor.Context) {
 
 func (r *root) start(ctx actor.Context) {
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &shard{log: r.log, conf: r.conf, store: r.store, children: map[AOR]*entry{}}
+		sh := &shard{log: r.log, conf: r.conf, store: r.store, children: map[AOR]*entry{}}
+		sh.props = actor.PropsFromProducer(func() actor.Actor { return newActor(sh.conf, sh.store, sh.log) })
+		return sh
 	}, actor.WithSupervisor(supervision.Strategy(r.log, "registration", r.decide, supervision.DefaultBudget)))
 	r.shards = make([]*actor.PID, r.conf.Shards)
 	for i := range r.shards {
@@ -73,6 +75,7 @@ type shard struct {
 	store    store.Store
 	children map[AOR]*entry
 	spawned  uint64
+	props    *actor.Props // of every registration actor of this shard
 }
 
 // entry is one live registration actor and the number of the last message
@@ -112,21 +115,19 @@ func (s *shard) route(ctx actor.Context, msg routable) {
 			}
 			return
 		}
-		s.spawned++
-		gen := s.spawned
-		props := actor.PropsFromProducer(func() actor.Actor { return newActor(aor, gen, s.conf, s.store, s.log) })
-		pid, err := ctx.SpawnNamed(props, string(aor))
+		pid, err := ctx.SpawnNamed(s.props, string(aor))
 		if err != nil {
 			// A previous actor of this AOR is still stopping: retry once
 			// it is gone by sending the message back to ourselves.
 			ctx.Send(ctx.Self(), msg)
 			return
 		}
-		e = &entry{pid: pid, gen: gen}
+		s.spawned++
+		e = &entry{pid: pid, gen: s.spawned}
 		s.children[aor] = e
 	}
 	e.seq++
-	msg.setSeq(e.seq)
+	msg.stamp(e.gen, e.seq)
 	ctx.Forward(e.pid)
 }
 

@@ -9,6 +9,8 @@ package status
 import (
 	"context"
 	"errors"
+
+	"github.com/b2bua/b2bua/actors/registrar"
 )
 
 // SIP status codes the server sends. sipgo has no constants for 412 and 489
@@ -101,6 +103,10 @@ type entry struct {
 // table maps the sentinels of the domain packages to statuses. Keep it in
 // step with status_test.go.
 var table = []entry{
+	{registrar.ErrOutOfOrder, ServerInternalError, "CSeq Out of Order"}, // RFC 3261 §10.3 step 7 says 500
+	{registrar.ErrBadWildcard, BadRequest, "Invalid Wildcard Contact"},
+	{registrar.ErrTooManyContacts, Forbidden, "Too Many Contacts"},
+	{registrar.ErrStore, ServerInternalError, Reason(ServerInternalError)},
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
 }
 

@@ -1,0 +1,149 @@
+// Package config is the server's configuration: defaults < YAML file <
+// B2BUA_* environment < command-line flags (the flags are applied by
+// cmd/b2bua). The defaults run a working server.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything `b2bua serve` needs.
+type Config struct {
+	Listen    []string  `yaml:"listen"`  // "udp:HOST:PORT", "tcp:HOST:PORT"
+	Data      string    `yaml:"data"`    // data directory; the store is <data>/b2bua.db
+	Domain    string    `yaml:"domain"`  // SIP domain served
+	Aliases   []string  `yaml:"aliases"` // more names for the domain
+	HTTP      string    `yaml:"http"`    // health, metrics and (later) OAuth and admin
+	Auth      string    `yaml:"auth"`    // "none" (bearer and digest come with the auth issue)
+	LogLevel  string    `yaml:"log_level"`
+	LogFormat string    `yaml:"log_format"` // "json", "console" or "auto" (console on a terminal)
+	Fsync     bool      `yaml:"fsync"`      // fsync every group commit (power-loss safety)
+	Registrar Registrar `yaml:"registrar"`
+}
+
+// Registrar holds the binding rules.
+type Registrar struct {
+	MinExpires     int `yaml:"min_expires"`
+	MaxExpires     int `yaml:"max_expires"`
+	DefaultExpires int `yaml:"default_expires"`
+	MaxContacts    int `yaml:"max_contacts"`
+	Shards         int `yaml:"shards"` // 0: 8 × GOMAXPROCS
+}
+
+// Default returns the embedded defaults: UDP and TCP on 0.0.0.0:5060,
+// domain localhost, data in ./data, HTTP on 127.0.0.1:8080, no auth.
+func Default() Config {
+	return Config{
+		Listen:    []string{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"},
+		Data:      "./data",
+		Domain:    "localhost",
+		HTTP:      "127.0.0.1:8080",
+		Auth:      "none",
+		LogLevel:  "info",
+		LogFormat: "auto",
+		Registrar: Registrar{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32},
+	}
+}
+
+// Load returns the defaults overlaid with the YAML file at path (when not
+// empty) and then with the environment read through getenv.
+func Load(path string, getenv func(string) (string, bool)) (Config, error) {
+	c := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // empty file: defaults
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// applyEnv overlays B2BUA_* variables. Lists are comma-separated.
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	strs := map[string]*string{
+		"B2BUA_DATA": &c.Data, "B2BUA_DOMAIN": &c.Domain, "B2BUA_HTTP": &c.HTTP, "B2BUA_AUTH": &c.Auth,
+		"B2BUA_LOG_LEVEL": &c.LogLevel, "B2BUA_LOG_FORMAT": &c.LogFormat,
+	}
+	for k, p := range strs {
+		if v, ok := getenv(k); ok {
+			*p = v
+		}
+	}
+	lists := map[string]*[]string{"B2BUA_LISTEN": &c.Listen, "B2BUA_ALIASES": &c.Aliases}
+	for k, p := range lists {
+		if v, ok := getenv(k); ok {
+			*p = splitList(v)
+		}
+	}
+	ints := map[string]*int{
+		"B2BUA_MIN_EXPIRES": &c.Registrar.MinExpires, "B2BUA_MAX_EXPIRES": &c.Registrar.MaxExpires,
+		"B2BUA_DEFAULT_EXPIRES": &c.Registrar.DefaultExpires, "B2BUA_MAX_CONTACTS": &c.Registrar.MaxContacts,
+		"B2BUA_SHARDS": &c.Registrar.Shards,
+	}
+	for k, p := range ints {
+		if v, ok := getenv(k); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q: not a number", k, v)
+			}
+			*p = n
+		}
+	}
+	if v, ok := getenv("B2BUA_FSYNC"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: B2BUA_FSYNC=%q: not a boolean", v)
+		}
+		c.Fsync = b
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Validate reports settings that cannot work, before anything starts.
+func (c *Config) Validate() error {
+	if c.Registrar.Shards == 0 {
+		c.Registrar.Shards = 8 * runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case len(c.Listen) == 0:
+		return errors.New("config: no listen address")
+	case c.Data == "":
+		return errors.New("config: data directory is empty")
+	case c.Domain == "":
+		return errors.New("config: domain is empty")
+	case c.Auth != "none":
+		return fmt.Errorf("config: auth %q is not available yet; use none", c.Auth)
+	}
+	switch c.LogFormat {
+	case "json", "console", "auto":
+	default:
+		return fmt.Errorf("config: log format %q: want json, console or auto", c.LogFormat)
+	}
+	return nil
+}

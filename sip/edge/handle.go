@@ -1,0 +1,106 @@
+package edge
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/sip/status"
+)
+
+// allow is what the server answers in Allow (405 and OPTIONS).
+const allow = "REGISTER, OPTIONS, ACK, CANCEL"
+
+// onTx is the sipgo handler for requests that come through a server
+// transaction. It answers before returning, as sipgo requires.
+func (s *Server) onTx(req *sip.Request, tx sip.ServerTransaction) {
+	w := newTxResponder(tx, s.log)
+	s.handle(req, w)
+	w.wait(s.conf.ReplyTimeout, func() *sip.Response {
+		return s.response(req, status.ServerInternalError, "Server Timeout")
+	})
+}
+
+// handle checks a request and dispatches it by method. ACK gets no
+// response (RFC 3261 §17.2.1).
+func (s *Server) handle(req *sip.Request, w responder) {
+	if req.IsAck() {
+		return
+	}
+	w = &countingResponder{next: w, metrics: s.metrics, method: string(req.Method)}
+	if err := check(req); err != nil {
+		s.fail(req, w, err)
+		return
+	}
+	switch req.Method {
+	case sip.REGISTER:
+		s.register(req, w)
+	case sip.OPTIONS:
+		s.options(req, w)
+	case sip.CANCEL:
+		// A CANCEL matching an INVITE is handled by sipgo's transaction
+		// layer; one that reaches us matches nothing (RFC 3261 §9.2).
+		w.respond(s.response(req, 481, "Call/Transaction Does Not Exist"))
+	default:
+		res := s.response(req, status.MethodNotAllowed, status.Reason(status.MethodNotAllowed))
+		res.AppendHeader(sip.NewHeader("Allow", allow))
+		w.respond(res)
+	}
+}
+
+// response builds a response to req with our To tag (derived from the
+// request, so a stateless retransmission gets the same one) and Server.
+func (s *Server) response(req *sip.Request, code int, reason string) *sip.Response {
+	hadTag := req.To() != nil && req.To().Params.Has("tag")
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if to := res.To(); to != nil && !hadTag {
+		to.Params.Add("tag", toTag(req))
+	}
+	res.AppendHeader(s.server)
+	return res
+}
+
+// fail answers req with the status err maps to, with the headers that
+// status calls for.
+func (s *Server) fail(req *sip.Request, w responder, err error) {
+	code, reason := status.Of(err)
+	res := s.response(req, code, reason)
+	var brief *registrar.IntervalTooBriefError
+	var require *requireError
+	switch {
+	case errors.As(err, &brief):
+		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(brief.MinExpires)))
+	case errors.As(err, &require):
+		for _, t := range require.tags {
+			res.AppendHeader(sip.NewHeader("Unsupported", t))
+		}
+	}
+	if code >= 500 {
+		s.log.Error("request failed", zap.String("method", string(req.Method)), callIDField(req), zap.Int("status", code), zap.Error(err))
+	} else if ce := s.log.Check(zap.DebugLevel, "request rejected"); ce != nil {
+		ce.Write(zap.String("method", string(req.Method)), callIDField(req), zap.Int("status", code), zap.Error(err))
+	}
+	w.respond(res)
+}
+
+func callIDField(req *sip.Request) zap.Field {
+	if c := req.CallID(); c != nil {
+		return zap.String("call_id", c.Value())
+	}
+	return zap.Skip()
+}
+
+// countingResponder counts responses by method and status.
+type countingResponder struct {
+	next    responder
+	metrics *Metrics
+	method  string
+}
+
+func (c *countingResponder) respond(res *sip.Response) {
+	c.metrics.observe(c.method, res.StatusCode)
+	c.next.respond(res)
+}

@@ -1,0 +1,176 @@
+package edge
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/sip/status"
+)
+
+// maxExpires bounds any expires value we parse; larger numbers are bad input
+// rather than a long registration (RFC 3261 §20.19 allows up to 2^32-1, the
+// registrar clamps to its maximum anyway).
+const maxExpires = math.MaxUint32
+
+// aorOf normalises a To (or From) URI into an AOR (RFC 3261 §10.3 step 5):
+// sip scheme, user as sent, lower-case host, no port or parameters.
+func aorOf(u *sip.Uri) (registrar.AOR, error) {
+	if u == nil || u.Wildcard || u.Host == "" {
+		return "", status.New(status.BadRequest, "Invalid To")
+	}
+	if u.Scheme != "" && !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
+		return "", status.New(status.BadRequest, "Unsupported URI Scheme")
+	}
+	if u.User == "" {
+		return "", status.New(status.BadRequest, "Invalid To: No User")
+	}
+	return registrar.AOR("sip:" + u.User + "@" + strings.ToLower(u.Host)), nil
+}
+
+// expiresHeader parses the Expires header: -1 when absent.
+func expiresHeader(req *sip.Request) (int, error) {
+	h := req.GetHeader("Expires")
+	if h == nil {
+		return -1, nil
+	}
+	return parseExpires(h.Value())
+}
+
+func parseExpires(v string) (int, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, status.New(status.BadRequest, "Invalid Expires")
+	}
+	return int(min(n, maxExpires)), nil
+}
+
+// parseQ parses a q-value (RFC 3261 §25.1: "0" to "1", three decimals) into
+// thousandths.
+func parseQ(v string) (int16, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f < 0 || f > 1 || math.IsNaN(f) {
+		return 0, status.New(status.BadRequest, "Invalid q-value")
+	}
+	return int16(math.Round(f * 1000)), nil
+}
+
+// contactsOf reads every Contact of a REGISTER. "*" is a wildcard (RFC 3261
+// §10.2.2); anything else must be a SIP URI with sane parameters.
+func contactsOf(req *sip.Request) (contacts []registrar.Contact, wildcard bool, err error) {
+	for _, h := range req.GetHeaders("Contact") {
+		ch, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return nil, false, status.New(status.BadRequest, "Invalid Contact")
+		}
+		if ch.Address.Wildcard {
+			wildcard = true
+			continue
+		}
+		c, err := contactOf(ch)
+		if err != nil {
+			return nil, false, err
+		}
+		contacts = append(contacts, c)
+	}
+	return contacts, wildcard, nil
+}
+
+func contactOf(ch *sip.ContactHeader) (registrar.Contact, error) {
+	if ch.Address.Host == "" {
+		return registrar.Contact{}, status.New(status.BadRequest, "Invalid Contact")
+	}
+	c := registrar.Contact{URI: ch.Address.String(), Q: -1, Expires: -1}
+	if v, ok := ch.Params.Get("q"); ok {
+		q, err := parseQ(v)
+		if err != nil {
+			return c, err
+		}
+		c.Q = q
+	}
+	if v, ok := ch.Params.Get("expires"); ok {
+		e, err := parseExpires(v)
+		if err != nil {
+			return c, err
+		}
+		c.Expires = e
+	}
+	if v, ok := ch.Params.Get("+sip.instance"); ok {
+		c.InstanceID = strings.Trim(v, "\"<>")
+	}
+	if v, ok := ch.Params.Get("reg-id"); ok {
+		id, err := strconv.ParseUint(v, 10, 31)
+		if err != nil || id == 0 {
+			return c, status.New(status.BadRequest, "Invalid reg-id")
+		}
+		c.RegID = int32(id)
+	}
+	return c, nil
+}
+
+// contactValue renders a binding for the Contact of a 200 OK to REGISTER:
+// every current binding with its remaining expires (RFC 3261 §10.3 step 8).
+func contactValue(b registrar.Binding, now time.Time) string {
+	var sb strings.Builder
+	sb.Grow(len(b.Contact) + 64)
+	sb.WriteByte('<')
+	sb.WriteString(b.Contact)
+	sb.WriteString(">;expires=")
+	sb.WriteString(strconv.Itoa(b.Remaining(now)))
+	if b.Q >= 0 {
+		sb.WriteString(";q=")
+		sb.WriteString(formatQ(b.Q))
+	}
+	if b.InstanceID != "" {
+		sb.WriteString(`;+sip.instance="<`)
+		sb.WriteString(b.InstanceID)
+		sb.WriteString(`>"`)
+	}
+	if b.RegID > 0 {
+		sb.WriteString(";reg-id=")
+		sb.WriteString(strconv.Itoa(int(b.RegID)))
+	}
+	return sb.String()
+}
+
+// formatQ renders thousandths as a q-value: 1000 → "1", 500 → "0.5".
+func formatQ(q int16) string {
+	if q >= 1000 {
+		return "1"
+	}
+	s := fmt.Sprintf("0.%03d", q)
+	s = strings.TrimRight(s, "0")
+	if s == "0." {
+		return "0"
+	}
+	return s
+}
+
+// toTag is a To tag derived from the request, so a retransmission answered
+// statelessly gets the same tag as the first answer (RFC 3261 §8.2.6.2).
+func toTag(req *sip.Request) string {
+	h := fnv.New64a()
+	if c := req.CallID(); c != nil {
+		_, _ = h.Write([]byte(c.Value()))
+	}
+	if f := req.From(); f != nil {
+		tag, _ := f.Params.Get("tag")
+		_, _ = h.Write([]byte(tag))
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// branchOf is the top Via branch.
+func branchOf(req *sip.Request) string {
+	if v := req.Via(); v != nil {
+		b, _ := v.Params.Get("branch")
+		return b
+	}
+	return ""
+}

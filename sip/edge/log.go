@@ -1,0 +1,57 @@
+package edge
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+)
+
+// Slog returns the slog logger to hand to sipgo (it speaks slog), bridged
+// into log. It demotes to debug what a peer can provoke at will (parse
+// failures of garbage it sent), so bad input cannot flood the log, and drops
+// raw message text, which may carry credentials.
+func Slog(log *zap.Logger) *slog.Logger {
+	return slog.New(&sanitizer{next: zapslog.NewHandler(log.Core(), zapslog.WithName("sipgo"))})
+}
+
+type sanitizer struct{ next slog.Handler }
+
+// peerFaults are sipgo log messages caused by what a peer sent.
+var peerFaults = []string{"failed to parse", "parse", "malformed", "Read filter", "Unhandled sip response", "make key failed", "Failed to send stateless 400"}
+
+func (s *sanitizer) Enabled(ctx context.Context, l slog.Level) bool { return s.next.Enabled(ctx, l) }
+
+func (s *sanitizer) Handle(ctx context.Context, r slog.Record) error {
+	lower := strings.ToLower(r.Message)
+	level := r.Level
+	for _, f := range peerFaults {
+		if strings.Contains(lower, strings.ToLower(f)) {
+			level = slog.LevelDebug
+			break
+		}
+	}
+	if level != r.Level && !s.next.Enabled(ctx, level) {
+		return nil
+	}
+	out := slog.NewRecord(r.Time, level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "data", "msg", "req", "res":
+			if a.Value.Kind() == slog.KindString && strings.Contains(a.Value.String(), "\n") {
+				a = slog.Int(a.Key+"_bytes", len(a.Value.String()))
+			}
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	return s.next.Handle(ctx, out)
+}
+
+func (s *sanitizer) WithAttrs(as []slog.Attr) slog.Handler {
+	return &sanitizer{next: s.next.WithAttrs(as)}
+}
+
+func (s *sanitizer) WithGroup(name string) slog.Handler { return &sanitizer{next: s.next.WithGroup(name)} }

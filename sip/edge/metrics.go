@@ -1,0 +1,33 @@
+package edge
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts what the edge answers.
+type Metrics struct {
+	requests  *prometheus.CounterVec
+	malformed prometheus.Counter
+}
+
+// NewMetrics registers the edge's metrics with reg (nil: not exported).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "b2bua_sip_requests_total", Help: "SIP requests answered, by method and status.",
+		}, []string{"method", "status"}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "b2bua_sip_malformed_total", Help: "Datagrams that did not parse as SIP.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.malformed)
+	}
+	return m
+}
+
+func (m *Metrics) observe(method string, code int) {
+	m.requests.WithLabelValues(method, strconv.Itoa(code)).Inc()
+}

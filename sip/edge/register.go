@@ -1,0 +1,90 @@
+package edge
+
+import (
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/sip/status"
+)
+
+// register turns a REGISTER into registrar.Register (RFC 3261 §10.3 steps
+// 1–5 are checked here; steps 6–8 belong to the registration actor).
+func (s *Server) register(req *sip.Request, w responder) {
+	if !s.isLocal(req.Recipient.Host) {
+		s.fail(req, w, status.New(status.NotFound, "Domain Not Served"))
+		return
+	}
+	aor, err := aorOf(&req.To().Address)
+	if err != nil {
+		s.fail(req, w, err)
+		return
+	}
+	if !s.isDomain(req.To().Address.Host) {
+		s.fail(req, w, status.New(status.Forbidden, "Foreign Domain"))
+		return
+	}
+	contacts, wildcard, err := contactsOf(req)
+	if err != nil {
+		s.fail(req, w, err)
+		return
+	}
+	expires, err := expiresHeader(req)
+	if err != nil {
+		s.fail(req, w, err)
+		return
+	}
+	msg := &registrar.Register{
+		AOR: aor, Contacts: contacts, Wildcard: wildcard, Expires: expires,
+		CallID: req.CallID().Value(), CSeq: req.CSeq().SeqNo, Branch: branchOf(req),
+		Path: headerValues(req, "Path"), Source: req.Transport() + ":" + req.Source(),
+		UA: headerValue(req, "User-Agent"),
+	}
+	msg.Reply = func(res *registrar.RegisterResult) { s.registered(req, w, aor, res) }
+	s.reg.Register(msg)
+}
+
+// registered answers a REGISTER from the registration actor's result: 200
+// with every current binding and its remaining expires (step 8).
+func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r *registrar.RegisterResult) {
+	if r.Err != nil {
+		s.fail(req, w, r.Err)
+		return
+	}
+	res := s.response(req, status.OK, status.Reason(status.OK))
+	for _, b := range r.Bindings {
+		res.AppendHeader(sip.NewHeader("Contact", contactValue(b, r.Now)))
+	}
+	if paths := req.GetHeaders("Path"); len(paths) > 0 {
+		for _, p := range paths { // RFC 3327 §5.3: the registrar echoes Path
+			res.AppendHeader(sip.NewHeader("Path", p.Value()))
+		}
+		res.AppendHeader(sip.NewHeader("Supported", "path"))
+	}
+	res.AppendHeader(sip.NewHeader("Date", r.Now.UTC().Format(time.RFC1123)[:len("Mon, 02 Jan 2006 15:04:05")]+" GMT"))
+	if ce := s.log.Check(zap.DebugLevel, "registered"); ce != nil {
+		ce.Write(zap.String("aor", string(aor)), zap.String("call_id", req.CallID().Value()), zap.Int("bindings", len(r.Bindings)))
+	}
+	w.respond(res)
+}
+
+func headerValue(req *sip.Request, name string) string {
+	if h := req.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func headerValues(req *sip.Request, name string) []string {
+	hs := req.GetHeaders(name)
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Value()
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+package edge
+
+import (
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/sip/status"
+)
+
+// supported lists the option tags we implement (Supported, and what
+// Require may name without a 420).
+var supported = []string{"path"}
+
+// check applies the request checks of RFC 3261 §8.2.1–8.2.2 and §16.3 that
+// the edge answers itself: a nil error means the request may go on.
+func check(req *sip.Request) error {
+	if req.CallID() == nil || strings.TrimSpace(req.CallID().Value()) == "" {
+		return status.New(status.BadRequest, "Missing Call-ID")
+	}
+	if req.From() == nil {
+		return status.New(status.BadRequest, "Missing From")
+	}
+	if req.To() == nil {
+		return status.New(status.BadRequest, "Missing To")
+	}
+	cseq := req.CSeq()
+	if cseq == nil {
+		return status.New(status.BadRequest, "Missing CSeq")
+	}
+	if cseq.MethodName != req.Method {
+		return status.New(status.BadRequest, "CSeq Method Mismatch")
+	}
+	if req.Via() == nil {
+		return status.New(status.BadRequest, "Missing Via")
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sip.OPTIONS {
+		return status.New(status.TooManyHops, status.Reason(status.TooManyHops))
+	}
+	if unknown := unsupportedRequire(req); len(unknown) > 0 {
+		return &requireError{tags: unknown}
+	}
+	return nil
+}
+
+// requireError is a Require naming extensions we do not support: 420 with
+// an Unsupported header listing them (RFC 3261 §8.2.2.3).
+type requireError struct{ tags []string }
+
+func (e *requireError) Error() string { return "unsupported extension: " + strings.Join(e.tags, ", ") }
+
+// SIPStatus reports 420 Bad Extension.
+func (e *requireError) SIPStatus() (int, string) {
+	return status.BadExtension, status.Reason(status.BadExtension)
+}
+
+func unsupportedRequire(req *sip.Request) []string {
+	var out []string
+	for _, h := range req.GetHeaders("Require") {
+		for _, tag := range strings.Split(h.Value(), ",") {
+			tag = strings.TrimSpace(tag)
+			if tag != "" && !isSupported(tag) {
+				out = append(out, tag)
+			}
+		}
+	}
+	return out
+}
+
+func isSupported(tag string) bool {
+	for _, s := range supported {
+		if strings.EqualFold(s, tag) {
+			return true
+		}
+	}
+	return false
+}

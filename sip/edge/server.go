@@ -1,0 +1,230 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/registrar"
+)
+
+// Listener is one address the edge listens on, e.g. {udp 0.0.0.0:5060}.
+type Listener struct {
+	Network string // "udp" or "tcp"
+	Addr    string // host:port
+}
+
+func (l Listener) String() string { return l.Network + ":" + l.Addr }
+
+// ParseListener parses "udp:HOST:PORT" or "tcp:HOST:PORT".
+func ParseListener(s string) (Listener, error) {
+	network, addr, ok := strings.Cut(s, ":")
+	network = strings.ToLower(network)
+	if !ok || (network != "udp" && network != "tcp") {
+		return Listener{}, fmt.Errorf("listener %q: want udp:HOST:PORT or tcp:HOST:PORT", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Listener{}, fmt.Errorf("listener %q: %w", s, err)
+	}
+	return Listener{Network: network, Addr: addr}, nil
+}
+
+// Config is the edge's configuration.
+type Config struct {
+	Domain  string   // the SIP domain served; AORs of other domains get 403
+	Aliases []string // more names of the same domain (and Request-URI hosts)
+	Listen  []Listener
+	// ReplyTimeout bounds the wait for an actor's reply on the transaction
+	// path; past it the request gets 500.
+	ReplyTimeout time.Duration
+	// UDPBuffer is the socket receive and send buffer size, in bytes.
+	UDPBuffer int
+	// UserAgent is the Server and User-Agent header value.
+	UserAgent string
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Domain == "" {
+		return errors.New("edge: domain is empty")
+	}
+	if len(c.Listen) == 0 {
+		return errors.New("edge: no listener")
+	}
+	return nil
+}
+
+// Server is the SIP edge.
+type Server struct {
+	conf    Config
+	log     *zap.Logger
+	reg     *registrar.Router
+	metrics *Metrics
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	parser *sip.Parser
+	hosts  map[string]bool // Request-URI hosts we answer for
+	server sip.Header
+
+	// Set in Start, read-only afterwards (the UDP read filter reads udp).
+	udp       map[string]net.PacketConn
+	closers   []func() error
+	addrs     []Listener
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New builds the edge; Start opens the listeners.
+func New(c Config, log *zap.Logger, reg *registrar.Router, m *Metrics) (*Server, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.ReplyTimeout <= 0 {
+		c.ReplyTimeout = 5 * time.Second
+	}
+	if c.UDPBuffer <= 0 {
+		c.UDPBuffer = 4 << 20
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "b2bua"
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	s := &Server{conf: c, log: log, reg: reg, metrics: m, parser: sip.NewParser(),
+		udp: map[string]net.PacketConn{}, server: sip.NewHeader("Server", c.UserAgent)}
+	s.hosts = localHosts(c)
+	sl := Slog(log)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent), sipgo.WithUserAgentHostname(c.Domain),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl), sip.WithTransportLayerReadFilter(s.readFilter)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)))
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sl))
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	s.ua, s.srv = ua, srv
+	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	srv.OnNoRoute(s.onTx) // every method goes through serve, which dispatches
+	for _, m := range []sip.RequestMethod{sip.REGISTER, sip.OPTIONS, sip.CANCEL} {
+		srv.OnRequest(m, s.onTx)
+	}
+	return s, nil
+}
+
+// Start opens every listener and serves them until Close.
+func (s *Server) Start() error {
+	for _, l := range s.conf.Listen {
+		if err := s.listen(l); err != nil {
+			_ = s.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) listen(l Listener) error {
+	switch l.Network {
+	case "udp":
+		pc, err := net.ListenPacket("udp", l.Addr)
+		if err != nil {
+			return fmt.Errorf("edge: listen %s: %w", l, err)
+		}
+		if uc, ok := pc.(*net.UDPConn); ok {
+			_ = uc.SetReadBuffer(s.conf.UDPBuffer)
+			_ = uc.SetWriteBuffer(s.conf.UDPBuffer)
+		}
+		s.udp[pc.LocalAddr().String()] = pc
+		s.closers = append(s.closers, pc.Close)
+		s.addrs = append(s.addrs, Listener{"udp", pc.LocalAddr().String()})
+		s.serve(func() error { return s.srv.ServeUDP(pc) })
+	case "tcp":
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return fmt.Errorf("edge: listen %s: %w", l, err)
+		}
+		s.closers = append(s.closers, ln.Close)
+		s.addrs = append(s.addrs, Listener{"tcp", ln.Addr().String()})
+		s.serve(func() error { return s.srv.ServeTCP(ln) })
+	default:
+		return fmt.Errorf("edge: unknown network %q", l.Network)
+	}
+	s.log.Info("listening", zap.Stringer("listener", s.addrs[len(s.addrs)-1]))
+	return nil
+}
+
+func (s *Server) serve(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("listener stopped", zap.Error(err))
+		}
+	}()
+}
+
+// Addrs returns the bound listeners (with real ports when 0 was asked).
+func (s *Server) Addrs() []Listener { return s.addrs }
+
+// Close stops the listeners and the transports, and waits for the serving
+// goroutines.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		for _, c := range s.closers {
+			if e := c(); e != nil && !errors.Is(e, net.ErrClosed) {
+				err = errors.Join(err, e)
+			}
+		}
+		err = errors.Join(err, s.ua.Close())
+		s.wg.Wait()
+	})
+	return err
+}
+
+// localHosts is every host a Request-URI may name to reach us: the domain,
+// its aliases, localhost and the machine's addresses.
+func localHosts(c Config) map[string]bool {
+	hosts := map[string]bool{strings.ToLower(c.Domain): true, "localhost": true}
+	for _, a := range c.Aliases {
+		hosts[strings.ToLower(a)] = true
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				hosts[ipn.IP.String()] = true
+			}
+		}
+	}
+	return hosts
+}
+
+// isDomain reports whether host is our SIP domain (or an alias): AORs of
+// other domains are not ours to register.
+func (s *Server) isDomain(host string) bool {
+	h := strings.ToLower(host)
+	if h == strings.ToLower(s.conf.Domain) {
+		return true
+	}
+	for _, a := range s.conf.Aliases {
+		if h == strings.ToLower(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLocal reports whether a Request-URI host names this server.
+func (s *Server) isLocal(host string) bool {
+	return s.hosts[strings.ToLower(strings.Trim(host, "[]"))]
+}

@@ -1,0 +1,100 @@
+package edge
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+)
+
+// readFilter sees every UDP datagram before sipgo parses it. REGISTER and
+// OPTIONS are taken here and answered without a server transaction (see
+// doc.go); everything else goes on to sipgo unchanged. It runs on the
+// listener's read goroutine, so it never waits for an actor.
+func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if !strings.EqualFold(p.Transport, "udp") || !statelessMethod(data) {
+		return data, nil
+	}
+	conn := s.udp[p.LocalAddr.String()]
+	if conn == nil { // a client connection of ours, not a listener
+		return data, nil
+	}
+	w := &udpResponder{conn: conn, to: p.RemoteAddr, log: s.log}
+	msg, err := s.parser.ParseSIP(data)
+	if err != nil {
+		s.metrics.malformed.Inc()
+		if ce := s.log.Check(zap.DebugLevel, "malformed request"); ce != nil {
+			ce.Write(zap.String("from", p.RemoteAddr.String()), zap.Int("bytes", len(data)), zap.Error(err))
+		}
+		if res := rawBadRequest(data); res != nil {
+			_, _ = conn.WriteTo(res, p.RemoteAddr)
+		}
+		return nil, nil
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		return nil, nil
+	}
+	req.SetTransport("UDP")
+	req.SetSource(p.RemoteAddr.String())
+	s.handle(req, w)
+	return nil, nil
+}
+
+var (
+	prefixRegister = []byte("REGISTER ")
+	prefixOptions  = []byte("OPTIONS ")
+)
+
+func statelessMethod(data []byte) bool {
+	return bytes.HasPrefix(data, prefixRegister) || bytes.HasPrefix(data, prefixOptions)
+}
+
+// rawBadRequest builds a 400 for a request sipgo could not parse, from the
+// header lines a response needs (RFC 3261 §8.2.6), taken as they came. It
+// returns nil when they are not all there: such a message is dropped.
+func rawBadRequest(data []byte) []byte {
+	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	lines := bytes.Split(head, []byte("\r\n"))
+	if len(lines) < 2 {
+		return nil
+	}
+	var out bytes.Buffer
+	out.WriteString("SIP/2.0 400 Bad Request\r\n")
+	found := map[string]bool{}
+	for _, line := range lines[1:] {
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(line) > 1024 || bytes.ContainsAny(line, "\x00\r\n") {
+			continue
+		}
+		switch n := strings.ToLower(strings.TrimSpace(string(name))); n {
+		case "via", "v", "from", "f", "to", "t", "call-id", "i", "cseq":
+			found[canonical(n)] = true
+			out.Write(line)
+			out.WriteString("\r\n")
+		}
+	}
+	for _, h := range []string{"via", "from", "to", "call-id", "cseq"} {
+		if !found[h] {
+			return nil
+		}
+	}
+	out.WriteString("Content-Length: 0\r\n\r\n")
+	return out.Bytes()
+}
+
+func canonical(compact string) string {
+	switch compact {
+	case "v":
+		return "via"
+	case "f":
+		return "from"
+	case "t":
+		return "to"
+	case "i":
+		return "call-id"
+	}
+	return compact
+}
+

@@ -1,0 +1,46 @@
+package status_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/sip/status"
+)
+
+func TestOf(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		code   int
+		reason string
+	}{
+		{"out of order", registrar.ErrOutOfOrder, 500, "CSeq Out of Order"},
+		{"wrapped out of order", fmt.Errorf("bind: %w", registrar.ErrOutOfOrder), 500, "CSeq Out of Order"},
+		{"bad wildcard", registrar.ErrBadWildcard, 400, "Invalid Wildcard Contact"},
+		{"too many contacts", registrar.ErrTooManyContacts, 403, "Too Many Contacts"},
+		{"store", fmt.Errorf("%w: disk", registrar.ErrStore), 500, "Server Internal Error"},
+		{"interval too brief classifies itself", &registrar.IntervalTooBriefError{MinExpires: 60}, 423, "Interval Too Brief"},
+		{"edge error classifies itself", status.New(400, "Missing Call-ID"), 400, "Missing Call-ID"},
+		{"deadline", context.DeadlineExceeded, 408, "Request Timeout"},
+		{"unknown", errors.New("boom"), 500, "Server Internal Error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, reason := status.Of(tc.err)
+			if code != tc.code || reason != tc.reason {
+				t.Fatalf("Of = %d %q, want %d %q", code, reason, tc.code, tc.reason)
+			}
+		})
+	}
+}
+
+func TestReason(t *testing.T) {
+	for code, want := range map[int]string{423: "Interval Too Brief", 489: "Bad Event", 412: "Conditional Request Failed", 299: "Unknown"} {
+		if got := status.Reason(code); got != want {
+			t.Errorf("Reason(%d) = %q, want %q", code, got, want)
+		}
+	}
+}
