@@ -54,4 +54,6 @@ func (s *sanitizer) WithAttrs(as []slog.Attr) slog.Handler {
 	return &sanitizer{next: s.next.WithAttrs(as)}
 }
 
-func (s *sanitizer) WithGroup(name string) slog.Handler { return &sanitizer{next: s.next.WithGroup(name)} }
+func (s *sanitizer) WithGroup(name string) slog.Handler {
+	return &sanitizer{next: s.next.WithGroup(name)}
+}

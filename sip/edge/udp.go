@@ -97,4 +97,3 @@ func canonical(compact string) string {
 	}
 	return compact
 }
-
