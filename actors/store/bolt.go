@@ -37,6 +37,20 @@ type Bolt struct {
 	closed bool
 
 	done chan struct{}
+
+	// committed carries finished batches from the writer to the notifiers,
+	// so the next commit overlaps with answering the last one's writers
+	// (their done callbacks send SIP responses: a syscall each).
+	committed chan committed
+	notified  sync.WaitGroup
+}
+
+// notifiers is how many goroutines run done callbacks.
+const notifiers = 2
+
+type committed struct {
+	ops []op
+	err error
 }
 
 type op struct {
@@ -63,7 +77,12 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
-	b := &Bolt{db: db, log: log, ops: make(chan op, 8192), done: make(chan struct{})}
+	b := &Bolt{db: db, log: log, ops: make(chan op, 8192), done: make(chan struct{}),
+		committed: make(chan committed, notifiers*2)}
+	b.notified.Add(notifiers)
+	for range notifiers {
+		go b.notifier()
+	}
 	go b.writer(cfg.MaxBatch)
 	return b, nil
 }
@@ -133,6 +152,7 @@ func (b *Bolt) Close() error {
 	close(b.ops)
 	b.mu.Unlock()
 	<-b.done
+	b.notified.Wait()
 	return b.db.Close()
 }
 
@@ -141,9 +161,10 @@ func (b *Bolt) Close() error {
 // batch commits the next one fills, so batches grow with the load.
 func (b *Bolt) writer(max int) {
 	defer close(b.done)
-	batch := make([]op, 0, max)
+	defer close(b.committed)
 	for first := range b.ops {
-		batch = append(batch[:0], first)
+		batch := make([]op, 0, min(max, 1+len(b.ops)))
+		batch = append(batch, first)
 	fill:
 		for len(batch) < max {
 			select {
@@ -160,11 +181,18 @@ func (b *Bolt) writer(max int) {
 		if err != nil {
 			b.log.Error("store commit failed", zap.Int("writes", len(batch)), zap.Error(err))
 		}
-		for i := range batch {
-			if batch[i].done != nil {
-				batch[i].done(err)
+		b.committed <- committed{batch, err}
+	}
+}
+
+// notifier answers the writers of committed batches.
+func (b *Bolt) notifier() {
+	defer b.notified.Done()
+	for c := range b.committed {
+		for _, o := range c.ops {
+			if o.done != nil {
+				o.done(c.err)
 			}
-			batch[i] = op{}
 		}
 	}
 }
