@@ -46,7 +46,10 @@ func digestHash(alg string) (func() hash.Hash, bool, error) {
 // ParseChallenge reads a "Digest k=v, k="v"" header value.
 func ParseChallenge(v []byte) (*Challenge, error) {
 	s := strings.TrimSpace(string(v))
-	scheme, rest, _ := strings.Cut(s, " ")
+	scheme, rest := s, ""
+	if i := strings.IndexAny(s, " \t\r\n"); i >= 0 {
+		scheme, rest = s[:i], s[i+1:]
+	}
 	if !strings.EqualFold(scheme, "Digest") {
 		return nil, fmt.Errorf("%w: scheme %q", ErrBadChallenge, scheme)
 	}

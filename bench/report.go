@@ -43,14 +43,15 @@ func newReporter(e *engine) *reporter {
 }
 
 // run samples every second until ctx ends, then once more for the last
-// partial period (if at least 100 ms long), and returns the series.
+// partial period, and returns the series.
 func (r *reporter) run(ctx context.Context) []Sample {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if time.Duration(r.e.now()-r.prevAt) >= 100*time.Millisecond {
+			// The last, partial period; a tiny one would only add noise.
+			if len(r.series) == 0 || time.Duration(r.e.now()-r.prevAt) >= 10*time.Millisecond {
 				r.sample()
 			}
 			if r.e.cfg.Progress != nil && r.e.cfg.Terminal {

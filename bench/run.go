@@ -44,7 +44,8 @@ type Result struct {
 
 // Run drives one load run and returns what it measured. The error is
 // ErrTooManyFailures or ErrNothingSent (with a full Result) when the run
-// went through but failed its bar, or a setup error (nil Result). Every
+// went through but failed its bar, ctx's error (with the Result so far)
+// when ctx ended the run, or a setup error (nil Result). Every
 // wait is bounded: the send phase by Duration/Total, the drain by Timer F.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.WithDefaults()
@@ -78,6 +79,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	wg.Wait()
 	res := e.result(sendTime, series, rep)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("bench: run cut short with %d outstanding: %w", res.Outstanding, err)
+	}
 	return res, res.check(cfg.MaxFailures)
 }
 

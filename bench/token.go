@@ -56,7 +56,7 @@ func LoadTokens(r io.Reader) (*Tokens, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
+		s := strings.Trim(sc.Text(), " \r") // a trailing tab marks a user without token
 		if s == "" || strings.HasPrefix(s, "#") {
 			continue
 		}
