@@ -11,17 +11,17 @@ func sipMsg(lines ...string) []byte { return []byte(strings.Join(lines, "\r\n") 
 
 func TestParseResponse(t *testing.T) {
 	tests := []struct {
-		name    string
-		in      []byte
-		err     error
-		status  int
-		callID  string
-		cseq    uint32
-		method  string
-		branch  string
-		cl      int
-		chal    string
-		proxy   bool
+		name   string
+		in     []byte
+		err    error
+		status int
+		callID string
+		cseq   uint32
+		method string
+		branch string
+		cl     int
+		chal   string
+		proxy  bool
 	}{
 		{name: "ok", in: sipMsg("SIP/2.0 200 OK",
 			"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKabc;rport=5070",
