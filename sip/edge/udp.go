@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"net"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -20,7 +21,6 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	if conn == nil { // a client connection of ours, not a listener
 		return data, nil
 	}
-	w := &udpResponder{conn: conn, to: p.RemoteAddr, log: s.log}
 	msg, err := s.parser.ParseSIP(data)
 	if err != nil {
 		s.metrics.malformed.Inc()
@@ -38,8 +38,25 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	}
 	req.SetTransport("UDP")
 	req.SetSource(p.RemoteAddr.String())
-	s.handle(req, w)
+	s.handle(req, &udpResponder{conn: conn, to: replyAddr(req, p.RemoteAddr), log: s.log})
 	return nil, nil
+}
+
+// replyAddr is where a response over UDP goes (RFC 3261 §18.2.2 with RFC
+// 3581): the source address when Via asks for rport, else the source IP
+// and the port in Via's sent-by (5060 when absent), as sipgo's transaction
+// path does.
+func replyAddr(req *sip.Request, src net.Addr) net.Addr {
+	via := req.Via()
+	udp, ok := src.(*net.UDPAddr)
+	if via == nil || !ok || via.Params.Has("rport") {
+		return src
+	}
+	port := via.Port
+	if port <= 0 || port > 65535 {
+		port = 5060
+	}
+	return &net.UDPAddr{IP: udp.IP, Port: port, Zone: udp.Zone}
 }
 
 var (

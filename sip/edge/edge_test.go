@@ -1,0 +1,123 @@
+package edge_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/b2bua/b2bua/actors"
+	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/sip/edge"
+	"github.com/b2bua/b2bua/sip/siptest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// server is a real edge on loopback in front of a real registrar and store.
+type server struct {
+	edge     *edge.Server
+	udp, tcp string
+}
+
+func startServer(t testing.TB) *server {
+	t.Helper()
+	log := zap.NewNop()
+	if testing.Verbose() {
+		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	st, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(t.TempDir(), "b2bua.db")}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := registrar.DefaultConfig()
+	rc.Shards = 4
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}}}, log, sys.Registrar, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := sys.Stop(); err != nil {
+			t.Error(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(100 * time.Millisecond) // dead-letter throttle
+	})
+	s := &server{edge: e}
+	for _, l := range e.Addrs() {
+		if l.Network == "udp" {
+			s.udp = l.Addr
+		} else {
+			s.tcp = l.Addr
+		}
+	}
+	return s
+}
+
+func (s *server) dial(t testing.TB, network string) *siptest.Client {
+	t.Helper()
+	addr := s.udp
+	if network == "tcp" {
+		addr = s.tcp
+	}
+	c, err := siptest.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// goldenVia is the sent-by of the golden requests' Via.
+const goldenVia = "127.0.0.1:5999"
+
+// TestGolden sends each request of testdata/register over UDP (stateless
+// path) and over TCP (transaction path) and compares the response with the
+// golden expectation: both paths must answer the same.
+func TestGolden(t *testing.T) {
+	goldens := siptest.LoadGoldens(t, "testdata/register")
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			s := startServer(t)
+			c := s.dial(t, network)
+			for _, g := range goldens {
+				t.Run(g.Name, func(t *testing.T) {
+					// Responses go where Via says: put the client's address there.
+					req := strings.Replace(string(g.Request), goldenVia, c.LocalAddr(), 1)
+					if network == "tcp" {
+						req = strings.Replace(req, "SIP/2.0/UDP", "SIP/2.0/TCP", 1)
+					}
+					res, err := c.Do([]byte(req), 3*time.Second)
+					if err != nil {
+						t.Fatalf("%s: %v", g.Name, err)
+					}
+					res = strings.Replace(res, c.LocalAddr(), goldenVia, 1)
+					if network == "tcp" {
+						res = strings.Replace(res, "SIP/2.0/TCP", "SIP/2.0/UDP", 1)
+						if *siptest.Update {
+							return // the UDP run writes the files
+						}
+					}
+					g.Check(t, res)
+				})
+			}
+		})
+	}
+}
