@@ -56,6 +56,7 @@ func (s *Server) handle(req *sip.Request, w responder) {
 func (s *Server) response(req *sip.Request, code int, reason string) *sip.Response {
 	hadTag := req.To() != nil && req.To().Params.Has("tag")
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res.SipVersion = "SIP/2.0" // even to a SIP/3.0 request (505)
 	if to := res.To(); to != nil && !hadTag {
 		to.Params.Add("tag", toTag(req))
 	}

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -43,8 +44,14 @@ func expiresHeader(req *sip.Request) (int, error) {
 	return parseExpires(h.Value())
 }
 
+// parseExpires parses delta-seconds (RFC 3261 §25.1): digits only; a value
+// too large for 64 bits is as good as the largest.
 func parseExpires(v string) (int, error) {
-	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	v = strings.TrimSpace(v)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		n, err = maxExpires, nil
+	}
 	if err != nil {
 		return 0, status.New(status.BadRequest, "Invalid Expires")
 	}

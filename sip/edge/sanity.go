@@ -15,6 +15,12 @@ var supported = []string{"path"}
 // check applies the request checks of RFC 3261 §8.2.1–8.2.2 and §16.3 that
 // the edge answers itself: a nil error means the request may go on.
 func check(req *sip.Request) error {
+	if req.SipVersion != "SIP/2.0" {
+		return status.New(status.VersionNotSupported, status.Reason(status.VersionNotSupported))
+	}
+	if err := checkRequestURI(&req.Recipient); err != nil {
+		return err
+	}
 	if req.CallID() == nil || strings.TrimSpace(req.CallID().Value()) == "" {
 		return status.New(status.BadRequest, "Missing Call-ID")
 	}
@@ -40,7 +46,44 @@ func check(req *sip.Request) error {
 	if unknown := unsupportedRequire(req); len(unknown) > 0 {
 		return &requireError{tags: unknown}
 	}
+	return checkControlChars(req)
+}
+
+func checkRequestURI(u *sip.Uri) error {
+	if u.Scheme != "" && !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
+		return status.New(status.UnsupportedURIScheme, status.Reason(status.UnsupportedURIScheme))
+	}
+	if u.Host == "" || hasCtl(u.Host) || hasCtl(u.User) {
+		return status.New(status.BadRequest, "Invalid Request-URI")
+	}
 	return nil
+}
+
+// checkControlChars rejects control characters in the header values we
+// keep or echo (the store, logs and other users' NOTIFYs would carry them).
+// sipgo accepts them; RFC 3261 §25.1 allows none outside quoted strings.
+func checkControlChars(req *sip.Request) error {
+	values := []string{req.CallID().Value(), req.From().Value(), req.To().Value()}
+	for _, name := range []string{"Contact", "User-Agent", "Path"} {
+		for _, h := range req.GetHeaders(name) {
+			values = append(values, h.Value())
+		}
+	}
+	for _, v := range values {
+		if hasCtl(v) {
+			return status.New(status.BadRequest, "Control Character in Header")
+		}
+	}
+	return nil
+}
+
+func hasCtl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // requireError is a Require naming extensions we do not support: 420 with

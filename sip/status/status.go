@@ -27,6 +27,7 @@ const (
 	ConditionalFailed    = 412
 	RequestTooLarge      = 413
 	UnsupportedMediaType = 415
+	UnsupportedURIScheme = 416
 	BadExtension         = 420
 	IntervalTooBrief     = 423
 	TooManyHops          = 483
@@ -34,6 +35,7 @@ const (
 	ServerInternalError  = 500
 	NotImplemented       = 501
 	ServiceUnavailable   = 503
+	VersionNotSupported  = 505
 )
 
 // Reason returns the RFC 3261 reason phrase for code.
@@ -56,6 +58,7 @@ var reasons = map[int]string{
 	ConditionalFailed:    "Conditional Request Failed",
 	RequestTooLarge:      "Request Entity Too Large",
 	UnsupportedMediaType: "Unsupported Media Type",
+	UnsupportedURIScheme: "Unsupported URI Scheme",
 	BadExtension:         "Bad Extension",
 	IntervalTooBrief:     "Interval Too Brief",
 	TooManyHops:          "Too Many Hops",
@@ -63,6 +66,7 @@ var reasons = map[int]string{
 	ServerInternalError:  "Server Internal Error",
 	NotImplemented:       "Not Implemented",
 	ServiceUnavailable:   "Service Unavailable",
+	VersionNotSupported:  "Version Not Supported",
 }
 
 // Error is an error that carries its own SIP status and reason phrase, for
