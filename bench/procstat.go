@@ -12,8 +12,9 @@ import (
 // every Linux architecture Go runs on in practice.
 const clockTicks = 100
 
-// ProcSample is one reading of a process: CPU in percent of one core over
-// the last period (200 = two cores busy), RSS in bytes.
+// ProcSample is one reading of a process and its descendants: CPU in
+// percent of one core over the last period (200 = two cores busy), memory
+// (PSS, see readTree) in bytes.
 type ProcSample struct {
 	CPU float64 `json:"cpu_pct"`
 	RSS uint64  `json:"rss_bytes"`
@@ -48,20 +49,21 @@ func newProcSampler(pid int) *procSampler {
 	return p
 }
 
-// sample reads the process; the first reading only primes the counters.
-// A process that is gone reads as zero.
+// sample reads the process tree; the first reading only primes the
+// counters. A process that is gone reads as zero.
 func (p *procSampler) sample(now time.Time) ProcSample {
 	if p.pid == 0 {
 		return ProcSample{}
 	}
-	ticks, rss, err := readProcStat(p.pid)
+	ticks, mem, err := readTree(p.pid)
 	if err != nil {
 		return ProcSample{}
 	}
 	var s ProcSample
-	s.RSS = rss
+	s.RSS = mem
 	if p.primed {
-		if dt := now.Sub(p.lastT).Seconds(); dt > 0 {
+		// A child that exited takes its ticks along: never go below 0.
+		if dt := now.Sub(p.lastT).Seconds(); dt > 0 && ticks > p.lastTicks {
 			s.CPU = float64(ticks-p.lastTicks) / clockTicks / dt * 100
 		}
 		p.sumCPU += s.CPU
@@ -70,34 +72,113 @@ func (p *procSampler) sample(now time.Time) ProcSample {
 		p.st.CPUAvg = p.sumCPU / float64(p.n)
 	}
 	p.primed, p.lastTicks, p.lastT = true, ticks, now
-	p.st.RSSMax = max(p.st.RSSMax, rss)
-	p.st.RSSLast = rss
+	p.st.RSSMax = max(p.st.RSSMax, mem)
+	p.st.RSSLast = mem
 	return s
 }
 
 func (p *procSampler) stats() ProcStats { return p.st }
 
-// readProcStat returns utime+stime in ticks and RSS in bytes (proc(5):
-// fields 14, 15 and 24, counted after the parenthesised comm).
-func readProcStat(pid int) (uint64, uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// readTree sums CPU ticks and memory over pid and its descendants: Kamailio
+// works in forked children, our server in one process. Memory is the PSS
+// of /proc/PID/smaps_rollup, which splits shared pages (Kamailio's shared
+// memory) among the processes mapping them, so the sum counts them once;
+// it falls back to RSS where smaps_rollup is unreadable.
+func readTree(pid int) (ticks, mem uint64, err error) {
+	pids, err := descendants(pid)
 	if err != nil {
 		return 0, 0, err
 	}
+	for _, p := range pids {
+		st, err := readProcStat(p)
+		if err != nil {
+			if p == pid {
+				return 0, 0, err
+			}
+			continue // exited meanwhile
+		}
+		ticks += st.ticks
+		if pss, ok := readPSS(p); ok {
+			mem += pss
+		} else {
+			mem += st.rss
+		}
+	}
+	return ticks, mem, nil
+}
+
+// descendants returns pid and every process below it, found through the
+// parent pid of every process in /proc.
+func descendants(pid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readProcStat(p); err == nil {
+			children[st.ppid] = append(children[st.ppid], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out, nil
+}
+
+// procStat is what readProcStat takes from /proc/PID/stat.
+type procStat struct {
+	ppid  int
+	ticks uint64
+	rss   uint64
+}
+
+// readProcStat reads ppid, utime+stime in ticks and RSS in bytes (proc(5):
+// fields 4, 14, 15 and 24, counted after the parenthesised comm).
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("proc stat of %d: no comm", pid)
+		return procStat{}, fmt.Errorf("proc stat of %d: no comm", pid)
 	}
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 22 {
-		return 0, 0, fmt.Errorf("proc stat of %d: %d fields", pid, len(f))
+		return procStat{}, fmt.Errorf("proc stat of %d: %d fields", pid, len(f))
 	}
 	// f[0] is field 3 (state).
+	ppid, err0 := strconv.Atoi(string(f[1]))
 	ut, err1 := strconv.ParseUint(string(f[11]), 10, 64)
 	st, err2 := strconv.ParseUint(string(f[12]), 10, 64)
 	rss, err3 := strconv.ParseInt(string(f[21]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, 0, fmt.Errorf("proc stat of %d: bad number", pid)
+	if err0 != nil || err1 != nil || err2 != nil || err3 != nil {
+		return procStat{}, fmt.Errorf("proc stat of %d: bad number", pid)
 	}
-	return ut + st, uint64(max(rss, 0)) * uint64(os.Getpagesize()), nil
+	return procStat{ppid: ppid, ticks: ut + st, rss: uint64(max(rss, 0)) * uint64(os.Getpagesize())}, nil
+}
+
+// readPSS returns the Pss line of /proc/PID/smaps_rollup in bytes.
+func readPSS(pid int) (uint64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0, false
+	}
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("Pss:")); ok {
+			f := bytes.Fields(v)
+			if len(f) == 0 {
+				return 0, false
+			}
+			kb, err := strconv.ParseUint(string(f[0]), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }

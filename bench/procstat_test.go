@@ -27,3 +27,20 @@ func TestProcSampler(t *testing.T) {
 		t.Fatalf("missing pid read %+v", s)
 	}
 }
+
+func TestProcTree(t *testing.T) {
+	pids, err := descendants(os.Getppid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range pids {
+		found = found || p == os.Getpid()
+	}
+	if !found || pids[0] != os.Getppid() {
+		t.Fatalf("%d not below its parent: %v", os.Getpid(), pids)
+	}
+	if pss, ok := readPSS(os.Getpid()); ok && pss == 0 {
+		t.Error("zero PSS")
+	}
+}

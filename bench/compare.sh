@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# compare.sh: the same load, step by step, against our server and Kamailio,
+# one server at a time on loopback; prints a side-by-side table and the
+# ratio ours/kamailio. Everything it starts is stopped on exit (trap).
+#
+#   bench/compare.sh [--scenario register] [--rates 2000,5000,10000,15000,20000]
+#                    [--step 5s] [--timeout 8s] [--only both|ours|kamailio]
+#                    [--out DIR] [-- extra flags for b2bua bench]
+#
+# Our server is started as
+#   b2bua serve --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
+# from a binary built once from ./cmd/b2bua (the same as `go run ./cmd/b2bua serve ...`,
+# but its PID is the server's, for --target-pid). Kamailio runs bench/kamailio/kamailio.cfg
+# with -m 2048 (install: apt-get install -y kamailio).
+#
+# Time is bounded: each step lasts --step plus at most a few --timeout for the
+# drain, and every generator run is wrapped in timeout(1).
+set -euo pipefail
+
+scenario=register
+rates=2000,5000,10000,15000,20000
+step=5s
+timeout_flag=8s
+only=both
+out=""
+extra=()
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--scenario) scenario=$2; shift 2 ;;
+	--rates) rates=$2; shift 2 ;;
+	--step) step=$2; shift 2 ;;
+	--timeout) timeout_flag=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--) shift; extra=("$@"); break ;;
+	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/b2bua-compare.XXXXXX)
+out=${out:-$work/results}
+mkdir -p "$out"
+pids=()
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		# Each server leads its own process group (setsid): stop it whole.
+		kill -TERM -- "-$p" 2>/dev/null || true
+	done
+	sleep 1
+	for p in "${pids[@]}"; do
+		kill -KILL -- "-$p" 2>/dev/null || true
+	done
+	[[ $out == "$work"/* ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+secs() { # 5s -> 5, 1500ms -> 2 (rounded up), 2m -> 120
+	local v=$1
+	case "$v" in
+	*ms) echo $(((${v%ms} + 999) / 1000)) ;;
+	*m) echo $((${v%m} * 60)) ;;
+	*s) echo "${v%s}" ;;
+	*) echo "$v" ;;
+	esac
+}
+
+# free_port prints a loopback port that no UDP or TCP socket uses.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		if [[ -z $(ss -Hlnu "sport = :$p") && -z $(ss -Hlnt "sport = :$p") ]]; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "compare.sh: no free port" >&2
+	exit 1
+}
+
+bin=$work/b2bua
+echo "building $bin" >&2
+(cd "$repo" && go build -o "$bin" ./cmd/b2bua)
+
+# wait_ready waits until HOST:PORT answers an OPTIONS with anything (a
+# timeout-free run); at most $2 seconds.
+wait_ready() {
+	local target=$1 limit=$2 pid=$3
+	for _ in $(seq "$limit"); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if "$bin" bench options --total 1 --rate 10 --timeout 1s --max-failures 1 "$target" 2>/dev/null |
+			grep -q '^SUMMARY .* timeouts=0 '; then
+			return 0
+		fi
+		sleep 1
+	done
+	return 1
+}
+
+start_ours() {
+	local port http
+	port=$(free_port)
+	http=$(free_port)
+	mkdir -p "$work/data"
+	setsid "$bin" serve --listen "udp:127.0.0.1:$port" --data "$work/data" \
+		--http "127.0.0.1:$http" --log-level warn >"$work/ours.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+	target=127.0.0.1:$port
+}
+
+start_kamailio() {
+	local port
+	command -v kamailio >/dev/null || {
+		echo "compare.sh: kamailio not installed (apt-get install -y kamailio)" >&2
+		return 1
+	}
+	port=$(free_port)
+	setsid kamailio -f "$repo/bench/kamailio/kamailio.cfg" -DD -E -m 2048 -M 16 \
+		-l "udp:127.0.0.1:$port" -P "$work/kamailio.pid" >"$work/kamailio.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+	target=127.0.0.1:$port
+}
+
+stop_server() {
+	kill -TERM -- "-$server_pid" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$server_pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL -- "-$server_pid" 2>/dev/null || true
+}
+
+# run_steps NAME: one generator run per rate against $target; each prints a
+# STEP key=value line and leaves its SUMMARY in $out/NAME-RATE.summary.
+run_steps() {
+	local name=$1 rate limit summary
+	limit=$(($(secs "$step") + 4 * $(secs "$timeout_flag") + 30))
+	IFS=, read -ra rate_list <<<"$rates"
+	for rate in "${rate_list[@]}"; do
+		summary=$out/$name-$rate.summary
+		# A fresh user prefix per step keeps every AOR of the run unique.
+		timeout "$limit" "$bin" bench "$scenario" --rate "$rate" --duration "$step" \
+			--timeout "$timeout_flag" --max-failures 1 --target-pid "$server_pid" \
+			--user-prefix "r${rate}u" --json "$out/$name-$rate.json" "${extra[@]}" "$target" \
+			>"$out/$name-$rate.log" 2>&1 || true
+		grep '^SUMMARY ' "$out/$name-$rate.log" >"$summary" || echo "SUMMARY failed=1 error=no_summary" >"$summary"
+		echo "STEP server=$name rate=$rate $(kv ok_rate "$summary") $(kv failed "$summary") $(kv timeouts "$summary")" \
+			"$(kv retrans_pct "$summary") $(kv p50_ms "$summary") $(kv p99_ms "$summary")" \
+			"$(kv target_cpu_avg "$summary") $(kv target_rss_max_mb "$summary")"
+		if ! kill -0 "$server_pid" 2>/dev/null; then
+			echo "compare.sh: $name died at rate $rate (log: $work/$name.log)" >&2
+			return 1
+		fi
+		sleep 1
+	done
+}
+
+# kv KEY FILE prints KEY=value from a SUMMARY file (KEY=- if absent).
+kv() {
+	local v
+	v=$(grep -o "[[:space:]]$1=[^[:space:]]*" "$2" 2>/dev/null | head -1 | cut -d= -f2)
+	echo "$1=${v:--}"
+}
+
+val() { kv "$1" "$2" | cut -d= -f2; }
+
+servers=()
+[[ $only == both || $only == ours ]] && servers+=(ours)
+[[ $only == both || $only == kamailio ]] && servers+=(kamailio)
+for name in "${servers[@]}"; do
+	"start_$name" || continue
+	if ! wait_ready "$target" 60 "$server_pid"; then
+		echo "compare.sh: $name is not answering on $target; skipped (log: $work/$name.log)" >&2
+		tail -5 "$work/$name.log" >&2 || true
+		stop_server
+		continue
+	fi
+	echo "compare.sh: $name ready on $target (pid $server_pid)" >&2
+	run_steps "$name" || true
+	stop_server
+done
+
+# failures = failed + timeouts + throttled of the step.
+fails() {
+	local f t h
+	f=$(val failed "$1") t=$(val timeouts "$1") h=$(val throttled "$1")
+	if [[ $f == - || $t == - || $h == - ]]; then
+		echo -
+		return
+	fi
+	echo $((f + t + h))
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+echo
+printf '%-7s | %-44s | %-44s | %s\n' "" "ours" "kamailio" "ours/kamailio"
+printf '%-7s | %8s %8s %7s %8s %8s | %8s %8s %7s %8s %8s | %6s %6s\n' rate ok/s fail retr% p50ms p99ms \
+	ok/s fail retr% p50ms p99ms ok/s p99
+IFS=, read -ra rate_list <<<"$rates"
+line="SUMMARY compare scenario=$scenario step=$step"
+for rate in "${rate_list[@]}"; do
+	o=$out/ours-$rate.summary k=$out/kamailio-$rate.summary
+	printf '%-7s | %8s %8s %7s %8s %8s | %8s %8s %7s %8s %8s | %6s %6s\n' "$rate" \
+		"$(val ok_rate "$o")" "$(fails "$o")" "$(val retrans_pct "$o")" "$(val p50_ms "$o")" "$(val p99_ms "$o")" \
+		"$(val ok_rate "$k")" "$(fails "$k")" "$(val retrans_pct "$k")" "$(val p50_ms "$k")" "$(val p99_ms "$k")" \
+		"$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")" "$(ratio "$(val p99_ms "$o")" "$(val p99_ms "$k")")"
+	line+=" ok_ratio_$rate=$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")"
+done
+echo "$line"
+echo "results: $out" >&2
