@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ const maxExpires = math.MaxUint32
 // aorOf normalises a To (or From) URI into an AOR (RFC 3261 §10.3 step 5):
 // sip scheme, user as sent, lower-case host, no port or parameters.
 func aorOf(u *sip.Uri) (registrar.AOR, error) {
-	if u == nil || u.Wildcard || u.Host == "" {
+	if u == nil || u.Wildcard || !validHost(u.Host) {
 		return "", status.New(status.BadRequest, "Invalid To")
 	}
 	if u.Scheme != "" && !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
@@ -90,10 +91,17 @@ func contactsOf(req *sip.Request) (contacts []registrar.Contact, wildcard bool, 
 }
 
 func contactOf(ch *sip.ContactHeader) (registrar.Contact, error) {
-	if ch.Address.Host == "" {
+	if !validHost(ch.Address.Host) {
 		return registrar.Contact{}, status.New(status.BadRequest, "Invalid Contact")
 	}
 	c := registrar.Contact{URI: ch.Address.String(), Q: -1, Expires: -1}
+	// sipgo takes "sip:a>b" without brackets as a URI; such a URI would
+	// render into another one in the 200 OK (found by FuzzContact).
+	// A password in a URI is NOT RECOMMENDED (RFC 3261 §19.1.1) and sipgo
+	// renders an empty one lossily: refuse both.
+	if strings.ContainsAny(c.URI, "<>\" \t") || hasCtl(c.URI) || ch.Address.Password != "" || strings.Contains(ch.Address.User, ":") || strings.Contains(c.URI, ":@") {
+		return c, status.New(status.BadRequest, "Invalid Contact")
+	}
 	if v, ok := ch.Params.Get("q"); ok {
 		q, err := parseQ(v)
 		if err != nil {
@@ -180,4 +188,28 @@ func branchOf(req *sip.Request) string {
 		return b
 	}
 	return ""
+}
+
+// bindingOf is the binding a contact becomes, for rendering tests.
+func bindingOf(c registrar.Contact, now time.Time) registrar.Binding {
+	return registrar.Binding{Contact: c.URI, Q: c.Q, Expires: now.Add(time.Hour).UnixNano(), InstanceID: c.InstanceID, RegID: c.RegID}
+}
+
+// validHost accepts a hostname, an IPv4 address or a bracketed IPv6
+// reference (RFC 3261 §25.1 host); sipgo's URI parser is laxer.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	if h[0] == '[' {
+		ip, ok := strings.CutSuffix(h[1:], "]")
+		return ok && net.ParseIP(ip) != nil && strings.Contains(ip, ":")
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return h[0] != '.' && h[0] != '-'
 }

@@ -10,40 +10,45 @@ import (
 	"github.com/b2bua/b2bua/sip/status"
 )
 
-// register turns a REGISTER into registrar.Register (RFC 3261 §10.3 steps
-// 1–5 are checked here; steps 6–8 belong to the registration actor).
+// register turns a REGISTER into registrar.Register and sends it to the
+// AOR's registration actor, which answers through w.
 func (s *Server) register(req *sip.Request, w responder) {
-	if !s.isLocal(req.Recipient.Host) {
-		s.fail(req, w, status.New(status.NotFound, "Domain Not Served"))
+	msg, err := s.toRegister(req)
+	if err != nil {
+		s.fail(req, w, err)
 		return
+	}
+	msg.Reply = func(res *registrar.RegisterResult) { s.registered(req, w, msg.AOR, res) }
+	s.reg.Register(msg)
+}
+
+// toRegister checks RFC 3261 §10.3 steps 1–5 (steps 6–8 belong to the
+// registration actor) and builds the actor's message.
+func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
+	if !s.isLocal(req.Recipient.Host) {
+		return nil, status.New(status.NotFound, "Domain Not Served")
 	}
 	aor, err := aorOf(&req.To().Address)
 	if err != nil {
-		s.fail(req, w, err)
-		return
+		return nil, err
 	}
 	if !s.isDomain(req.To().Address.Host) {
-		s.fail(req, w, status.New(status.Forbidden, "Foreign Domain"))
-		return
+		return nil, status.New(status.Forbidden, "Foreign Domain")
 	}
 	contacts, wildcard, err := contactsOf(req)
 	if err != nil {
-		s.fail(req, w, err)
-		return
+		return nil, err
 	}
 	expires, err := expiresHeader(req)
 	if err != nil {
-		s.fail(req, w, err)
-		return
+		return nil, err
 	}
-	msg := &registrar.Register{
+	return &registrar.Register{
 		AOR: aor, Contacts: contacts, Wildcard: wildcard, Expires: expires,
 		CallID: req.CallID().Value(), CSeq: req.CSeq().SeqNo, Branch: branchOf(req),
 		Path: headerValues(req, "Path"), Source: req.Transport() + ":" + req.Source(),
 		UA: headerValue(req, "User-Agent"),
-	}
-	msg.Reply = func(res *registrar.RegisterResult) { s.registered(req, w, aor, res) }
-	s.reg.Register(msg)
+	}, nil
 }
 
 // registered answers a REGISTER from the registration actor's result: 200

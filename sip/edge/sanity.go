@@ -53,7 +53,7 @@ func checkRequestURI(u *sip.Uri) error {
 	if u.Scheme != "" && !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
 		return status.New(status.UnsupportedURIScheme, status.Reason(status.UnsupportedURIScheme))
 	}
-	if u.Host == "" || hasCtl(u.Host) || hasCtl(u.User) {
+	if !validHost(u.Host) || hasCtl(u.User) {
 		return status.New(status.BadRequest, "Invalid Request-URI")
 	}
 	return nil

@@ -1,0 +1,157 @@
+package edge
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+)
+
+// seeds are the golden requests: every fuzz target starts from them.
+func seeds(f *testing.F) [][]byte {
+	paths, _ := filepath.Glob("testdata/register/*.txt")
+	var out [][]byte
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		req, _, _ := strings.Cut(string(raw), "\n----------\n")
+		out = append(out, []byte(strings.ReplaceAll(strings.TrimRight(req, "\n")+"\n\n", "\n", "\r\n")))
+	}
+	return out
+}
+
+// FuzzRequest runs the edge's own checks and the REGISTER conversion on
+// whatever sipgo parses. Past "no panic" it asserts what the registrar
+// relies on: a normalised AOR, and no control character in anything kept.
+func FuzzRequest(f *testing.F) {
+	for _, s := range seeds(f) {
+		f.Add(s)
+	}
+	s := &Server{conf: Config{Domain: "localhost"}, log: zap.NewNop(), hosts: map[string]bool{"localhost": true}}
+	parser := sip.NewParser()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msg, err := parser.ParseSIP(data)
+		if err != nil {
+			if res := rawBadRequest(data); res != nil {
+				checkRawBadRequest(t, data, res)
+			}
+			return
+		}
+		req, ok := msg.(*sip.Request)
+		if !ok || check(req) != nil || req.Method != sip.REGISTER {
+			return
+		}
+		r, err := s.toRegister(req)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(string(r.AOR), "sip:") || strings.ToLower(string(r.AOR)) != "sip:"+strings.ToLower(strings.TrimPrefix(string(r.AOR), "sip:")) {
+			t.Fatalf("AOR %q not normalised", r.AOR)
+		}
+		if hasCtl(string(r.AOR)) || hasCtl(r.CallID) {
+			t.Fatalf("control character kept: %q %q", r.AOR, r.CallID)
+		}
+		for _, c := range r.Contacts {
+			if hasCtl(c.URI) || c.Q > 1000 || c.Q < -1 || c.Expires < -1 {
+				t.Fatalf("bad contact kept: %+v", c)
+			}
+		}
+	})
+}
+
+// checkRawBadRequest asserts that a 400 built from raw lines is a response
+// sipgo can parse, made only of lines the request had.
+func checkRawBadRequest(t *testing.T, req, res []byte) {
+	t.Helper()
+	if !bytes.HasPrefix(res, []byte("SIP/2.0 400 ")) || !bytes.HasSuffix(res, []byte("\r\n\r\n")) {
+		t.Fatalf("raw 400 malformed: %q", res)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(res, []byte("\r\n\r\n")), []byte("\r\n"))
+	for _, l := range lines[1 : len(lines)-1] {
+		if !bytes.Contains(req, l) {
+			t.Fatalf("raw 400 has a line the request had not: %q", l)
+		}
+	}
+}
+
+// FuzzContact parses a Contact value, renders it the way a 200 OK does and
+// parses that again: URI, q and expires must survive the round trip.
+func FuzzContact(f *testing.F) {
+	for _, s := range []string{
+		"<sip:a@192.0.2.1:5060>;q=0.5;expires=60",
+		`"Desk" <sip:b@192.0.2.3;transport=tcp>;+sip.instance="<urn:uuid:1>";reg-id=1`,
+		"sip:c@[2001:db8::1]:5070",
+		"<sips:d@example.org>;q=1",
+		"<sip:e@h>;q=0.001;expires=0",
+	} {
+		f.Add(s)
+	}
+	parser := sip.NewParser()
+	now := time.Unix(1_800_000_000, 0)
+	f.Fuzz(func(t *testing.T, value string) {
+		req, ok := parseContactRequest(parser, value)
+		if !ok {
+			return
+		}
+		cs, _, err := contactsOf(req)
+		if err != nil {
+			return
+		}
+		for _, c := range cs {
+			b := bindingOf(c, now)
+			again, ok := parseContactRequest(parser, contactValue(b, now))
+			if !ok {
+				t.Fatalf("rendered contact %q does not parse", contactValue(b, now))
+			}
+			cs2, _, err := contactsOf(again)
+			if err != nil || len(cs2) != 1 {
+				t.Fatalf("rendered contact %q: %v", contactValue(b, now), err)
+			}
+			if cs2[0].URI != c.URI || cs2[0].Q != c.Q {
+				t.Fatalf("round trip changed %+v into %+v", c, cs2[0])
+			}
+		}
+	})
+}
+
+func parseContactRequest(p *sip.Parser, value string) (*sip.Request, bool) {
+	if strings.ContainsAny(value, "\r\n") {
+		return nil, false
+	}
+	raw := "REGISTER sip:localhost SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\nFrom: <sip:a@localhost>;tag=1\r\n" +
+		"To: <sip:a@localhost>\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nContact: " + value + "\r\nContent-Length: 0\r\n\r\n"
+	msg, err := p.ParseSIP([]byte(raw))
+	if err != nil {
+		return nil, false
+	}
+	req, ok := msg.(*sip.Request)
+	return req, ok
+}
+
+func FuzzExpiresAndQ(f *testing.F) {
+	for _, s := range []string{"0", "3600", "4294967296", "99999999999999999999999", "0.5", "1", "1.000", "0.0001", "-1", " 7 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if e, err := parseExpires(v); err == nil && (e < 0 || e > maxExpires) {
+			t.Fatalf("parseExpires(%q) = %d", v, e)
+		}
+		q, err := parseQ(v)
+		if err != nil {
+			return
+		}
+		if q < 0 || q > 1000 {
+			t.Fatalf("parseQ(%q) = %d", v, q)
+		}
+		if q2, err := parseQ(formatQ(q)); err != nil || q2 != q {
+			t.Fatalf("q %d renders as %q and parses as %d, %v", q, formatQ(q), q2, err)
+		}
+	})
+}
