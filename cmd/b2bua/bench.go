@@ -50,6 +50,14 @@ func newBenchCmd() *cobra.Command {
 			"timeouts, retransmissions and latency. Scenarios: " + strings.Join(bench.ScenarioNames(), ", ") + ".",
 		Example: "  b2bua bench register --rate 5000 --duration 30s --json out.json 127.0.0.1:5060\n" +
 			"  b2bua bench echo-server --listen 127.0.0.1:5070",
+		// Reached only when the first argument is not a subcommand.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			_, err := bench.NewScenario(args[0], bench.ScenarioOptions{})
+			return err
+		},
 	}
 	for _, name := range bench.ScenarioNames() {
 		cmd.AddCommand(newScenarioCmd(name))
@@ -85,7 +93,7 @@ func newScenarioCmd(name string) *cobra.Command {
 func addLoadFlags(cmd *cobra.Command, f *benchFlags) {
 	fs, c := cmd.Flags(), &f.cfg
 	fs.Float64Var(&c.Rate, "rate", 1000, "logical requests started per second")
-	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of the send phase (0: until --total)")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of the send phase (not applied when only --total is given)")
 	fs.Uint64Var(&c.Total, "total", 0, "stop after this many requests (0: no limit)")
 	fs.DurationVar(&c.Ramp, "ramp", 0, "ramp the rate up linearly over this time")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "cap of outstanding requests; more are throttled")
@@ -122,6 +130,9 @@ func runBench(cmd *cobra.Command, name, target string, f *benchFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := f.cfg
+	if cmd.Flags().Changed("total") && !cmd.Flags().Changed("duration") {
+		cfg.Duration = 0 // --total alone: run until that many were sent
+	}
 	if cfg.Scenario, err = bench.NewScenario(name, f.scen); err != nil {
 		return err
 	}
