@@ -24,6 +24,8 @@ type Actor struct {
 	bindings []Binding // never mutated in place: replies share it
 	last     lastReq
 	gen, seq uint64 // stamps of the last routed message handled, for passivation
+	loaded   bool   // state read from the store (or known to be absent)
+	pending  int    // writes not yet committed: no passivation before they are
 	timer    *time.Timer
 	due      time.Time // when timer fires; zero when not armed
 }
@@ -41,15 +43,27 @@ func newActor(c Config, s store.Store, log *zap.Logger) *Actor {
 func (a *Actor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		// State is read on the first message, not here: a fresh AOR needs
+		// no read, and after a restart the next message is never fresh.
 		a.aor = AOR(strings.TrimPrefix(ctx.Self().Id, ctx.Parent().Id+"/"))
-		a.load(ctx)
 	case routable:
-		a.gen, a.seq = msg.stamps()
+		st := msg.stamps()
+		a.gen, a.seq = st.gen, st.seq
+		if !a.loaded {
+			a.loaded = true
+			if !st.fresh {
+				a.load()
+			}
+		}
 		a.routed(ctx, msg)
 	case *expire:
 		a.expire(ctx)
-	case *reload:
-		a.load(ctx)
+	case *written:
+		a.pending = max(0, a.pending-1)
+		if msg.err != nil {
+			a.load() // memory must not run ahead of what was saved
+		}
+		a.settle(ctx)
 	case *actor.Restarting, *actor.Stopping:
 		a.stopTimer()
 	case actor.SystemMessage, actor.AutoReceiveMessage:
@@ -71,9 +85,9 @@ func (a *Actor) routed(ctx actor.Context, msg routable) {
 	}
 }
 
-// load replaces the memory state with the store's: at start, after a
-// restart by the supervisor, and after a failed write.
-func (a *Actor) load(ctx actor.Context) {
+// load replaces the memory state with the store's: on the first message
+// (at start, after a restart by the supervisor) and after a failed write.
+func (a *Actor) load() {
 	a.bindings, a.last = nil, lastReq{}
 	raw, err := a.store.Load(Kind, string(a.aor))
 	switch {
@@ -90,7 +104,6 @@ func (a *Actor) load(ctx actor.Context) {
 		}
 		a.bindings, a.last = rec.Bindings, rec.Last
 	}
-	a.settle(ctx)
 }
 
 func (a *Actor) register(ctx actor.Context, r *Register) {
@@ -128,18 +141,17 @@ func (a *Actor) isRetransmission(r *Register) bool {
 // holds, so memory never runs ahead of what was acknowledged.
 func (a *Actor) persist(ctx actor.Context, reply func(*RegisterResult), now time.Time) {
 	snapshot, self, root, log, aor := a.bindings, ctx.Self(), ctx.ActorSystem().Root, a.log, a.aor
-	done := func(err error) { // on the store's writer goroutine
+	a.pending++
+	done := func(err error) { // on a store goroutine
 		if err != nil {
 			log.Error("registration not saved", zap.String("aor", string(aor)), zap.Error(err))
-			root.Send(self, &reload{})
 			if reply != nil {
 				reply(&RegisterResult{Err: fmt.Errorf("%w: %w", ErrStore, err), Now: now})
 			}
-			return
-		}
-		if reply != nil {
+		} else if reply != nil {
 			reply(&RegisterResult{Bindings: snapshot, Now: now})
 		}
+		root.Send(self, &written{err: err})
 	}
 	if len(snapshot) == 0 {
 		a.store.Delete(Kind, string(a.aor), done)
@@ -179,12 +191,16 @@ func (a *Actor) expire(ctx actor.Context) {
 	a.settle(ctx)
 }
 
-// settle arms the timer for the earliest expiry, or, with no binding left,
-// offers the shard to passivate this actor.
+// settle arms the timer for the earliest expiry, or, with no binding left
+// and every write committed, offers the shard to passivate this actor.
+// Waiting for the writes matters: a successor spawned for the same AOR
+// must not read a record whose deletion is still in flight.
 func (a *Actor) settle(ctx actor.Context) {
 	if len(a.bindings) == 0 {
 		a.stopTimer()
-		ctx.Send(ctx.Parent(), &idle{aor: a.aor, gen: a.gen, seq: a.seq})
+		if a.pending == 0 {
+			ctx.Send(ctx.Parent(), &idle{aor: a.aor, gen: a.gen, seq: a.seq})
+		}
 		return
 	}
 	next := nextExpiry(a.bindings)

@@ -308,3 +308,56 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestUnregisterThenRegisterRace: an unREGISTER empties an AOR, and a new
+// REGISTER of another device arrives while the deletion is still being
+// written. The store is slowed down to hold that window open. The actor
+// must not passivate before its deletion committed, or a successor would
+// read the deleted record and resurrect the removed contact.
+func TestUnregisterThenRegisterRace(t *testing.T) {
+	s := &storetest.Slow{Store: openStore(t, t.TempDir()), Delay: 30 * time.Millisecond}
+	defer s.Close()
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	aor := AOR("sip:racer@localhost")
+	for i := range 10 {
+		h.register(reg(aor, "sip:old@10.0.0.1", 600, fmt.Sprintf("old%d", i), 1))
+		results := make(chan *RegisterResult, 2)
+		reply := func(r *RegisterResult) { results <- r }
+		h.router.Register(&Register{AOR: aor, Wildcard: true, Expires: 0, CallID: fmt.Sprintf("u%d", i), CSeq: 1, Branch: fmt.Sprintf("z9hG4bK-u%d", i), Reply: reply})
+		time.Sleep(10 * time.Millisecond) // the deletion is queued, not committed
+		fresh := reg(aor, fmt.Sprintf("sip:new%d@10.0.0.2", i), 600, fmt.Sprintf("n%d", i), 1)
+		fresh.Reply = reply
+		h.router.Register(fresh)
+		for range 2 {
+			if r := <-results; r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		got := h.lookup(aor)
+		if len(got) != 1 || got[0].Contact != fmt.Sprintf("sip:new%d@10.0.0.2", i) {
+			t.Fatalf("round %d: bindings %+v", i, got)
+		}
+		h.register(&Register{AOR: aor, Wildcard: true, Expires: 0, CallID: "w", CSeq: uint32(i + 1), Branch: fmt.Sprintf("z9hG4bK-w%d", i)})
+		waitFor(t, func() bool { return !h.live(aor) })
+	}
+}
+
+// TestShardRestartKeepsStoredAORs panics a shard: its children stop with
+// it, and the restarted shard must restore them from the store, or a new
+// REGISTER would be taken as the AOR's first and forget older contacts.
+func TestShardRestartKeepsStoredAORs(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	aor := AOR("sip:alice@localhost")
+	h.register(reg(aor, "sip:desk@10.0.0.1", 600, "a", 1))
+	shardPID := actor.NewPID(h.sys.Address(), fmt.Sprintf("b2bua/registrar/%d", shardOf(aor, h.conf.Shards)))
+	h.sys.Root.Send(shardPID, &shardPoison{})
+	waitFor(t, func() bool { return h.live(aor) })
+	res := h.register(reg(aor, "sip:mobile@10.0.0.2", 600, "b", 1))
+	if res.Err != nil || len(res.Bindings) != 2 {
+		t.Fatalf("after shard restart: %+v", res)
+	}
+}

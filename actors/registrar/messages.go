@@ -34,7 +34,7 @@ type Register struct {
 	// not block.
 	Reply func(*RegisterResult)
 
-	gen, seq uint64 // set by the shard; see shard.go
+	st stamp // set by the shard; see shard.go
 }
 
 // RegisterResult answers Register. Err is nil or wraps a registrar sentinel
@@ -52,7 +52,7 @@ type Lookup struct {
 	AOR   AOR
 	Reply func(*LookupResult)
 
-	gen, seq uint64
+	st stamp
 }
 
 // LookupResult answers Lookup.
@@ -98,12 +98,12 @@ type ReadyResult struct{ Restored int }
 // activate wakes the registration actor of a stored AOR at start, so its
 // expiry timer runs again.
 type activate struct {
-	aor      AOR
-	gen, seq uint64
+	aor AOR
+	st  stamp
 }
 
-// idle tells the shard that the actor holds no binding after the message
-// numbered seq, so it may be stopped (passivated).
+// idle tells the shard that the actor holds no binding and has no write in
+// flight after the message numbered seq, so it may be stopped (passivated).
 type idle struct {
 	aor AOR
 	gen uint64 // which incarnation of the AOR's actor: names repeat
@@ -113,35 +113,44 @@ type idle struct {
 // expire is the registration actor's own timer message.
 type expire struct{}
 
-// reload makes the actor drop its memory state and load the store's, after a
-// failed write.
-type reload struct{}
-
 // poison panics inside the registration actor: a fault injection hook for
 // the supervision tests, unexported so only this package can send it.
 type poison struct {
-	aor      AOR
-	gen, seq uint64
+	aor AOR
+	st  stamp
 }
 
-// routable is a message the shards route by AOR. The shard numbers each
-// message it forwards (gen: which incarnation of the actor, seq: the how
-// many-th message to it).
+// shardPoison panics a shard: a fault injection hook for tests.
+type shardPoison struct{}
+
+// routable is a message the shards route by AOR. The shard stamps each
+// message it forwards: which incarnation of the actor it goes to, its
+// number among the messages to that incarnation, and whether it made the
+// shard spawn the actor for an AOR the store holds nothing of.
 type routable interface {
 	key() AOR
-	stamp(gen, seq uint64)
-	stamps() (gen, seq uint64)
+	stamp(stamp)
+	stamps() stamp
 }
 
-func (m *Register) key() AOR                 { return m.AOR }
-func (m *Register) stamp(g, s uint64)        { m.gen, m.seq = g, s }
-func (m *Register) stamps() (uint64, uint64) { return m.gen, m.seq }
-func (m *Lookup) key() AOR                   { return m.AOR }
-func (m *Lookup) stamp(g, s uint64)          { m.gen, m.seq = g, s }
-func (m *Lookup) stamps() (uint64, uint64)   { return m.gen, m.seq }
-func (m *activate) key() AOR                 { return m.aor }
-func (m *activate) stamp(g, s uint64)        { m.gen, m.seq = g, s }
-func (m *activate) stamps() (uint64, uint64) { return m.gen, m.seq }
-func (m *poison) key() AOR                   { return m.aor }
-func (m *poison) stamp(g, s uint64)          { m.gen, m.seq = g, s }
-func (m *poison) stamps() (uint64, uint64)   { return m.gen, m.seq }
+type stamp struct {
+	gen, seq uint64
+	fresh    bool
+}
+
+// written reports to the registration actor that one of its writes
+// committed (err nil) or failed.
+type written struct{ err error }
+
+func (m *Register) key() AOR      { return m.AOR }
+func (m *Register) stamp(s stamp) { m.st = s }
+func (m *Register) stamps() stamp { return m.st }
+func (m *Lookup) key() AOR        { return m.AOR }
+func (m *Lookup) stamp(s stamp)   { m.st = s }
+func (m *Lookup) stamps() stamp   { return m.st }
+func (m *activate) key() AOR      { return m.aor }
+func (m *activate) stamp(s stamp) { m.st = s }
+func (m *activate) stamps() stamp { return m.st }
+func (m *poison) key() AOR        { return m.aor }
+func (m *poison) stamp(s stamp)   { m.st = s }
+func (m *poison) stamps() stamp   { return m.st }

@@ -41,13 +41,13 @@ func (r *root) Receive(ctx actor.Context) {
 }
 
 func (r *root) start(ctx actor.Context) {
-	props := actor.PropsFromProducer(func() actor.Actor {
-		sh := &shard{log: r.log, conf: r.conf, store: r.store, children: map[AOR]*entry{}}
-		sh.props = actor.PropsFromProducer(func() actor.Actor { return newActor(sh.conf, sh.store, sh.log) })
-		return sh
-	}, actor.WithSupervisor(supervision.Strategy(r.log, "registration", r.decide, supervision.DefaultBudget)))
 	r.shards = make([]*actor.PID, r.conf.Shards)
 	for i := range r.shards {
+		props := actor.PropsFromProducer(func() actor.Actor {
+			sh := &shard{log: r.log, conf: r.conf, store: r.store, index: i, children: map[AOR]*entry{}}
+			sh.props = actor.PropsFromProducer(func() actor.Actor { return newActor(sh.conf, sh.store, sh.log) })
+			return sh
+		}, actor.WithSupervisor(supervision.Strategy(r.log, "registration", r.decide, supervision.DefaultBudget)))
 		pid, err := ctx.SpawnNamed(props, strconv.Itoa(i))
 		if err != nil {
 			panic(fmt.Sprintf("registrar: spawn shard %d: %v", i, err))
@@ -55,14 +55,8 @@ func (r *root) start(ctx actor.Context) {
 		r.shards[i] = pid
 	}
 	r.restored = 0
-	err := r.store.Scan(Kind, func(key string, _ []byte) error {
-		aor := AOR(key)
-		ctx.Send(r.shards[shardOf(aor, len(r.shards))], &activate{aor: aor})
-		r.restored++
-		return nil
-	})
-	if err != nil {
-		panic(fmt.Sprintf("registrar: restore: %v", err))
+	if err := r.store.Scan(Kind, func(string, []byte) error { r.restored++; return nil }); err != nil {
+		panic(fmt.Sprintf("registrar: count: %v", err))
 	}
 	r.log.Info("registrar started", zap.Int("shards", len(r.shards)), zap.Int("restored", r.restored))
 }
@@ -73,6 +67,7 @@ type shard struct {
 	log      *zap.Logger
 	conf     Config
 	store    store.Store
+	index    int
 	children map[AOR]*entry
 	spawned  uint64
 	props    *actor.Props // of every registration actor of this shard
@@ -90,6 +85,10 @@ type entry struct {
 
 func (s *shard) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		s.restore(ctx)
+	case *shardPoison:
+		panic("registrar: poisoned shard")
 	case routable:
 		s.route(ctx, msg)
 	case *idle:
@@ -100,9 +99,26 @@ func (s *shard) Receive(ctx actor.Context) {
 	}
 }
 
+// restore wakes the actor of every stored AOR of this shard, at start and
+// after a restart of the shard (which stops its children): their expiry
+// timers run again, and the map knows every AOR the store holds, which is
+// what lets route mark a new AOR fresh.
+func (s *shard) restore(ctx actor.Context) {
+	err := s.store.Scan(Kind, func(key string, _ []byte) error {
+		if aor := AOR(key); shardOf(aor, s.conf.Shards) == s.index {
+			s.route(ctx, &activate{aor: aor})
+		}
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Sprintf("registrar: restore shard %d: %v", s.index, err))
+	}
+}
+
 func (s *shard) route(ctx actor.Context, msg routable) {
 	aor := msg.key()
 	e, ok := s.children[aor]
+	fresh := false
 	if !ok {
 		if l, isLookup := msg.(*Lookup); isLookup {
 			// Every AOR with a binding has a live actor (restored at start),
@@ -125,9 +141,13 @@ func (s *shard) route(ctx actor.Context, msg routable) {
 		s.spawned++
 		e = &entry{pid: pid, gen: s.spawned}
 		s.children[aor] = e
+		// Every stored AOR was activated at start and an actor passivates
+		// only after its record is deleted: an AOR without an actor has no
+		// record, and its new actor need not read the store.
+		_, fresh = msg.(*Register)
 	}
 	e.seq++
-	msg.stamp(e.gen, e.seq)
+	msg.stamp(stamp{gen: e.gen, seq: e.seq, fresh: fresh})
 	ctx.Forward(e.pid)
 }
 
