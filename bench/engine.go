@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
@@ -193,11 +192,4 @@ func (e *engine) resend(s *slot, ob *outbox, now int64) {
 	if ob.add(b) {
 		e.flush(ob)
 	}
-}
-
-// runCtx holds the goroutines of a run so that Run can stop them in order.
-type runCtx struct {
-	readers sync.WaitGroup
-	sweeper sync.WaitGroup
-	stop    context.CancelFunc
 }

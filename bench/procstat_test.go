@@ -8,7 +8,7 @@ import (
 
 func TestProcSampler(t *testing.T) {
 	p := newProcSampler(os.Getpid())
-	deadline := time.Now().Add(50 * time.Millisecond)
+	deadline := time.Now().Add(200 * time.Millisecond)
 	for time.Now().Before(deadline) { // burn a little CPU
 	}
 	s := p.sample(time.Now())

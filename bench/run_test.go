@@ -119,8 +119,14 @@ func testConfig(t *testing.T, scenario string, o ScenarioOptions) Config {
 		t.Fatal(err)
 	}
 	return Config{Scenario: s, Rate: 1000, Total: 100, Duration: 10 * time.Second,
-		T1: 20 * time.Millisecond, T2: 80 * time.Millisecond, Timeout: 300 * time.Millisecond,
+		T1: 50 * time.Millisecond, T2: 200 * time.Millisecond, Timeout: 2 * time.Second,
 		MaxFailures: 0.01, Log: zaptest.NewLogger(t)}
+}
+
+// fast shortens the timers for cases that wait for Timer F: T1 20 ms
+// doubling to T2 80 ms, Timer F 300 ms (retransmissions at 20, 60, 140, 220).
+func fast(_ *testing.T, c *Config) {
+	c.T1, c.T2, c.Timeout = 20*time.Millisecond, 80*time.Millisecond, 300*time.Millisecond
 }
 
 type runCase struct {
@@ -142,8 +148,13 @@ func TestRun(t *testing.T) {
 		{name: "503 counted by status", echo: &EchoConfig{Status: 503}, err: ErrTooManyFailures,
 			want: Counts{Started: 100, Failed: 100}, status: map[int]uint64{503: 100}},
 		{name: "retransmissions", echo: &EchoConfig{Respond: dropFirst()},
+			// A T1 long enough that the answer to the first retransmission
+			// beats the second one even on a loaded machine.
+			setup: func(_ *testing.T, c *Config) {
+				c.T1, c.T2, c.Timeout = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
+			},
 			want: Counts{Started: 100, OK: 100, Retransmissions: 100}},
-		{name: "timeouts", echo: &EchoConfig{Respond: func([]byte, uint64) (int, string) { return 0, "" }},
+		{name: "timeouts", setup: fast, echo: &EchoConfig{Respond: func([]byte, uint64) (int, string) { return 0, "" }},
 			err: ErrTooManyFailures, want: Counts{Started: 100, Timeouts: 100},
 			check: func(t *testing.T, r *Result, _ *EchoServer) {
 				// T1=20ms doubling to T2=80ms within 300ms: 20, 60, 140, 220 → 4 each.
@@ -151,18 +162,18 @@ func TestRun(t *testing.T) {
 					t.Errorf("retransmissions = %d, want about 400", got)
 				}
 			}},
-		{name: "target down", target: func(t *testing.T) string { return deadAddr(t, "udp") },
+		{name: "target down", setup: fast, target: func(t *testing.T) string { return deadAddr(t, "udp") },
 			err: ErrTooManyFailures, want: Counts{Started: 100, Timeouts: 100}},
-		{name: "garbage answers", target: func(t *testing.T) string {
+		{name: "garbage answers", setup: fast, target: func(t *testing.T) string {
 			return rawServer(t, func([]byte) []byte { return []byte("HTTP/1.1 400 Bad Request\r\n\r\n") })
 		}, err: ErrTooManyFailures, want: Counts{Started: 100, Timeouts: 100, Garbage: 400}},
-		{name: "unmatched answers", target: func(t *testing.T) string {
+		{name: "unmatched answers", setup: fast, target: func(t *testing.T) string {
 			return rawServer(t, func([]byte) []byte {
 				return sipMsg("SIP/2.0 200 OK", "Via: SIP/2.0/UDP x;branch=z9hG4bKnotours", "Call-ID: c", "CSeq: 1 OPTIONS")
 			})
 		}, err: ErrTooManyFailures, want: Counts{Started: 100, Timeouts: 100, Unmatched: 400}},
 		{name: "throttled", echo: &EchoConfig{Respond: func([]byte, uint64) (int, string) { return 0, "" }},
-			setup: func(_ *testing.T, c *Config) { c.Concurrency, c.Total, c.Rate = 5, 50, 500 },
+			setup: func(t *testing.T, c *Config) { fast(t, c); c.Concurrency, c.Total, c.Rate = 5, 50, 500 },
 			err:   ErrTooManyFailures, want: Counts{Started: 5, Timeouts: 5, Throttled: 45}},
 		{name: "digest challenge", echo: &EchoConfig{}, setup: func(t *testing.T, c *Config) {
 			c.DigestPassword = "pw"
@@ -170,7 +181,11 @@ func TestRun(t *testing.T) {
 		{name: "digest wrong password", echo: &EchoConfig{}, setup: func(t *testing.T, c *Config) {
 			c.DigestPassword = "wrong"
 		}, err: ErrTooManyFailures, want: Counts{Started: 100, Failed: 100, Challenges: 100}, status: map[int]uint64{403: 100}},
+		{name: "three sockets", echo: &EchoConfig{}, setup: func(_ *testing.T, c *Config) { c.Sockets = 3 },
+			want: Counts{Started: 100, OK: 100}},
 		{name: "tcp options", network: "tcp", echo: &EchoConfig{}, want: Counts{Started: 100, OK: 100}},
+		{name: "tcp two connections", network: "tcp", echo: &EchoConfig{},
+			setup: func(_ *testing.T, c *Config) { c.Sockets = 2 }, want: Counts{Started: 100, OK: 100}},
 		{name: "tcp down", network: "tcp", target: func(t *testing.T) string { return deadAddr(t, "tcp") }},
 	}
 	for i := range tests {

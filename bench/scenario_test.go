@@ -9,15 +9,24 @@ import (
 	"time"
 )
 
-// recorder answers 200 and keeps every request for inspection.
+// recorder answers 200 and keeps every distinct request for inspection:
+// a retransmission (byte for byte the same) is kept once, so that a slow
+// machine does not change the counts.
 type recorder struct {
 	mu   sync.Mutex
+	seen map[string]bool
 	reqs []string
 }
 
 func (r *recorder) respond(req []byte, _ uint64) (int, string) {
 	r.mu.Lock()
-	r.reqs = append(r.reqs, string(req))
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	if q := string(req); !r.seen[q] {
+		r.seen[q] = true
+		r.reqs = append(r.reqs, q)
+	}
 	r.mu.Unlock()
 	return 200, ""
 }
