@@ -50,14 +50,11 @@ func (r *txResponder) wait(timeout time.Duration, fallback func() *sip.Response)
 }
 
 // udpResponder answers a request read off a UDP listener without a
-// transaction: straight to the address it came from (RFC 3581 symmetric
-// response routing, which is also right without rport for a sender that
-// listens where it sends from).
+// transaction, through the listener's batching sender.
 type udpResponder struct {
-	conn net.PacketConn
-	to   net.Addr
-	log  *zap.Logger
-	once sync.Once
+	sender *udpSender
+	to     net.Addr
+	once   sync.Once
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
@@ -67,11 +64,8 @@ func (r *udpResponder) respond(res *sip.Response) {
 		bp := bufPool.Get().(*[]byte)
 		w := byteWriter{b: (*bp)[:0]}
 		res.StringWrite(&w)
-		if _, err := r.conn.WriteTo(w.b, r.to); err != nil {
-			r.log.Debug("response not sent", zap.Int("status", res.StatusCode), zap.Error(err))
-		}
 		*bp = w.b
-		bufPool.Put(bp)
+		r.sender.send(bp, r.to)
 	})
 }
 

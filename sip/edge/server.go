@@ -15,6 +15,13 @@ import (
 	"github.com/b2bua/b2bua/actors/registrar"
 )
 
+// udpListener is a UDP socket we serve and the sender of its stateless
+// responses.
+type udpListener struct {
+	conn   net.PacketConn
+	sender *udpSender
+}
+
 // Listener is one address the edge listens on, e.g. {udp 0.0.0.0:5060}.
 type Listener struct {
 	Network string // "udp" or "tcp"
@@ -75,7 +82,7 @@ type Server struct {
 	server sip.Header
 
 	// Set in Start, read-only afterwards (the UDP read filter reads udp).
-	udp       map[string]net.PacketConn
+	udp       map[string]*udpListener
 	closers   []func() error
 	addrs     []Listener
 	wg        sync.WaitGroup
@@ -100,7 +107,7 @@ func New(c Config, log *zap.Logger, reg *registrar.Router, m *Metrics) (*Server,
 		m = NewMetrics(nil)
 	}
 	s := &Server{conf: c, log: log, reg: reg, metrics: m, parser: sip.NewParser(),
-		udp: map[string]net.PacketConn{}, server: sip.NewHeader("Server", c.UserAgent)}
+		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
 	sl := Slog(log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent), sipgo.WithUserAgentHostname(c.Domain),
@@ -144,8 +151,9 @@ func (s *Server) listen(l Listener) error {
 			_ = uc.SetReadBuffer(s.conf.UDPBuffer)
 			_ = uc.SetWriteBuffer(s.conf.UDPBuffer)
 		}
-		s.udp[pc.LocalAddr().String()] = pc
-		s.closers = append(s.closers, pc.Close)
+		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log)}
+		s.udp[pc.LocalAddr().String()] = l
+		s.closers = append(s.closers, func() error { err := pc.Close(); l.sender.close(); return err })
 		s.addrs = append(s.addrs, Listener{"udp", pc.LocalAddr().String()})
 		s.serve(func() error { return s.srv.ServeUDP(pc) })
 	case "tcp":

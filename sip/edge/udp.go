@@ -17,8 +17,8 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	if !strings.EqualFold(p.Transport, "udp") || !statelessMethod(data) {
 		return data, nil
 	}
-	conn := s.udp[p.LocalAddr.String()]
-	if conn == nil { // a client connection of ours, not a listener
+	l := s.udp[p.LocalAddr.String()]
+	if l == nil { // a client connection of ours, not a listener
 		return data, nil
 	}
 	msg, err := s.parser.ParseSIP(data)
@@ -28,7 +28,7 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 			ce.Write(zap.String("from", p.RemoteAddr.String()), zap.Int("bytes", len(data)), zap.Error(err))
 		}
 		if res := rawBadRequest(data); res != nil {
-			_, _ = conn.WriteTo(res, p.RemoteAddr)
+			_, _ = l.conn.WriteTo(res, p.RemoteAddr)
 		}
 		return nil, nil
 	}
@@ -38,7 +38,7 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	}
 	req.SetTransport("UDP")
 	req.SetSource(p.RemoteAddr.String())
-	s.handle(req, &udpResponder{conn: conn, to: replyAddr(req, p.RemoteAddr), log: s.log})
+	s.handle(req, &udpResponder{sender: l.sender, to: replyAddr(req, p.RemoteAddr)})
 	return nil, nil
 }
 
