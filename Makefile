@@ -1,0 +1,40 @@
+# make test: everything CI runs. It installs what the tests need when it is
+# missing (SIPp from Debian's sip-tester), then vets and runs every test
+# with the race detector.
+GO ?= go
+
+.PHONY: test deps vet build bench bench-sipp fuzz clean
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+deps:
+	@command -v sipp >/dev/null 2>&1 || { \
+		echo "installing SIPp (sip-tester)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; }
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/b2bua ./cmd/b2bua
+
+# Go benchmarks of the actor path, the edge and the store.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./actors/... ./sip/...
+
+# A fixed-rate SIPp REGISTER run against a fresh server (see README, Performance).
+bench-sipp: build deps
+	./bench/sipp-register.sh
+
+# Each fuzz target for a while (FUZZTIME=1m make fuzz).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzContact$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzExpiresAndQ$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin data
