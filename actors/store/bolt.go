@@ -73,7 +73,7 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: !cfg.Fsync, NoFreelistSync: true})
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: !cfg.Fsync, NoFreelistSync: true, InitialMmapSize: 1 << 30})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}

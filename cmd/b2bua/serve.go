@@ -96,6 +96,10 @@ func overlayFlags(cmd *cobra.Command, c *config.Config, f config.Config) {
 // serve runs the server until SIGINT/SIGTERM: store → actors → SIP edge →
 // HTTP, stopped in reverse order so every acknowledged write is committed.
 func serve(ctx context.Context, c config.Config) error {
+	listeners, err := parseListeners(c.Listen)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(c.LogLevel, c.LogFormat)
 	if err != nil {
 		return err
@@ -120,10 +124,6 @@ func serve(ctx context.Context, c config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	listeners, err := parseListeners(c.Listen)
-	if err != nil {
-		return err
-	}
 	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners}, log.Named("edge"), sys.Registrar, edge.NewMetrics(reg))
 	if err != nil {
 		return err
@@ -196,6 +196,7 @@ func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log *z
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the HTTP listener is loopback by default: keep it so
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
