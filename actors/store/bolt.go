@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,6 +75,9 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: !cfg.Fsync, NoFreelistSync: true, InitialMmapSize: 1 << 30})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, cfg.Path, cfg.OpenTimeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}

@@ -134,8 +134,8 @@ func TestSecondOpenTimesOut(t *testing.T) {
 	defer s.Close()
 	start := time.Now()
 	_, err := store.OpenBolt(store.BoltConfig{Path: path, OpenTimeout: 100 * time.Millisecond}, zap.NewNop())
-	if err == nil {
-		t.Fatal("second open succeeded")
+	if !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("second open did not honour its timeout")

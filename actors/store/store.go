@@ -39,4 +39,7 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrClosed is returned for writes queued after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrLocked is returned by OpenBolt when another process holds the
+	// database (a running server): use its admin API instead.
+	ErrLocked = errors.New("store: locked by another process")
 )
