@@ -244,7 +244,7 @@ func TestVerifyEviction(t *testing.T) {
 	}{
 		{nonces[1], "00000001", nil},
 		{nonces[2], "00000001", nil},
-		{nonces[3], "00000001", nil},             // evicts nonces[1]
+		{nonces[3], "00000001", nil},                // evicts nonces[1]
 		{nonces[1], "00000001", auth.ErrStaleNonce}, // a replay, caught
 		{nonces[1], "00000002", auth.ErrStaleNonce},
 		{unusedOld, "00000001", auth.ErrStaleNonce}, // never used, but older: stale too
