@@ -50,7 +50,7 @@ func (s *Service) loadKeys() error {
 	if err != nil {
 		return fmt.Errorf("users: signing keys: %w", err)
 	}
-	slices.SortFunc(keys, func(a, b signingKey) int { return a.created.Compare(b.created) })
+	slices.SortFunc(keys, keyOrder)
 	s.keysMu.Lock()
 	s.keys = keys
 	s.keysMu.Unlock()
@@ -61,6 +61,21 @@ func (s *Service) loadKeys() error {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	return s.pruneLocked(s.now())
+}
+
+// keyOrder sorts the ring: retired keys first, by retirement, then the
+// current key. Creation times alone may tie on a coarse clock.
+func keyOrder(a, b signingKey) int {
+	switch {
+	case a.retired.IsZero() != b.retired.IsZero():
+		if a.retired.IsZero() {
+			return 1
+		}
+		return -1
+	case !a.retired.Equal(b.retired):
+		return a.retired.Compare(b.retired)
+	}
+	return a.created.Compare(b.created)
 }
 
 // newSigningKey generates an ES256 key whose kid is its RFC 7638 thumbprint.
