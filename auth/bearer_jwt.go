@@ -89,10 +89,8 @@ func newJWTVerifier(cfg BearerConfig, remote *remoteKeys, sigChecks *atomic.Int6
 // joseHeader holds the protected header fields looked at before the
 // signature is (RFC 7515 §4.1).
 type joseHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
+	alg, kid, typ string
+	crit          bool
 }
 
 // verify checks the header, picks the key set holding its kid, then lets
@@ -102,16 +100,16 @@ func (v *jwtVerifier) verify(ctx context.Context, token, hash string) (*Identity
 	if err != nil {
 		return nil, err
 	}
-	set, err := v.keySet(ctx, h.Kid)
+	set, err := v.keySet(ctx, h.kid)
 	if err != nil {
 		return nil, err
 	}
-	key, _ := set.LookupKeyID(h.Kid)
+	key, _ := set.LookupKeyID(h.kid)
 	ka, ok := key.Algorithm()
 	if !ok || ka.String() == "" {
 		return nil, errKeyNoAlg
 	}
-	if ka.String() != h.Alg {
+	if ka.String() != h.alg {
 		return nil, errKeyAlg
 	}
 	v.sigChecks.Add(1)
@@ -124,7 +122,9 @@ func (v *jwtVerifier) verify(ctx context.Context, token, hash string) (*Identity
 }
 
 // header decodes and checks the JOSE header: an allowed alg, a kid, an
-// access-token typ and no crit extension.
+// access-token typ and no crit extension. Names match exactly (a struct
+// would let encoding/json match "ALG" as "alg", and a second spelling could
+// then read differently here and in jwx).
 func (v *jwtVerifier) header(token string) (joseHeader, error) {
 	var h joseHeader
 	seg, _, _ := strings.Cut(token, ".")
@@ -132,22 +132,40 @@ func (v *jwtVerifier) header(token string) (joseHeader, error) {
 		return h, errJWTHeader
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil || json.Unmarshal(raw, &h) != nil {
+	var m map[string]any
+	if err != nil || json.Unmarshal(raw, &m) != nil || m == nil {
 		return h, errJWTHeader
 	}
-	switch _, allowed := v.allowed[h.Alg]; {
-	case h.Alg == "" || strings.EqualFold(h.Alg, "none"):
+	var ok [3]bool
+	h.alg, ok[0] = stringField(m, "alg")
+	h.kid, ok[1] = stringField(m, "kid")
+	h.typ, ok[2] = stringField(m, "typ")
+	_, h.crit = m["crit"]
+	switch _, allowed := v.allowed[h.alg]; {
+	case ok != [3]bool{true, true, true}:
+		return h, errJWTHeader
+	case h.alg == "" || strings.EqualFold(h.alg, "none"):
 		return h, errAlgNone
 	case !allowed:
 		return h, errAlgNotAllowed
-	case len(h.Crit) > 0:
+	case h.crit:
 		return h, errCrit // RFC 7515 §4.1.11: we understand no extension
-	case h.Kid == "":
+	case h.kid == "":
 		return h, errNoKid
-	case !accessTokenType(h.Typ):
+	case !accessTokenType(h.typ):
 		return h, errTyp
 	}
 	return h, nil
+}
+
+// stringField reads m[k]: ok is false when it is there but not a string.
+func stringField(m map[string]any, k string) (string, bool) {
+	v, present := m[k]
+	if !present {
+		return "", true
+	}
+	s, ok := v.(string)
+	return s, ok
 }
 
 // accessTokenType accepts RFC 9068 "at+jwt" and plain JWTs, and refuses

@@ -45,8 +45,9 @@ type remoteKeys struct {
 	minRefresh, maxRefresh time.Duration // clamp of max-age; tests shorten them
 	retry                  time.Duration
 
-	// fetchMu serialises fetches; taken before mu, never while mu is held.
-	fetchMu sync.Mutex
+	// fetching is a one-slot semaphore that serialises fetches; waiting for
+	// it honours the caller's context. Taken before mu, never while mu is held.
+	fetching chan struct{}
 
 	mu      sync.Mutex // guards the fields below
 	set     jwk.Set    // nil until the first successful fetch
@@ -64,7 +65,8 @@ func newRemoteKeys(url string, client *http.Client, now func() time.Time, log *z
 		log:        log.With(zap.String("jwks_uri", url)),
 		limiter:    rate.NewLimiter(rate.Every(jwksOnDemandEvery), 1),
 		minRefresh: jwksMinRefresh, maxRefresh: jwksMaxRefresh, retry: jwksRetry,
-		done: make(chan struct{}),
+		fetching: make(chan struct{}, 1),
+		done:     make(chan struct{}),
 	}
 }
 
@@ -119,9 +121,8 @@ func (r *remoteKeys) keySet(ctx context.Context, kid string) (jwk.Set, error) {
 	}
 	if r.limiter.AllowN(r.now(), 1) {
 		r.refresh(ctx, gen)
-	} else {
-		r.fetchMu.Lock() // wait for a fetch under way, if any
-		r.fetchMu.Unlock()
+	} else if r.acquire(ctx) { // wait for a fetch under way, if any
+		r.release()
 	}
 	set, _, err := r.snapshot()
 	switch {
@@ -129,6 +130,8 @@ func (r *remoteKeys) keySet(ctx context.Context, kid string) (jwk.Set, error) {
 		return set, nil
 	case err != nil:
 		return nil, fmt.Errorf("%w: JWKS endpoint failing", ErrUnavailable)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: JWKS refresh: %w", ErrUnavailable, ctx.Err())
 	}
 	return nil, errUnknownKid
 }
@@ -144,12 +147,17 @@ func hasKid(set jwk.Set, kid string) bool {
 // refresh fetches the set unless another fetch completed since the caller
 // saw generation seen.
 func (r *remoteKeys) refresh(ctx context.Context, seen uint64) {
-	r.fetchMu.Lock()
-	defer r.fetchMu.Unlock()
+	if !r.acquire(ctx) {
+		return
+	}
+	defer r.release()
 	if _, gen, _ := r.snapshot(); gen != seen {
 		return
 	}
 	set, next, err := r.fetch(ctx)
+	if err != nil && ctx.Err() != nil {
+		return // the caller gave up or we are stopping: nothing learnt
+	}
 	r.mu.Lock()
 	r.gen++
 	r.lastErr = err
@@ -160,14 +168,24 @@ func (r *remoteKeys) refresh(ctx context.Context, seen uint64) {
 	}
 	r.mu.Unlock()
 	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("JWKS fetch failed", zap.Error(err), zap.Duration("retry_in", r.retry))
-		}
+		r.log.Warn("JWKS fetch failed", zap.Error(err), zap.Duration("retry_in", r.retry))
 		return
 	}
 	r.log.Info("JWKS fetched", zap.Int("keys", set.Len()), zap.Int("unusable_keys", unusableKeys(set)),
 		zap.Duration("refresh_in", next))
 }
+
+// acquire takes the fetch slot; false when ctx ends first.
+func (r *remoteKeys) acquire(ctx context.Context) bool {
+	select {
+	case r.fetching <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (r *remoteKeys) release() { <-r.fetching }
 
 // fetch GETs the set and returns it with the time until the next refresh.
 func (r *remoteKeys) fetch(ctx context.Context) (jwk.Set, time.Duration, error) {

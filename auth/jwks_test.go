@@ -21,6 +21,7 @@ type jwksServer struct {
 	cacheControl atomic.Pointer[string]
 	status       atomic.Int32 // 0 = 200
 	fetches      atomic.Int32
+	hold         atomic.Pointer[chan struct{}] // when set, answers wait for it to close
 }
 
 func newJWKSServer(t *testing.T, set jwk.Set, cacheControl string) *jwksServer {
@@ -29,6 +30,9 @@ func newJWKSServer(t *testing.T, set jwk.Set, cacheControl string) *jwksServer {
 	s.cacheControl.Store(&cacheControl)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fetches.Add(1)
+		if hold := s.hold.Load(); hold != nil {
+			<-*hold
+		}
 		if code := s.status.Load(); code != 0 {
 			w.WriteHeader(int(code))
 			return
@@ -126,6 +130,22 @@ func TestJWKSDown(t *testing.T) {
 	b := newTestBearer(t, cfg)
 	if _, err := b.Verify(context.Background(), sign(t, keyES, "", claims(testEpoch))); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("JWKS down: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestJWKSSlow(t *testing.T) {
+	srv := newJWKSServer(t, keySet(t, keyES), "")
+	b := remoteBearer(t, srv, newFakeClock())
+	hold := make(chan struct{})
+	srv.hold.Store(&hold)
+	defer close(hold)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := b.Verify(ctx, sign(t, testKey{"new", "ES256", nil}, "", claims(testEpoch))); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("JWKS refresh outlasting the request: %v, want ErrUnavailable", err)
+	}
+	if _, err := b.Verify(context.Background(), sign(t, keyES, "", claims(testEpoch))); err != nil {
+		t.Fatalf("known kid while the JWKS is slow: %v", err)
 	}
 }
 
