@@ -22,7 +22,7 @@ type tokenResponse struct {
 
 // serveToken is the token endpoint (RFC 6749 §3.2).
 func (s *Service) serveToken(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.token(r, w)
+	resp, err := s.token(w, r)
 	if err != nil {
 		s.writeError(w, err)
 		return
@@ -30,7 +30,7 @@ func (s *Service) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Service) token(r *http.Request, w http.ResponseWriter) (*tokenResponse, error) {
+func (s *Service) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
 	form, err := readForm(w, r)
 	if err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func (s *Service) token(r *http.Request, w http.ResponseWriter) (*tokenResponse,
 		return nil, err
 	}
 	if !slices.Contains(c.Grants, gt) {
-		return nil, errUnauthorize
+		return nil, errUnauthorizedClient
 	}
 	var requested []string // nil: scope absent
 	if form.Has("scope") {

@@ -58,9 +58,10 @@ func errGrant(desc string) *oauthError {
 }
 
 var (
-	errClient      = &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed", 0}
-	errScope       = &oauthError{http.StatusBadRequest, "invalid_scope", "scope not granted", 0}
-	errUnauthorize = &oauthError{http.StatusBadRequest, "unauthorized_client", "grant not allowed for this client", 0}
+	errClient             = &oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed", 0}
+	errScope              = &oauthError{http.StatusBadRequest, "invalid_scope", "scope not granted", 0}
+	errUnauthorizedClient = &oauthError{http.StatusBadRequest, "unauthorized_client", "grant not allowed for this client", 0}
+	errOtherClient        = &oauthError{http.StatusBadRequest, "unauthorized_client", "token was issued to another client", 0}
 )
 
 // writeJSON answers v with status; token material is never cached

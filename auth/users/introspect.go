@@ -152,7 +152,7 @@ func (s *Service) revokeAccess(c *Client, token string) error {
 	var clientID string
 	_ = t.Get(claimClientID, &clientID)
 	if !c.confidential() && clientID != c.ID {
-		return errUnauthorize
+		return errOtherClient
 	}
 	jti, _ := t.JwtID()
 	exp, _ := t.Expiration()
@@ -172,7 +172,7 @@ func (s *Service) revokeRefresh(c *Client, token string) error {
 		return err
 	}
 	if !c.confidential() && rec.Client != c.ID {
-		return errUnauthorize
+		return errOtherClient
 	}
 	if err := s.commit(s.revokeFamilies(rec.Family)...); err != nil {
 		return err
