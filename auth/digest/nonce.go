@@ -1,12 +1,14 @@
 package digest
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"hash"
 	"sync"
 	"time"
@@ -101,3 +103,15 @@ func (m *nonceMAC) open(nonce string) (nonceID, bool) {
 
 // nanos returns the mint time in Unix nanoseconds.
 func (id *nonceID) nanos() int64 { return int64(binary.BigEndian.Uint64(id[:8])) }
+
+// compare orders ids by mint time, then by random part.
+func (id *nonceID) compare(other *nonceID) int { return bytes.Compare(id[:], other[:]) }
+
+// tokenID names the nonce in logs (auth.Identity.TokenID): "nonce:" and
+// its random part in hex. A nonce is no secret; it travels in clear.
+func (id *nonceID) tokenID() string {
+	const prefix = "nonce:"
+	var b [len(prefix) + 2*(nonceIDLen-8)]byte
+	hex.Encode(b[copy(b[:], prefix):], id[8:])
+	return string(b[:])
+}

@@ -71,13 +71,13 @@ func decodeHex(dst []byte, s string) bool {
 	return true
 }
 
-// userURI returns the AOR of user in domain, "sip:user@domain"
-// (RFC 3261 §19.1.1), lower-casing the domain and %-escaping any byte the
+// userURI returns the AOR of user in host, "sip:user@host"
+// (RFC 3261 §19.1.1), %-escaping any byte the
 // user part may not hold, so that a username such as "bob@evil;x" cannot
 // smuggle in another host or URI parameters.
-func userURI(user, domain string) string {
+func userURI(user, host string) string {
 	var b strings.Builder
-	b.Grow(len("sip:@") + len(user) + len(domain))
+	b.Grow(len("sip:@") + len(user) + len(host))
 	b.WriteString("sip:")
 	for i := 0; i < len(user); i++ {
 		c := user[i]
@@ -91,7 +91,7 @@ func userURI(user, domain string) string {
 		b.WriteByte(hexDigits[c&0xf])
 	}
 	b.WriteByte('@')
-	b.WriteString(strings.ToLower(domain))
+	b.WriteString(host)
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package digest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 // It is safe for concurrent use.
 type Server struct {
 	realm      string
+	host       string // realm in lower case, for Identity.URI
 	ttl        time.Duration
 	now        func() time.Time
 	requireQOP bool
@@ -24,10 +26,11 @@ type Server struct {
 	mu sync.Mutex
 	// seen holds the highest nonce count accepted per nonce.
 	seen *simplelru.LRU[nonceID, uint32]
-	// evictedUpTo is the newest mint time, in Unix nanoseconds, of a nonce
-	// seen evicted. A nonce minted no later than that and not in seen may
-	// have been used, so it is treated as stale.
-	evictedUpTo int64
+	// evictedUpTo is the greatest id (mint time first, then the random
+	// part) of the nonces seen evicted. A nonce not in seen with an id up
+	// to that may have been used, so it is treated as stale; one with a
+	// greater id cannot have been, or it would have raised evictedUpTo.
+	evictedUpTo nonceID
 }
 
 // New returns a Server for cfg, with defaults applied to its zero fields.
@@ -44,6 +47,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	}
 	s := &Server{
 		realm:      cfg.Realm,
+		host:       strings.ToLower(cfg.Realm),
 		ttl:        cfg.NonceTTL,
 		now:        cfg.Now,
 		requireQOP: cfg.RequireQOP,
@@ -61,7 +65,9 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 
 // evicted is the replay cache's eviction callback; s.mu is held.
 func (s *Server) evicted(id nonceID, _ uint32) {
-	s.evictedUpTo = max(s.evictedUpTo, id.nanos())
+	if id.compare(&s.evictedUpTo) > 0 {
+		s.evictedUpTo = id
+	}
 }
 
 // Challenges returns the WWW-Authenticate (or Proxy-Authenticate) values

@@ -2,7 +2,6 @@ package digest
 
 import (
 	"crypto/subtle"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -44,9 +43,9 @@ func (s *Server) Verify(method string, c *Credentials, ha1 HA1Func) (*auth.Ident
 	}
 	return &auth.Identity{
 		Subject: c.Username,
-		URI:     userURI(c.Username, s.realm),
+		URI:     userURI(c.Username, s.host),
 		Method:  "digest",
-		TokenID: "nonce:" + hex.EncodeToString(id[8:nonceIDLen]),
+		TokenID: id.tokenID(),
 		Expires: id.minted().Add(s.ttl),
 	}, nil
 }
@@ -160,7 +159,7 @@ func (s *Server) count(id nonceID, nc uint32) error {
 	switch {
 	case ok && nc <= last:
 		return errReplay
-	case !ok && id.nanos() <= s.evictedUpTo:
+	case !ok && id.compare(&s.evictedUpTo) <= 0:
 		return errEvicted
 	}
 	s.seen.Add(id, nc)
