@@ -176,41 +176,40 @@ func unhex(c byte) (byte, bool) {
 // in tests use it to answer challenges; it is not exported so that the
 // response does not end up in a log by way of a String method.
 func (c *Credentials) appendParams(b []byte) []byte {
-	start := len(b)
-	appendParam := func(b []byte, name, value string, quote, required bool) []byte {
-		return appendParam(b, start, name, value, quote, required)
-	}
-	b = appendParam(b, "username", c.Username, true, true)
-	b = appendParam(b, "realm", c.Realm, true, true)
-	b = appendParam(b, "nonce", c.Nonce, true, true)
-	b = appendParam(b, "uri", c.URI, true, true)
-	b = appendParam(b, "response", c.Response, true, true)
-	b = appendParam(b, "algorithm", c.Algorithm, false, false)
-	b = appendParam(b, "cnonce", c.CNonce, true, false)
-	b = appendParam(b, "qop", c.QOP, false, false)
-	b = appendParam(b, "nc", c.NC, false, false)
-	b = appendParam(b, "opaque", c.Opaque, true, false)
+	userhash := ""
 	if c.UserHash {
-		b = appendParam(b, "userhash", "true", false, false)
+		userhash = "true"
+	}
+	params := [...]struct {
+		name, value      string
+		quoted, required bool // an empty optional value is left out
+	}{
+		{"username", c.Username, true, true},
+		{"realm", c.Realm, true, true},
+		{"nonce", c.Nonce, true, true},
+		{"uri", c.URI, true, true},
+		{"response", c.Response, true, true},
+		{"algorithm", c.Algorithm, false, false},
+		{"cnonce", c.CNonce, true, false},
+		{"qop", c.QOP, false, false},
+		{"nc", c.NC, false, false},
+		{"opaque", c.Opaque, true, false},
+		{"userhash", userhash, false, false},
+	}
+	sep := ""
+	for _, p := range params {
+		if p.value == "" && !p.required {
+			continue
+		}
+		b = append(append(append(b, sep...), p.name...), '=')
+		if p.quoted || !isToken(p.value) {
+			b = appendQuoted(b, p.value)
+		} else {
+			b = append(b, p.value...)
+		}
+		sep = ", "
 	}
 	return b
-}
-
-// appendParam appends ", name=value"; an empty value is left out unless
-// the parameter is required.
-// start is where the list begins in b.
-func appendParam(b []byte, start int, name, value string, quote, required bool) []byte {
-	if value == "" && !required {
-		return b
-	}
-	if len(b) > start {
-		b = append(b, ", "...)
-	}
-	b = append(append(b, name...), '=')
-	if quote || !isToken(value) {
-		return appendQuoted(b, value)
-	}
-	return append(b, value...)
 }
 
 // MarshalLogObject logs the credentials without the response, which is
