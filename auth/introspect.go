@@ -78,7 +78,9 @@ func (in *introspector) post(ctx context.Context, token string) (map[string]any,
 	req.Header.Set("Authorization", in.authz)
 	resp, err := in.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: introspection endpoint unreachable", ErrUnavailable)
+		// err names the URL (without a password) and the transport failure,
+		// never the request body that holds the token.
+		return nil, fmt.Errorf("%w: introspection endpoint unreachable: %v", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIntrospectionBody+1))

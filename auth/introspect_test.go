@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,7 +166,7 @@ func TestIntrospectionUnavailable(t *testing.T) {
 		_, _ = w.Write([]byte("<html>"))
 	}))
 	defer notJSON.Close()
-	good := newIntrospectionServer(t, map[string]map[string]any{"t": {"active": true, "sub": "alice"}})
+	good := newIntrospectionServer(t, map[string]map[string]any{"t-SECRET": {"active": true, "sub": "alice"}})
 	cases := []struct {
 		name, url, secret string
 	}{
@@ -179,8 +180,12 @@ func TestIntrospectionUnavailable(t *testing.T) {
 			cfg := introConfig(newFakeClock(), tc.url)
 			cfg.Introspection.ClientSecret = tc.secret
 			b := newTestBearer(t, cfg)
-			if id, err := b.Verify(context.Background(), "t"); !errors.Is(err, ErrUnavailable) {
+			id, err := b.Verify(context.Background(), "t-SECRET")
+			if !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("Verify = %+v, %v; want ErrUnavailable", id, err)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Fatalf("error %q quotes the token", err)
 			}
 		})
 	}
