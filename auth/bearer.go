@@ -18,8 +18,11 @@ import (
 
 // Defaults of BearerConfig.
 const (
-	DefaultLeeway      = 30 * time.Second
-	DefaultCacheSize   = 100_000
+	// DefaultLeeway is the clock skew allowed for exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// DefaultCacheSize is how many validated tokens are cached.
+	DefaultCacheSize = 100_000
+	// DefaultHTTPTimeout bounds a JWKS fetch or an introspection request.
 	DefaultHTTPTimeout = 5 * time.Second
 )
 
