@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,11 +23,48 @@ type Config struct {
 	Domain    string    `yaml:"domain"`  // SIP domain served
 	Aliases   []string  `yaml:"aliases"` // more names for the domain
 	HTTP      string    `yaml:"http"`    // health, metrics and (later) OAuth and admin
-	Auth      string    `yaml:"auth"`    // "none" (bearer and digest come with the auth issue)
+	Auth      string    `yaml:"auth"`    // "bearer", "digest", "bearer,digest" or "none"
 	LogLevel  string    `yaml:"log_level"`
 	LogFormat string    `yaml:"log_format"` // "json", "console" or "auto" (console on a terminal)
 	Fsync     bool      `yaml:"fsync"`      // fsync every group commit (power-loss safety)
 	Registrar Registrar `yaml:"registrar"`
+	Tokens    Tokens    `yaml:"tokens"`
+	// DigestAlgorithms are offered in this order, one challenge each (RFC
+	// 8760 §2.4: preferred first). Phones that read only the first
+	// challenge and know only MD5 need "MD5,SHA-256".
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
+}
+
+// Tokens configures bearer verification and the built-in authorization
+// server.
+type Tokens struct {
+	Issuer        string        `yaml:"issuer"`         // iss of our tokens and required of any; default http://<http>
+	Audience      string        `yaml:"audience"`       // aud; default sip:<domain>
+	IdentityClaim string        `yaml:"identity_claim"` // claim naming the SIP user; default sub
+	JWKSURI       string        `yaml:"jwks_uri"`       // an external JWKS (key rotation without restart)
+	Introspection Introspection `yaml:"introspection"`
+	AccessTTL     time.Duration `yaml:"access_ttl"`  // default 15m
+	RefreshTTL    time.Duration `yaml:"refresh_ttl"` // default 720h
+}
+
+// Introspection is an RFC 7662 endpoint for opaque tokens.
+type Introspection struct {
+	URL          string `yaml:"url"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+}
+
+// AuthSchemes returns the schemes --auth turns on: bearer, digest or none.
+func (c *Config) AuthSchemes() (bearer, digest bool) {
+	for _, s := range splitList(c.Auth) {
+		switch strings.ToLower(s) {
+		case "bearer":
+			bearer = true
+		case "digest":
+			digest = true
+		}
+	}
+	return bearer, digest
 }
 
 // Registrar holds the binding rules.
@@ -39,17 +77,19 @@ type Registrar struct {
 }
 
 // Default returns the embedded defaults: UDP and TCP on 0.0.0.0:5060,
-// domain localhost, data in ./data, HTTP on 127.0.0.1:8080, no auth.
+// domain localhost, data in ./data, HTTP on 127.0.0.1:8080, Bearer and
+// Digest authentication required.
 func Default() Config {
 	return Config{
-		Listen:    []string{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"},
-		Data:      "./data",
-		Domain:    "localhost",
-		HTTP:      "127.0.0.1:8080",
-		Auth:      "none",
-		LogLevel:  "info",
-		LogFormat: "auto",
-		Registrar: Registrar{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32},
+		Listen:           []string{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"},
+		Data:             "./data",
+		Domain:           "localhost",
+		HTTP:             "127.0.0.1:8080",
+		Auth:             "bearer,digest",
+		DigestAlgorithms: []string{"SHA-256", "MD5"},
+		LogLevel:         "info",
+		LogFormat:        "auto",
+		Registrar:        Registrar{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32},
 	}
 }
 
@@ -79,13 +119,17 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	strs := map[string]*string{
 		"B2BUA_DATA": &c.Data, "B2BUA_DOMAIN": &c.Domain, "B2BUA_HTTP": &c.HTTP, "B2BUA_AUTH": &c.Auth,
 		"B2BUA_LOG_LEVEL": &c.LogLevel, "B2BUA_LOG_FORMAT": &c.LogFormat,
+		"B2BUA_TOKEN_ISSUER": &c.Tokens.Issuer, "B2BUA_TOKEN_AUDIENCE": &c.Tokens.Audience,
+		"B2BUA_IDENTITY_CLAIM": &c.Tokens.IdentityClaim, "B2BUA_JWKS_URI": &c.Tokens.JWKSURI,
+		"B2BUA_INTROSPECTION_URL": &c.Tokens.Introspection.URL, "B2BUA_INTROSPECTION_CLIENT_ID": &c.Tokens.Introspection.ClientID,
+		"B2BUA_INTROSPECTION_CLIENT_SECRET": &c.Tokens.Introspection.ClientSecret,
 	}
 	for k, p := range strs {
 		if v, ok := getenv(k); ok {
 			*p = v
 		}
 	}
-	lists := map[string]*[]string{"B2BUA_LISTEN": &c.Listen, "B2BUA_ALIASES": &c.Aliases}
+	lists := map[string]*[]string{"B2BUA_LISTEN": &c.Listen, "B2BUA_ALIASES": &c.Aliases, "B2BUA_DIGEST_ALGORITHMS": &c.DigestAlgorithms}
 	for k, p := range lists {
 		if v, ok := getenv(k); ok {
 			*p = splitList(v)
@@ -137,13 +181,62 @@ func (c *Config) Validate() error {
 		return errors.New("config: data directory is empty")
 	case c.Domain == "":
 		return errors.New("config: domain is empty")
-	case c.Auth != "none":
-		return fmt.Errorf("config: auth %q is not available yet; use none", c.Auth)
+	}
+	if err := c.validateAuth(); err != nil {
+		return err
 	}
 	switch c.LogFormat {
 	case "json", "console", "auto":
 	default:
 		return fmt.Errorf("config: log format %q: want json, console or auto", c.LogFormat)
+	}
+	return nil
+}
+
+func (c *Config) validateAuth() error {
+	schemes := splitList(c.Auth)
+	if len(schemes) == 0 {
+		return errors.New("config: auth is empty: want bearer, digest, bearer,digest or none")
+	}
+	for _, s := range schemes {
+		switch strings.ToLower(s) {
+		case "bearer", "digest":
+		case "none":
+			if len(schemes) > 1 {
+				return errors.New("config: auth none cannot be combined with a scheme")
+			}
+		default:
+			return fmt.Errorf("config: auth scheme %q: want bearer, digest or none", s)
+		}
+	}
+	if c.Tokens.Issuer == "" {
+		c.Tokens.Issuer = "http://" + c.HTTP
+	}
+	if c.Tokens.Audience == "" {
+		c.Tokens.Audience = "sip:" + c.Domain
+	}
+	if c.Tokens.IdentityClaim == "" {
+		c.Tokens.IdentityClaim = "sub"
+	}
+	if c.Tokens.AccessTTL == 0 {
+		c.Tokens.AccessTTL = 15 * time.Minute
+	}
+	if c.Tokens.RefreshTTL == 0 {
+		c.Tokens.RefreshTTL = 30 * 24 * time.Hour
+	}
+	for _, a := range c.DigestAlgorithms {
+		switch strings.ToUpper(a) {
+		case "MD5", "SHA-256", "MD5-SESS", "SHA-256-SESS":
+		default:
+			return fmt.Errorf("config: digest algorithm %q: want SHA-256 or MD5", a)
+		}
+	}
+	if len(c.DigestAlgorithms) == 0 {
+		return errors.New("config: no digest algorithm")
+	}
+	in := c.Tokens.Introspection
+	if in.URL != "" && (in.ClientID == "" || in.ClientSecret == "") {
+		return errors.New("config: introspection needs client_id and client_secret")
 	}
 	return nil
 }

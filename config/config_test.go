@@ -25,7 +25,7 @@ func TestLoadLayers(t *testing.T) {
 		err   bool
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if !reflect.DeepEqual(c, Default()) {
+			if !reflect.DeepEqual(c, Default()) || c.Auth != "bearer,digest" {
 				t.Fatalf("got %+v", c)
 			}
 		}},
@@ -77,7 +77,13 @@ func TestValidate(t *testing.T) {
 		{"defaults", func(*Config) {}, true},
 		{"no listener", func(c *Config) { c.Listen = nil }, false},
 		{"no domain", func(c *Config) { c.Domain = "" }, false},
-		{"auth not yet", func(c *Config) { c.Auth = "bearer" }, false},
+		{"bearer", func(c *Config) { c.Auth = "bearer" }, true},
+		{"digest and bearer", func(c *Config) { c.Auth = "digest, bearer" }, true},
+		{"none", func(c *Config) { c.Auth = "none" }, true},
+		{"none with a scheme", func(c *Config) { c.Auth = "none,bearer" }, false},
+		{"unknown scheme", func(c *Config) { c.Auth = "basic" }, false},
+		{"empty auth", func(c *Config) { c.Auth = "" }, false},
+		{"introspection without client", func(c *Config) { c.Tokens.Introspection.URL = "http://127.0.0.1:9/introspect" }, false},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, false},
 	}
 	for _, tc := range tests {

@@ -23,6 +23,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newBenchCmd(), newUserCmd(), newTokenCmd(), newKeysCmd())
 	return root
 }

@@ -57,7 +57,13 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&flags.Domain, "domain", flags.Domain, "SIP domain served")
 	f.StringArrayVar(&flags.Aliases, "domain-alias", nil, "another name of the domain (repeatable)")
 	f.StringVar(&flags.HTTP, "http", flags.HTTP, "HTTP listener for /healthz, /readyz, /metrics")
-	f.StringVar(&flags.Auth, "auth", flags.Auth, "authentication: none")
+	f.StringVar(&flags.Auth, "auth", flags.Auth, "authentication: bearer, digest, bearer,digest or none")
+	f.StringVar(&flags.Tokens.Issuer, "token-issuer", "", "iss of our tokens, required of every token (default http://<--http>)")
+	f.StringVar(&flags.Tokens.Audience, "token-audience", "", "aud required of every token (default sip:<domain>)")
+	f.StringVar(&flags.Tokens.IdentityClaim, "identity-claim", "", "token claim naming the SIP user: sub, sip_uri, preferred_username (default sub)")
+	f.StringSliceVar(&flags.DigestAlgorithms, "digest-algorithms", flags.DigestAlgorithms, "Digest algorithms offered, preferred first")
+	f.StringVar(&flags.Tokens.JWKSURI, "jwks-uri", "", "a remote JWKS to verify tokens of an external authorization server")
+	f.StringVar(&flags.Tokens.Introspection.URL, "introspection-url", "", "RFC 7662 endpoint for opaque tokens (client id and secret: B2BUA_INTROSPECTION_CLIENT_ID/_SECRET or YAML)")
 	f.StringVar(&flags.LogLevel, "log-level", flags.LogLevel, "debug, info, warn or error")
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "json, console or auto")
 	f.BoolVar(&flags.Fsync, "fsync", flags.Fsync, "fsync every store commit (survives power loss, slower)")
@@ -83,6 +89,12 @@ func overlayFlags(cmd *cobra.Command, c *config.Config, f config.Config) {
 	set("domain-alias", func() { c.Aliases = f.Aliases })
 	set("http", func() { c.HTTP = f.HTTP })
 	set("auth", func() { c.Auth = f.Auth })
+	set("token-issuer", func() { c.Tokens.Issuer = f.Tokens.Issuer })
+	set("token-audience", func() { c.Tokens.Audience = f.Tokens.Audience })
+	set("identity-claim", func() { c.Tokens.IdentityClaim = f.Tokens.IdentityClaim })
+	set("jwks-uri", func() { c.Tokens.JWKSURI = f.Tokens.JWKSURI })
+	set("digest-algorithms", func() { c.DigestAlgorithms = f.DigestAlgorithms })
+	set("introspection-url", func() { c.Tokens.Introspection.URL = f.Tokens.Introspection.URL })
 	set("log-level", func() { c.LogLevel = f.LogLevel })
 	set("log-format", func() { c.LogFormat = f.LogFormat })
 	set("fsync", func() { c.Fsync = f.Fsync })
@@ -109,12 +121,33 @@ func serve(ctx context.Context, c config.Config) error {
 	if c.Auth == "none" {
 		log.Warn("authentication is off (--auth none): anyone can register any address")
 	}
+	if err := os.MkdirAll(c.Data, 0o750); err != nil {
+		return err
+	}
 
 	st, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(c.Data, "b2bua.db"), Fsync: c.Fsync}, log.Named("store"))
 	if err != nil {
 		return err
 	}
 	defer closeLogged(log, "store", st.Close)
+
+	svc, err := openUsers(c, st, log)
+	if err != nil {
+		return err
+	}
+	var edgeAuth *edge.Auth
+	if c.Auth != "none" {
+		a, stopAuth, err := buildAuth(c, st, svc, log)
+		if err != nil {
+			return err
+		}
+		defer stopAuth()
+		edgeAuth = a
+	}
+	adminToken, err := writeAdminToken(c.Data)
+	if err != nil {
+		return err
+	}
 
 	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: registrarConfig(c)})
 	if err != nil {
@@ -124,7 +157,8 @@ func serve(ctx context.Context, c config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners}, log.Named("edge"), sys.Registrar, edge.NewMetrics(reg))
+	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners, Auth: edgeAuth},
+		log.Named("edge"), sys.Registrar, edge.NewMetrics(reg))
 	if err != nil {
 		return err
 	}
@@ -134,7 +168,7 @@ func serve(ctx context.Context, c config.Config) error {
 	defer closeLogged(log, "sip edge", sipEdge.Close)
 
 	var ready atomic.Bool
-	httpSrv, err := startHTTP(c.HTTP, reg, &ready, log)
+	httpSrv, err := startHTTP(c.HTTP, reg, &ready, log, svc.Handler(), adminHandler(svc, adminToken, log.Named("admin")))
 	if err != nil {
 		return err
 	}
@@ -182,9 +216,13 @@ func listenerStrings(ls []edge.Listener) []string {
 }
 
 // startHTTP serves /healthz (the process is up), /readyz (the SIP edge is
-// serving) and /metrics on addr.
-func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log *zap.Logger) (*http.Server, error) {
+// serving), /metrics, pprof, the OAuth 2.0 endpoints (oauth: /oauth/ and
+// /.well-known/) and the admin API on addr.
+func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log *zap.Logger, oauth, admin http.Handler) (*http.Server, error) {
 	mux := http.NewServeMux()
+	mux.Handle("/oauth/", oauth)
+	mux.Handle("/.well-known/", oauth)
+	mux.Handle("/admin/", admin)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {

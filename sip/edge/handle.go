@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/sip/status"
 )
 
@@ -32,6 +33,11 @@ func (s *Server) handle(req *sip.Request, w responder) {
 	}
 	w = &countingResponder{next: w, metrics: s.metrics, method: string(req.Method)}
 	if err := check(req); err != nil {
+		s.fail(req, w, err)
+		return
+	}
+	if id, err := s.authenticate(req); err != nil {
+		s.logAuth(req, "", id, err)
 		s.fail(req, w, err)
 		return
 	}
@@ -72,6 +78,12 @@ func (s *Server) fail(req *sip.Request, w responder, err error) {
 	var brief *registrar.IntervalTooBriefError
 	var require *requireError
 	switch {
+	case code == status.Unauthorized || errors.Is(err, auth.ErrInsufficientScope):
+		if s.conf.Auth.enabled() {
+			for _, h := range s.conf.Auth.challenges(err) {
+				res.AppendHeader(h)
+			}
+		}
 	case errors.As(err, &brief):
 		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(brief.MinExpires)))
 	case errors.As(err, &require):

@@ -55,6 +55,8 @@ type Config struct {
 	UDPBuffer int
 	// UserAgent is the Server and User-Agent header value.
 	UserAgent string
+	// Auth authenticates requests; nil lets everything through.
+	Auth *Auth
 }
 
 // Validate reports a configuration that cannot work.

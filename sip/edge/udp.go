@@ -38,7 +38,14 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	}
 	req.SetTransport("UDP")
 	req.SetSource(p.RemoteAddr.String())
-	s.handle(req, &udpResponder{sender: l.sender, to: replyAddr(req, p.RemoteAddr)})
+	w := &udpResponder{sender: l.sender, to: replyAddr(req, p.RemoteAddr)}
+	if s.conf.Auth.enabled() {
+		// Verifying a token may wait on the network (JWKS, introspection):
+		// never on the read goroutine.
+		go s.handle(req, w)
+	} else {
+		s.handle(req, w)
+	}
 	return nil, nil
 }
 

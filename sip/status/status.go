@@ -11,6 +11,7 @@ import (
 	"errors"
 
 	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/auth"
 )
 
 // SIP status codes the server sends. sipgo has no constants for 412 and 489
@@ -112,6 +113,16 @@ var table = []entry{
 	{registrar.ErrTooManyContacts, Forbidden, "Too Many Contacts"},
 	{registrar.ErrStore, ServerInternalError, Reason(ServerInternalError)},
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
+	// The edge adds the WWW-Authenticate challenges (RFC 8898, RFC 7616).
+	{auth.ErrNoCredentials, Unauthorized, Reason(Unauthorized)},
+	{auth.ErrInvalidToken, Unauthorized, Reason(Unauthorized)},
+	{auth.ErrBadCredentials, Unauthorized, Reason(Unauthorized)},
+	{auth.ErrStaleNonce, Unauthorized, Reason(Unauthorized)},
+	{auth.ErrReplay, Unauthorized, Reason(Unauthorized)},
+	{auth.ErrInvalidRequest, BadRequest, "Bad Authorization Header"},
+	{auth.ErrInsufficientScope, Forbidden, "Insufficient Scope"},
+	{auth.ErrIdentityMismatch, Forbidden, "Identity Does Not Match"},
+	{auth.ErrUnavailable, ServiceUnavailable, "Authorization Server Unavailable"},
 }
 
 // Of returns the SIP status for err. Errors that implement SIPStatus answer

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/sip/status"
 )
 
@@ -25,6 +26,15 @@ func TestOf(t *testing.T) {
 		{"interval too brief classifies itself", &registrar.IntervalTooBriefError{MinExpires: 60}, 423, "Interval Too Brief"},
 		{"edge error classifies itself", status.New(400, "Missing Call-ID"), 400, "Missing Call-ID"},
 		{"deadline", context.DeadlineExceeded, 408, "Request Timeout"},
+		{"no credentials", auth.ErrNoCredentials, 401, "Unauthorized"},
+		{"invalid token", fmt.Errorf("%w: expired", auth.ErrInvalidToken), 401, "Unauthorized"},
+		{"stale nonce", auth.ErrStaleNonce, 401, "Unauthorized"},
+		{"replay", auth.ErrReplay, 401, "Unauthorized"},
+		{"bad credentials", auth.ErrBadCredentials, 401, "Unauthorized"},
+		{"bad header", auth.ErrInvalidRequest, 400, "Bad Authorization Header"},
+		{"scope", auth.ErrInsufficientScope, 403, "Insufficient Scope"},
+		{"mismatch", auth.ErrIdentityMismatch, 403, "Identity Does Not Match"},
+		{"authority down", auth.ErrUnavailable, 503, "Authorization Server Unavailable"},
 		{"unknown", errors.New("boom"), 500, "Server Internal Error"},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"golang.org/x/term"
+
+	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/auth/users"
+	"github.com/b2bua/b2bua/config"
+)
+
+// admin is what the user, token and keys commands do, either directly on a
+// stopped server's store or through a running server's admin API.
+type admin interface {
+	Add(name, password string, scopes []string) error
+	List() ([]users.User, error)
+	Passwd(name, password string) error
+	Del(name string) error
+	Token(name string, scopes []string) (string, time.Time, error)
+	RotateKeys() (string, error)
+	Close() error
+}
+
+// adminFlags are the flags every admin command shares: where the server's
+// data and HTTP listener are, and the same config file as serve.
+type adminFlags struct {
+	file, data, domain, http string
+}
+
+func (f *adminFlags) register(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&f.file, "config", "", "YAML configuration file (as for serve)")
+	cmd.PersistentFlags().StringVar(&f.data, "data", "", "data directory (default ./data)")
+	cmd.PersistentFlags().StringVar(&f.domain, "domain", "", "SIP domain (default localhost): the Digest realm")
+	cmd.PersistentFlags().StringVar(&f.http, "http", "", "HTTP listener of a running server (default 127.0.0.1:8080)")
+}
+
+// open opens the store directly, or, when a running server holds it, talks
+// to that server's admin API.
+func (f *adminFlags) open(cmd *cobra.Command) (admin, error) {
+	c, err := config.Load(f.file, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	for flag, dst := range map[string]*string{"data": &c.Data, "domain": &c.Domain, "http": &c.HTTP} {
+		if cmd.Flags().Changed(flag) {
+			*dst = map[string]string{"data": f.data, "domain": f.domain, "http": f.http}[flag]
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(c.Data, "b2bua.db"), OpenTimeout: 300 * time.Millisecond}, zap.NewNop())
+	if errors.Is(err, store.ErrLocked) {
+		tok, err := readAdminToken(c.Data)
+		if err != nil {
+			return nil, err
+		}
+		return &remoteAdmin{base: "http://" + c.HTTP, token: tok, client: &http.Client{Timeout: 10 * time.Second}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	svc, err := openUsers(c, st, zap.NewNop())
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return &localAdmin{svc: svc, st: st}, nil
+}
+
+type localAdmin struct {
+	svc *users.Service
+	st  *store.Bolt
+}
+
+func (l *localAdmin) Add(n, p string, s []string) error { return l.svc.AddUser(n, p, s) }
+func (l *localAdmin) List() ([]users.User, error)       { return l.svc.Users() }
+func (l *localAdmin) Passwd(n, p string) error          { return l.svc.SetPassword(n, p) }
+func (l *localAdmin) Del(n string) error                { return l.svc.DeleteUser(n) }
+func (l *localAdmin) Token(n string, s []string) (string, time.Time, error) {
+	return l.svc.IssueAccessToken(n, s)
+}
+func (l *localAdmin) RotateKeys() (string, error) { return l.svc.RotateKeys() }
+func (l *localAdmin) Close() error                { return l.st.Close() }
+
+type remoteAdmin struct {
+	base, token string
+	client      *http.Client
+}
+
+func (r *remoteAdmin) Add(n, p string, s []string) error {
+	return r.do("POST", "/admin/users", adminUser{Name: n, Password: p, Scopes: s}, nil)
+}
+
+func (r *remoteAdmin) List() ([]users.User, error) {
+	var out []users.User
+	return out, r.do("GET", "/admin/users", nil, &out)
+}
+
+func (r *remoteAdmin) Passwd(n, p string) error {
+	return r.do("PUT", "/admin/users/"+n+"/password", adminUser{Password: p}, nil)
+}
+
+func (r *remoteAdmin) Del(n string) error { return r.do("DELETE", "/admin/users/"+n, nil, nil) }
+
+func (r *remoteAdmin) Token(n string, s []string) (string, time.Time, error) {
+	var out adminToken
+	err := r.do("POST", "/admin/tokens", adminUser{Name: n, Scopes: s}, &out)
+	return out.AccessToken, out.ExpiresAt, err
+}
+
+func (r *remoteAdmin) RotateKeys() (string, error) {
+	var out map[string]string
+	err := r.do("POST", "/admin/keys/rotate", nil, &out)
+	return out["kid"], err
+}
+
+func (r *remoteAdmin) Close() error { return nil }
+
+func (r *remoteAdmin) do(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("the data directory is in use and its server's admin API did not answer: %w", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode >= 300 {
+		var e adminError
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("admin API: %s", res.Status)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func newUserCmd() *cobra.Command {
+	var f adminFlags
+	cmd := &cobra.Command{Use: "user", Short: "Manage users (works on a stopped server's data, or through a running server)"}
+	f.register(cmd)
+	var stdin bool
+	var scopes string
+	add := &cobra.Command{
+		Use: "add NAME", Short: "Add a user", Args: cobra.ExactArgs(1),
+		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, args []string) error {
+			pw, err := readPassword(cmd, stdin)
+			if err != nil {
+				return err
+			}
+			return a.Add(args[0], pw, strings.Fields(scopes))
+		}),
+	}
+	add.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input")
+	add.Flags().StringVar(&scopes, "scopes", "sip:register sip:presence sip:call", "space-separated scopes")
+	passwd := &cobra.Command{
+		Use: "passwd NAME", Short: "Set a user's password", Args: cobra.ExactArgs(1),
+		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, args []string) error {
+			pw, err := readPassword(cmd, stdin)
+			if err != nil {
+				return err
+			}
+			return a.Passwd(args[0], pw)
+		}),
+	}
+	passwd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input")
+	list := &cobra.Command{
+		Use: "list", Short: "List users", Args: cobra.NoArgs,
+		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, _ []string) error {
+			us, err := a.List()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSCOPES\tDISABLED\tCREATED")
+			for _, u := range us {
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Name, strings.Join(u.Scopes, " "), u.Disabled, u.Created.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}),
+	}
+	del := &cobra.Command{
+		Use: "del NAME", Short: "Delete a user", Args: cobra.ExactArgs(1),
+		RunE: withAdmin(&f, func(_ *cobra.Command, a admin, args []string) error { return a.Del(args[0]) }),
+	}
+	cmd.AddCommand(add, passwd, list, del)
+	return cmd
+}
+
+func newTokenCmd() *cobra.Command {
+	var f adminFlags
+	var scopes string
+	cmd := &cobra.Command{
+		Use: "token NAME", Short: "Print an access token for a user (for scripts and SIPp)", Args: cobra.ExactArgs(1),
+		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, args []string) error {
+			tok, _, err := a.Token(args[0], strings.Fields(scopes))
+			if err == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), tok)
+			}
+			return err
+		}),
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&scopes, "scopes", "", "space-separated scopes (default: all of the user's)")
+	return cmd
+}
+
+func newKeysCmd() *cobra.Command {
+	var f adminFlags
+	cmd := &cobra.Command{Use: "keys", Short: "Manage the token signing keys"}
+	f.register(cmd)
+	cmd.AddCommand(&cobra.Command{
+		Use: "rotate", Short: "Add a signing key; the old one stays in the JWKS until its tokens expire", Args: cobra.NoArgs,
+		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, _ []string) error {
+			kid, err := a.RotateKeys()
+			if err == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), kid)
+			}
+			return err
+		}),
+	})
+	return cmd
+}
+
+func withAdmin(f *adminFlags, run func(*cobra.Command, admin, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := f.open(cmd)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return run(cmd, a, args)
+	}
+}
+
+// readPassword reads a password from standard input (--password-stdin) or
+// asks on the terminal, twice.
+func readPassword(cmd *cobra.Command, stdin bool) (string, error) {
+	if stdin {
+		line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		if pw := strings.TrimRight(line, "\r\n"); pw != "" {
+			return pw, nil
+		}
+		return "", errors.New("empty password on standard input")
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", errors.New("no terminal to ask the password on: use --password-stdin")
+	}
+	fmt.Fprint(cmd.ErrOrStderr(), "Password: ")
+	a, err := term.ReadPassword(fd)
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(cmd.ErrOrStderr(), "Again: ")
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Equal(a, b) || len(a) == 0 {
+		return "", errors.New("the passwords differ or are empty")
+	}
+	return string(a), nil
+}

@@ -1,0 +1,167 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/auth"
+)
+
+// BearerVerifier verifies an RFC 8898 bearer token (auth.Bearer).
+type BearerVerifier interface {
+	Verify(ctx context.Context, token string) (*auth.Identity, error)
+}
+
+// DigestVerifier verifies SIP Digest credentials (auth/digest with the users
+// service's HA1 lookup behind it) and issues its challenges.
+type DigestVerifier interface {
+	// Challenges are the WWW-Authenticate values of a 401, one per
+	// algorithm; stale marks an expired nonce (RFC 7616 §3.3).
+	Challenges(stale bool) []string
+	// Verify checks the parameters of "Authorization: Digest <params>".
+	Verify(method, params string) (*auth.Identity, error)
+}
+
+// Auth is the edge's authentication. With neither Bearer nor Digest set,
+// every request goes through unauthenticated (--auth none).
+type Auth struct {
+	Bearer BearerVerifier
+	Digest DigestVerifier
+	// Scopes maps a method to the scope its bearer token needs.
+	Scopes auth.ScopeMap
+	// Realm is the realm of the Bearer challenge: the SIP domain.
+	Realm string
+	// AuthzServer is the token endpoint named in the Bearer challenge
+	// (RFC 8898 §2.3 authz_server).
+	AuthzServer string
+	// Timeout bounds one verification (JWKS fetch, introspection).
+	Timeout time.Duration
+}
+
+func (a *Auth) enabled() bool { return a != nil && (a.Bearer != nil || a.Digest != nil) }
+
+// exempt methods are never challenged: ACK and CANCEL cannot be (RFC 3261
+// §22.1), and OPTIONS is the keep-alive and capability probe of phones.
+func exempt(m sip.RequestMethod) bool {
+	return m == sip.ACK || m == sip.CANCEL || m == sip.OPTIONS
+}
+
+// authenticate checks the credentials of req and that they allow the
+// request: the scope of its method, and acting for the AOR it names (To of
+// REGISTER, From of anything else). A nil identity with a nil error means
+// authentication is off or the method is exempt.
+func (s *Server) authenticate(req *sip.Request) (*auth.Identity, error) {
+	a := s.conf.Auth
+	if !a.enabled() || exempt(req.Method) {
+		return nil, nil
+	}
+	id, err := a.verify(req)
+	if err != nil {
+		return nil, err
+	}
+	if id.Method == "bearer" && a.Scopes != nil {
+		if err := a.Scopes.Check(string(req.Method), id); err != nil {
+			return id, err
+		}
+	}
+	party := &req.From().Address
+	if req.Method == sip.REGISTER {
+		party = &req.To().Address
+	}
+	aor, err := aorOf(party)
+	if err != nil {
+		return id, err
+	}
+	if err := auth.MatchIdentity(id, string(aor)); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// verify picks the credentials: Bearer first when both are offered and on.
+func (a *Auth) verify(req *sip.Request) (*auth.Identity, error) {
+	var digestParams string
+	for _, h := range req.GetHeaders("Authorization") {
+		scheme, cred, err := auth.ParseAuthorization(h.Value())
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case strings.EqualFold(scheme, "Bearer") && a.Bearer != nil:
+			timeout := a.Timeout
+			if timeout <= 0 {
+				timeout = 3 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			return a.Bearer.Verify(ctx, cred)
+		case strings.EqualFold(scheme, "Digest") && a.Digest != nil && digestParams == "":
+			digestParams = cred
+		}
+	}
+	if digestParams != "" {
+		return a.Digest.Verify(string(req.Method), digestParams)
+	}
+	return nil, auth.ErrNoCredentials
+}
+
+// challenges are the WWW-Authenticate headers answering an auth failure:
+// a Bearer challenge (with error= when a token was given and failed) and
+// the Digest challenges, each when that scheme is on.
+func (a *Auth) challenges(err error) []sip.Header {
+	var out []sip.Header
+	if a.Bearer != nil {
+		c := auth.Challenge{Realm: a.Realm, AuthzServer: a.AuthzServer}
+		var scoped interface{ RequiredScope() string }
+		switch {
+		case errors.Is(err, auth.ErrInsufficientScope):
+			c.Err = auth.ErrInsufficientScope
+			if errors.As(err, &scoped) {
+				c.Scope = scoped.RequiredScope()
+			}
+		case errors.Is(err, auth.ErrInvalidToken):
+			c.Err, c.Description = auth.ErrInvalidToken, reasonOf(err)
+		case errors.Is(err, auth.ErrInvalidRequest):
+			c.Err = auth.ErrInvalidRequest
+		}
+		out = append(out, sip.NewHeader("WWW-Authenticate", auth.BearerChallenge(c)))
+	}
+	if a.Digest != nil && !errors.Is(err, auth.ErrInsufficientScope) && !errors.Is(err, auth.ErrIdentityMismatch) {
+		for _, v := range a.Digest.Challenges(errors.Is(err, auth.ErrStaleNonce)) {
+			out = append(out, sip.NewHeader("WWW-Authenticate", v))
+		}
+	}
+	return out
+}
+
+// reasonOf is the part of an error after its sentinel's text, for
+// error_description: "auth: invalid token: token expired" → "token expired".
+func reasonOf(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+// logAuth logs a failed authentication once, without credentials.
+func (s *Server) logAuth(req *sip.Request, aor registrar.AOR, id *auth.Identity, err error) {
+	ce := s.log.Check(zap.InfoLevel, "authentication failed")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("method", string(req.Method)), callIDField(req), zap.Error(err)}
+	if aor != "" {
+		fields = append(fields, zap.String("aor", string(aor)))
+	}
+	if id != nil {
+		fields = append(fields, zap.String("sub", id.Subject), zap.String("token_id", id.TokenID))
+	}
+	ce.Write(fields...)
+}
