@@ -200,6 +200,17 @@ func (b *Bearer) Verify(ctx context.Context, token string) (*Identity, error) {
 	return id, nil
 }
 
+// Cached returns the identity of token when a still valid verification of
+// it is cached. It never blocks, so a caller may try it on a goroutine that
+// must not wait (the SIP edge's UDP read loop) and call Verify elsewhere
+// only on a miss.
+func (b *Bearer) Cached(token string) (*Identity, bool) {
+	if token == "" || len(token) > MaxTokenLength {
+		return nil, false
+	}
+	return b.cache.get(tokenKey(token), b.now())
+}
+
 // verifyUncached verifies token without the cache and returns how long its
 // result may be cached.
 func (b *Bearer) verifyUncached(ctx context.Context, token string, key [32]byte) (*Identity, time.Time, error) {

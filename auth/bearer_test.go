@@ -239,3 +239,20 @@ func TestVerifyCacheIsBounded(t *testing.T) {
 		t.Fatalf("cache holds %d tokens, want 2", n)
 	}
 }
+
+func TestCachedNeverVerifies(t *testing.T) {
+	b := newTestBearer(t, testConfig(newFakeClock(), keySet(t, keyES)))
+	tok := sign(t, keyES, "", claims(testEpoch))
+	if _, ok := b.Cached(tok); ok {
+		t.Fatal("an unverified token is cached")
+	}
+	if _, err := b.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := b.Cached(tok); !ok || id.Subject == "" {
+		t.Fatalf("a verified token is not cached: %v %v", id, ok)
+	}
+	if _, ok := b.Cached(strings.Repeat("a", MaxTokenLength+1)); ok {
+		t.Fatal("an oversized token is cached")
+	}
+}

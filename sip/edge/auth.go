@@ -46,6 +46,35 @@ type Auth struct {
 
 func (a *Auth) enabled() bool { return a != nil && (a.Bearer != nil || a.Digest != nil) }
 
+// cachedVerifier is a BearerVerifier that can tell, without blocking,
+// whether it holds a verification of a token (auth.Bearer does).
+type cachedVerifier interface {
+	Cached(token string) (*auth.Identity, bool)
+}
+
+// mayBlock reports whether authenticating req may wait: only a bearer
+// token that is not cached (a JWKS fetch, introspection, or a signature
+// check of ~100 µs). Digest and cached tokens are quick enough for the UDP
+// read goroutine, which spares a goroutine per request.
+func (a *Auth) mayBlock(req *sip.Request) bool {
+	if !a.enabled() || a.Bearer == nil || exempt(req.Method) {
+		return false
+	}
+	cv, ok := a.Bearer.(cachedVerifier)
+	for _, h := range req.GetHeaders("Authorization") {
+		scheme, cred, err := auth.ParseAuthorization(h.Value())
+		if err != nil || !strings.EqualFold(scheme, "Bearer") {
+			continue
+		}
+		if !ok {
+			return true
+		}
+		_, hit := cv.Cached(cred)
+		return !hit
+	}
+	return false
+}
+
 // exempt methods are never challenged: ACK and CANCEL cannot be (RFC 3261
 // §22.1), and OPTIONS is the keep-alive and capability probe of phones.
 func exempt(m sip.RequestMethod) bool {

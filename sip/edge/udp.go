@@ -39,9 +39,9 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	req.SetTransport("UDP")
 	req.SetSource(p.RemoteAddr.String())
 	w := &udpResponder{sender: l.sender, to: replyAddr(req, p.RemoteAddr)}
-	if s.conf.Auth.enabled() {
-		// Verifying a token may wait on the network (JWKS, introspection):
-		// never on the read goroutine.
+	if s.conf.Auth.mayBlock(req) {
+		// Verifying this token may wait on the network (JWKS,
+		// introspection) or a signature check: not on the read goroutine.
 		go s.handle(req, w)
 	} else {
 		s.handle(req, w)
