@@ -285,3 +285,46 @@ func TestDigestRegistrationWithSIPp(t *testing.T) {
 	res := registerWith(t, p.udp, "phone", `Digest username="phone", realm="localhost", nonce="x", uri="sip:localhost", response="00000000000000000000000000000000"`)
 	expectStatus(t, res, 401, "WWW-Authenticate: Digest")
 }
+
+// TestUserCommands runs user add|list|passwd|del on a stopped server's data
+// directory (direct) and then through a running server (admin API), and
+// checks the effect over real HTTP.
+func TestUserCommands(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr := "127.0.0.1:1" // nothing listens: direct mode must not need it
+	cli(t, dir, httpAddr, "first-pw\n", "user", "add", "dave", "--password-stdin", "--scopes", "sip:register")
+	if out := cli(t, dir, httpAddr, "", "user", "list"); !strings.Contains(out, "dave") || !strings.Contains(out, "sip:register") {
+		t.Fatalf("user list:\n%s", out)
+	}
+	cmd := exec.Command(binary, "user", "add", "dave", "--password-stdin", "--data", dir)
+	cmd.Stdin = strings.NewReader("again\n")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
+		t.Fatalf("duplicate user: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "b2bua.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "first-pw") {
+		t.Fatal("the store holds a plain password")
+	}
+
+	p := start(t, dir, "--auth", "bearer")
+	if code, _ := passwordGrant(t, p.http, "dave", "first-pw", ""); code != 200 {
+		t.Fatalf("password grant after direct add: %d", code)
+	}
+	cli(t, dir, p.http, "second-pw\n", "user", "passwd", "dave", "--password-stdin")
+	if code, _ := passwordGrant(t, p.http, "dave", "first-pw", ""); code != 400 {
+		t.Fatalf("old password still accepted: %d", code)
+	}
+	if code, _ := passwordGrant(t, p.http, "dave", "second-pw", ""); code != 200 {
+		t.Fatalf("new password refused: %d", code)
+	}
+	cli(t, dir, p.http, "", "user", "del", "dave")
+	if out := cli(t, dir, p.http, "", "user", "list"); strings.Contains(out, "dave") {
+		t.Fatalf("deleted user listed:\n%s", out)
+	}
+	if code, _ := passwordGrant(t, p.http, "dave", "second-pw", ""); code != 400 {
+		t.Fatalf("deleted user got a token: %d", code)
+	}
+}
