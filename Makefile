@@ -1,6 +1,6 @@
 # make test: everything CI runs. It installs what the tests need when it is
-# missing (SIPp from Debian's sip-tester), then vets and runs every test
-# with the race detector.
+# missing (SIPp from Debian's sip-tester, and sipsak), then vets and runs
+# every test with the race detector.
 GO ?= go
 
 .PHONY: test deps vet build bench bench-sipp fuzz clean
@@ -9,9 +9,9 @@ test: deps vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 deps:
-	@command -v sipp >/dev/null 2>&1 || { \
-		echo "installing SIPp (sip-tester)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; }
+	@{ command -v sipp && command -v sipsak; } >/dev/null 2>&1 || { \
+		echo "installing SIPp (sip-tester) and sipsak"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester sipsak >/dev/null; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

@@ -30,8 +30,10 @@ type Config struct {
 	Registrar Registrar `yaml:"registrar"`
 	Tokens    Tokens    `yaml:"tokens"`
 	// DigestAlgorithms are offered in this order, one challenge each (RFC
-	// 8760 §2.4: preferred first). Phones that read only the first
-	// challenge and know only MD5 need "MD5,SHA-256".
+	// 8760 §2.4). MD5 comes first by default: many phones and tools read
+	// only the first challenge and know only MD5 (sipsak fails on a
+	// SHA-256 one). A fleet of RFC 8760 clients should say "SHA-256,MD5"
+	// or "SHA-256".
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
 }
 
@@ -86,7 +88,7 @@ func Default() Config {
 		Domain:           "localhost",
 		HTTP:             "127.0.0.1:8080",
 		Auth:             "bearer,digest",
-		DigestAlgorithms: []string{"SHA-256", "MD5"},
+		DigestAlgorithms: []string{"MD5", "SHA-256"},
 		LogLevel:         "info",
 		LogFormat:        "auto",
 		Registrar:        Registrar{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32},

@@ -277,8 +277,9 @@ func TestRemoteJWKSRotationAndIntrospection(t *testing.T) {
 
 func TestDigestRegistrationWithSIPp(t *testing.T) {
 	dir := t.TempDir()
-	// SIPp answers the first challenge it reads and knows MD5 only: offer MD5 first.
-	p := start(t, dir, "--auth", "digest", "--digest-algorithms", "MD5,SHA-256")
+	// SIPp answers the first challenge it reads and knows MD5 only: the
+	// default order, MD5 first, is what lets it in.
+	p := start(t, dir, "--auth", "digest")
 	cli(t, dir, p.http, "pw-phone\n", "user", "add", "phone", "--password-stdin")
 	sipp(t, "register_digest.xml", p.udp, 50, 50, "-s", "phone", "-au", "phone", "-ap", "pw-phone")
 	// SHA-256 is the preferred default; a wrong password must not register.
@@ -326,5 +327,25 @@ func TestUserCommands(t *testing.T) {
 	}
 	if code, _ := passwordGrant(t, p.http, "dave", "second-pw", ""); code != 400 {
 		t.Fatalf("deleted user got a token: %d", code)
+	}
+}
+
+// TestSipsakDigestInterop registers with sipsak, a client that reads only
+// the first WWW-Authenticate and knows only MD5, against the defaults
+// (Bearer and Digest both on).
+func TestSipsakDigestInterop(t *testing.T) {
+	if _, err := exec.LookPath("sipsak"); err != nil {
+		if testing.Short() {
+			t.Skip("sipsak not installed")
+		}
+		t.Fatal("sipsak not installed: `make test` installs it")
+	}
+	dir := t.TempDir()
+	p := start(t, dir, "--auth", "bearer,digest")
+	cli(t, dir, p.http, "the password\n", "user", "add", "alice", "--password-stdin")
+	out, err := exec.Command("sipsak", "-U", "-C", "sip:alice@127.0.0.1:6000", "-s", "sip:alice@localhost",
+		"-H", "127.0.0.1", "-p", p.udp, "-x", "600", "-u", "alice", "-a", "the password", "-vv").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "successful") {
+		t.Fatalf("sipsak: %v\n%s", err, out)
 	}
 }

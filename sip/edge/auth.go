@@ -141,32 +141,38 @@ func (a *Auth) verify(req *sip.Request) (*auth.Identity, error) {
 }
 
 // challenges are the WWW-Authenticate headers answering an auth failure:
-// a Bearer challenge (with error= when a token was given and failed) and
-// the Digest challenges, each when that scheme is on.
+// the Digest challenges, then a Bearer challenge (with error= when a token
+// was given and failed), each when that scheme is on. Digest goes first
+// because many phones and tools read only the first WWW-Authenticate
+// (sipsak gives up on a Bearer one); bearer clients scan them all.
 func (a *Auth) challenges(err error) []sip.Header {
 	var out []sip.Header
-	if a.Bearer != nil {
-		c := auth.Challenge{Realm: a.Realm, AuthzServer: a.AuthzServer}
-		var scoped interface{ RequiredScope() string }
-		switch {
-		case errors.Is(err, auth.ErrInsufficientScope):
-			c.Err = auth.ErrInsufficientScope
-			if errors.As(err, &scoped) {
-				c.Scope = scoped.RequiredScope()
-			}
-		case errors.Is(err, auth.ErrInvalidToken):
-			c.Err, c.Description = auth.ErrInvalidToken, reasonOf(err)
-		case errors.Is(err, auth.ErrInvalidRequest):
-			c.Err = auth.ErrInvalidRequest
-		}
-		out = append(out, sip.NewHeader("WWW-Authenticate", auth.BearerChallenge(c)))
-	}
 	if a.Digest != nil && !errors.Is(err, auth.ErrInsufficientScope) && !errors.Is(err, auth.ErrIdentityMismatch) {
 		for _, v := range a.Digest.Challenges(errors.Is(err, auth.ErrStaleNonce)) {
 			out = append(out, sip.NewHeader("WWW-Authenticate", v))
 		}
 	}
+	if a.Bearer != nil {
+		out = append(out, sip.NewHeader("WWW-Authenticate", auth.BearerChallenge(a.bearerChallenge(err))))
+	}
 	return out
+}
+
+func (a *Auth) bearerChallenge(err error) auth.Challenge {
+	c := auth.Challenge{Realm: a.Realm, AuthzServer: a.AuthzServer}
+	var scoped interface{ RequiredScope() string }
+	switch {
+	case errors.Is(err, auth.ErrInsufficientScope):
+		c.Err = auth.ErrInsufficientScope
+		if errors.As(err, &scoped) {
+			c.Scope = scoped.RequiredScope()
+		}
+	case errors.Is(err, auth.ErrInvalidToken):
+		c.Err, c.Description = auth.ErrInvalidToken, reasonOf(err)
+	case errors.Is(err, auth.ErrInvalidRequest):
+		c.Err = auth.ErrInvalidRequest
+	}
+	return c
 }
 
 // reasonOf is the part of an error after its sentinel's text, for
