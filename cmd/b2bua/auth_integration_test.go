@@ -117,7 +117,7 @@ func TestBearerRegistrationOverRealHTTPAndSIP(t *testing.T) {
 	})
 	t.Run("no credentials is challenged", func(t *testing.T) {
 		res := registerWith(t, p.udp, "alice")
-		expectStatus(t, res, 401, `WWW-Authenticate: Bearer realm="localhost"`, "authz_server=", "WWW-Authenticate: Digest")
+		expectStatus(t, res, 401, `WWW-Authenticate: Bearer realm="localhost"`, "authz_server=", `scope="sip:register"`, "WWW-Authenticate: Digest")
 		if strings.Contains(res, "error=") {
 			t.Fatalf("a challenge without credentials carries an error:\n%s", res)
 		}

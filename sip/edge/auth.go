@@ -145,7 +145,7 @@ func (a *Auth) verify(req *sip.Request) (*auth.Identity, error) {
 // was given and failed), each when that scheme is on. Digest goes first
 // because many phones and tools read only the first WWW-Authenticate
 // (sipsak gives up on a Bearer one); bearer clients scan them all.
-func (a *Auth) challenges(err error) []sip.Header {
+func (a *Auth) challenges(method string, err error) []sip.Header {
 	var out []sip.Header
 	if a.Digest != nil && !errors.Is(err, auth.ErrInsufficientScope) && !errors.Is(err, auth.ErrIdentityMismatch) {
 		for _, v := range a.Digest.Challenges(errors.Is(err, auth.ErrStaleNonce)) {
@@ -153,13 +153,15 @@ func (a *Auth) challenges(err error) []sip.Header {
 		}
 	}
 	if a.Bearer != nil {
-		out = append(out, sip.NewHeader("WWW-Authenticate", auth.BearerChallenge(a.bearerChallenge(err))))
+		out = append(out, sip.NewHeader("WWW-Authenticate", auth.BearerChallenge(a.bearerChallenge(method, err))))
 	}
 	return out
 }
 
-func (a *Auth) bearerChallenge(err error) auth.Challenge {
-	c := auth.Challenge{Realm: a.Realm, AuthzServer: a.AuthzServer}
+// bearerChallenge names the scope the method needs, so a client knows what
+// to ask the authorization server for (RFC 8898 §2.3, RFC 6750 §3).
+func (a *Auth) bearerChallenge(method string, err error) auth.Challenge {
+	c := auth.Challenge{Realm: a.Realm, AuthzServer: a.AuthzServer, Scope: a.Scopes[method]}
 	var scoped interface{ RequiredScope() string }
 	switch {
 	case errors.Is(err, auth.ErrInsufficientScope):

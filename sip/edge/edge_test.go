@@ -25,7 +25,10 @@ type server struct {
 	udp, tcp string
 }
 
-func startServer(t testing.TB) *server {
+func startServer(t testing.TB) *server { return startServerWith(t, nil) }
+
+// startServerWith starts a server that authenticates with a (nil: none).
+func startServerWith(t testing.TB, a *edge.Auth) *server {
 	t.Helper()
 	log := zap.NewNop()
 	if testing.Verbose() {
@@ -41,7 +44,7 @@ func startServer(t testing.TB) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}}}, log, sys.Registrar, nil)
+	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}}, Auth: a}, log, sys.Registrar, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,12 @@ func (s *Server) handle(req *sip.Request, w responder) {
 		s.fail(req, w, err)
 		return
 	}
+	if !handled(req.Method) { // RFC 3261 §8.2.1: method inspection comes first
+		res := s.response(req, status.MethodNotAllowed, status.Reason(status.MethodNotAllowed))
+		res.AppendHeader(sip.NewHeader("Allow", allow))
+		w.respond(res)
+		return
+	}
 	if id, err := s.authenticate(req); err != nil {
 		s.logAuth(req, "", id, err)
 		s.fail(req, w, err)
@@ -50,11 +56,12 @@ func (s *Server) handle(req *sip.Request, w responder) {
 		// A CANCEL matching an INVITE is handled by sipgo's transaction
 		// layer; one that reaches us matches nothing (RFC 3261 §9.2).
 		w.respond(s.response(req, 481, "Call/Transaction Does Not Exist"))
-	default:
-		res := s.response(req, status.MethodNotAllowed, status.Reason(status.MethodNotAllowed))
-		res.AppendHeader(sip.NewHeader("Allow", allow))
-		w.respond(res)
 	}
+}
+
+// handled reports whether the server implements method (the Allow list).
+func handled(m sip.RequestMethod) bool {
+	return m == sip.REGISTER || m == sip.OPTIONS || m == sip.CANCEL
 }
 
 // response builds a response to req with our To tag (derived from the
@@ -80,7 +87,7 @@ func (s *Server) fail(req *sip.Request, w responder, err error) {
 	switch {
 	case code == status.Unauthorized || errors.Is(err, auth.ErrInsufficientScope):
 		if s.conf.Auth.enabled() {
-			for _, h := range s.conf.Auth.challenges(err) {
+			for _, h := range s.conf.Auth.challenges(string(req.Method), err) {
 				res.AppendHeader(h)
 			}
 		}

@@ -1,0 +1,81 @@
+package edge_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/auth/digest"
+	"github.com/b2bua/b2bua/sip/edge"
+	"github.com/b2bua/b2bua/sip/siptest"
+)
+
+// digestOnly verifies Digest with a real auth/digest server; HA1s come from
+// a map instead of the users service.
+type digestOnly struct {
+	server *digest.Server
+	ha1    map[string]string
+}
+
+func (d *digestOnly) Challenges(stale bool) []string { return d.server.Challenges(stale) }
+
+func (d *digestOnly) Verify(method, params string) (*auth.Identity, error) {
+	c, err := digest.ParseCredentials(params)
+	if err != nil {
+		return nil, err
+	}
+	return d.server.Verify(method, c, func(user, _, _ string) (string, error) {
+		if h, ok := d.ha1[user]; ok {
+			return h, nil
+		}
+		return "", auth.ErrBadCredentials
+	})
+}
+
+// TestAuthOrder: with authentication on, an unknown method still gets 405
+// (method inspection first, RFC 3261 §8.2.1), OPTIONS and CANCEL are never
+// challenged, and REGISTER without credentials gets 401 with challenges.
+func TestAuthOrder(t *testing.T) {
+	ds, err := digest.New(digest.Config{Realm: "localhost", Secret: []byte("0123456789abcdef0123456789abcdef")}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &edge.Auth{Digest: &digestOnly{server: ds, ha1: map[string]string{}}, Scopes: auth.DefaultScopes(), Realm: "localhost"}
+	s := startServerWith(t, a)
+	tests := []struct {
+		method string
+		want   int
+	}{
+		{"FOO", 405},
+		{"OPTIONS", 200},
+		{"CANCEL", 481},
+		{"REGISTER", 401},
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		for _, tc := range tests {
+			t.Run(network+"/"+tc.method, func(t *testing.T) {
+				c := s.dial(t, network)
+				via := "SIP/2.0/" + strings.ToUpper(network)
+				res, err := c.Do(siptest.Lines(
+					tc.method+" sip:localhost SIP/2.0",
+					"Via: "+via+" "+c.LocalAddr()+";branch=z9hG4bK-"+tc.method+network,
+					"From: <sip:eve@localhost>;tag=1",
+					"To: <sip:eve@localhost>",
+					"Call-ID: order-"+tc.method+network,
+					"CSeq: 1 "+tc.method,
+					"Contact: <sip:eve@"+c.LocalAddr()+">",
+					"Content-Length: 0",
+				), 2*time.Second)
+				if err != nil || siptest.Status(res) != tc.want {
+					t.Fatalf("%s: %v\n%s", tc.method, err, res)
+				}
+				if tc.want == 401 && len(siptest.Header(res, "WWW-Authenticate")) != 2 {
+					t.Fatalf("want one Digest challenge per algorithm:\n%s", res)
+				}
+			})
+		}
+	}
+}
