@@ -18,17 +18,19 @@ import (
 
 // Config is everything `b2bua serve` needs.
 type Config struct {
-	Listen    []string  `yaml:"listen"`  // "udp:HOST:PORT", "tcp:HOST:PORT"
-	Data      string    `yaml:"data"`    // data directory; the store is <data>/b2bua.db
-	Domain    string    `yaml:"domain"`  // SIP domain served
-	Aliases   []string  `yaml:"aliases"` // more names for the domain
-	HTTP      string    `yaml:"http"`    // health, metrics and (later) OAuth and admin
-	Auth      string    `yaml:"auth"`    // "bearer", "digest", "bearer,digest" or "none"
-	LogLevel  string    `yaml:"log_level"`
-	LogFormat string    `yaml:"log_format"` // "json", "console" or "auto" (console on a terminal)
-	Fsync     bool      `yaml:"fsync"`      // fsync every group commit (power-loss safety)
-	Registrar Registrar `yaml:"registrar"`
-	Tokens    Tokens    `yaml:"tokens"`
+	Listen    []string `yaml:"listen"`  // "udp:HOST:PORT", "tcp:HOST:PORT"
+	Data      string   `yaml:"data"`    // data directory; the store is <data>/b2bua.db
+	Domain    string   `yaml:"domain"`  // SIP domain served
+	Aliases   []string `yaml:"aliases"` // more names for the domain
+	HTTP      string   `yaml:"http"`    // health, metrics and (later) OAuth and admin
+	Auth      string   `yaml:"auth"`    // "bearer", "digest", "bearer,digest" or "none"
+	LogLevel  string   `yaml:"log_level"`
+	LogFormat string   `yaml:"log_format"` // "json", "console" or "auto" (console on a terminal)
+	Fsync     bool     `yaml:"fsync"`      // fsync every group commit (power-loss safety)
+	// MaxInFlight bounds requests waiting for an actor; past it: 503.
+	MaxInFlight int       `yaml:"max_inflight"`
+	Registrar   Registrar `yaml:"registrar"`
+	Tokens      Tokens    `yaml:"tokens"`
 	// DigestAlgorithms are offered in this order, one challenge each (RFC
 	// 8760 §2.4). MD5 comes first by default: many phones and tools read
 	// only the first challenge and know only MD5 (sipsak fails on a
@@ -140,7 +142,7 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	ints := map[string]*int{
 		"B2BUA_MIN_EXPIRES": &c.Registrar.MinExpires, "B2BUA_MAX_EXPIRES": &c.Registrar.MaxExpires,
 		"B2BUA_DEFAULT_EXPIRES": &c.Registrar.DefaultExpires, "B2BUA_MAX_CONTACTS": &c.Registrar.MaxContacts,
-		"B2BUA_SHARDS": &c.Registrar.Shards,
+		"B2BUA_SHARDS": &c.Registrar.Shards, "B2BUA_MAX_INFLIGHT": &c.MaxInFlight,
 	}
 	for k, p := range ints {
 		if v, ok := getenv(k); ok {

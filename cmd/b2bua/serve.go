@@ -67,6 +67,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&flags.LogLevel, "log-level", flags.LogLevel, "debug, info, warn or error")
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "json, console or auto")
 	f.BoolVar(&flags.Fsync, "fsync", flags.Fsync, "fsync every store commit (survives power loss, slower)")
+	f.IntVar(&flags.MaxInFlight, "max-inflight", flags.MaxInFlight, "requests waiting for an actor before the edge answers 503 + Retry-After")
 	f.IntVar(&flags.Registrar.MinExpires, "min-expires", flags.Registrar.MinExpires, "shortest registration accepted, seconds (423 below)")
 	f.IntVar(&flags.Registrar.MaxExpires, "max-expires", flags.Registrar.MaxExpires, "longest registration, seconds (clamped above)")
 	f.IntVar(&flags.Registrar.DefaultExpires, "default-expires", flags.Registrar.DefaultExpires, "registration time when the client gives none, seconds")
@@ -98,6 +99,7 @@ func overlayFlags(cmd *cobra.Command, c *config.Config, f config.Config) {
 	set("log-level", func() { c.LogLevel = f.LogLevel })
 	set("log-format", func() { c.LogFormat = f.LogFormat })
 	set("fsync", func() { c.Fsync = f.Fsync })
+	set("max-inflight", func() { c.MaxInFlight = f.MaxInFlight })
 	set("min-expires", func() { c.Registrar.MinExpires = f.Registrar.MinExpires })
 	set("max-expires", func() { c.Registrar.MaxExpires = f.Registrar.MaxExpires })
 	set("default-expires", func() { c.Registrar.DefaultExpires = f.Registrar.DefaultExpires })
@@ -157,7 +159,7 @@ func serve(ctx context.Context, c config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners, Auth: edgeAuth},
+	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners, Auth: edgeAuth, MaxInFlight: c.MaxInFlight},
 		log.Named("edge"), sys.Registrar, edge.NewMetrics(reg))
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/actors/store/storetest"
 	"github.com/b2bua/b2bua/sip/edge"
 	"github.com/b2bua/b2bua/sip/siptest"
 )
@@ -25,18 +26,32 @@ type server struct {
 	udp, tcp string
 }
 
-func startServer(t testing.TB) *server { return startServerWith(t, nil) }
+func startServer(t testing.TB) *server { return startServerOpts(t, options{}) }
 
 // startServerWith starts a server that authenticates with a (nil: none).
 func startServerWith(t testing.TB, a *edge.Auth) *server {
+	return startServerOpts(t, options{auth: a})
+}
+
+type options struct {
+	auth        *edge.Auth
+	maxInFlight int
+	slowStore   time.Duration // hold every write this long
+}
+
+func startServerOpts(t testing.TB, o options) *server {
 	t.Helper()
 	log := zap.NewNop()
 	if testing.Verbose() {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
-	st, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(t.TempDir(), "b2bua.db")}, log)
+	bolt, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(t.TempDir(), "b2bua.db")}, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var st store.Store = bolt
+	if o.slowStore > 0 {
+		st = &storetest.Slow{Store: bolt, Delay: o.slowStore}
 	}
 	rc := registrar.DefaultConfig()
 	rc.Shards = 4
@@ -44,7 +59,8 @@ func startServerWith(t testing.TB, a *edge.Auth) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}}, Auth: a}, log, sys.Registrar, nil)
+	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}},
+		Auth: o.auth, MaxInFlight: o.maxInFlight}, log, sys.Registrar, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,3 +124,22 @@ func (c *countingResponder) respond(res *sip.Response) {
 	c.metrics.observe(c.method, res.StatusCode)
 	c.next.respond(res)
 }
+
+// admit counts a request handed to an actor, unless MaxInFlight are
+// already waiting for theirs.
+func (s *Server) admit() bool {
+	if s.inflight.Add(1) > int64(s.conf.MaxInFlight) {
+		s.inflight.Add(-1)
+		return false
+	}
+	return true
+}
+
+// overloaded answers 503 with Retry-After (RFC 3261 §21.5.4): the client
+// tries again shortly, or another server.
+func (s *Server) overloaded(req *sip.Request, w responder) {
+	s.metrics.shed.Inc()
+	res := s.response(req, status.ServiceUnavailable, "Overloaded")
+	res.AppendHeader(sip.NewHeader("Retry-After", "1"))
+	w.respond(res)
+}

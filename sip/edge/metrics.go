@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	requests  *prometheus.CounterVec
 	malformed prometheus.Counter
+	shed      prometheus.Counter
 }
 
 // NewMetrics registers the edge's metrics with reg (nil: not exported).
@@ -21,9 +22,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		malformed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "b2bua_sip_malformed_total", Help: "Datagrams that did not parse as SIP.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "b2bua_sip_shed_total", Help: "Requests answered 503 because too many were in flight.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.malformed)
+		reg.MustRegister(m.requests, m.malformed, m.shed)
 	}
 	return m
 }

@@ -18,7 +18,14 @@ func (s *Server) register(req *sip.Request, w responder) {
 		s.fail(req, w, err)
 		return
 	}
-	msg.Reply = func(res *registrar.RegisterResult) { s.registered(req, w, msg.AOR, res) }
+	if !s.admit() {
+		s.overloaded(req, w)
+		return
+	}
+	msg.Reply = func(res *registrar.RegisterResult) {
+		s.inflight.Add(-1)
+		s.registered(req, w, msg.AOR, res)
+	}
 	s.reg.Register(msg)
 }
 
