@@ -73,6 +73,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 }
 
 func (a *Actor) routed(ctx actor.Context, msg routable) {
+	defer answerOnPanic(msg)
 	switch msg := msg.(type) {
 	case *Register:
 		a.register(ctx, msg)
@@ -83,6 +84,26 @@ func (a *Actor) routed(ctx actor.Context, msg routable) {
 	case *poison:
 		panic(fmt.Sprintf("registrar: poisoned %s", a.aor))
 	}
+}
+
+// answerOnPanic answers a request whose handling panicked with ErrInternal
+// before the panic goes on to the supervisor: the client gets 500 instead of
+// silence (and retransmitting into a restarting actor), and the edge's
+// count of requests in flight stays right.
+func answerOnPanic(msg routable) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	switch m := msg.(type) {
+	case *Register:
+		m.answer(&RegisterResult{Err: fmt.Errorf("%w: %v", ErrInternal, r)})
+	case *Lookup:
+		if m.Reply != nil {
+			m.Reply(&LookupResult{})
+		}
+	}
+	panic(r)
 }
 
 // load replaces the memory state with the store's: on the first message
@@ -111,20 +132,20 @@ func (a *Actor) register(ctx actor.Context, r *Register) {
 	if a.isRetransmission(r) {
 		// Answer as the first time, after the state that answer reports is
 		// committed (it may still be in flight).
-		a.persist(ctx, r.Reply, now)
+		a.persist(ctx, r.answer, now)
 		return
 	}
 	next, err := apply(a.bindings, r, now, a.conf)
 	if err != nil {
-		r.Reply(&RegisterResult{Err: err, Now: now})
+		r.answer(&RegisterResult{Err: err, Now: now})
 		return
 	}
 	if len(r.Contacts) == 0 && !r.Wildcard {
-		r.Reply(&RegisterResult{Bindings: next, Now: now})
+		r.answer(&RegisterResult{Bindings: next, Now: now})
 		return
 	}
 	a.bindings, a.last = next, lastReq{CallID: r.CallID, CSeq: r.CSeq, Branch: r.Branch}
-	a.persist(ctx, r.Reply, now)
+	a.persist(ctx, r.answer, now)
 	a.settle(ctx)
 }
 

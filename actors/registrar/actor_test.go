@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -185,6 +186,51 @@ func TestPoisonedActorStopsPastBudget(t *testing.T) {
 			t.Fatal("actor was never stopped")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// The AOR is not lost with its actor: the next request starts a fresh
+	// one from the store, and is answered.
+	waitFor(t, func() bool { return !h.live("sip:alice@localhost") })
+	if res := h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 2)); res.Err != nil || len(res.Bindings) != 1 {
+		t.Fatalf("register after the actor was stopped: %+v", res)
+	}
+}
+
+// TestPanicWhileRegisteringAnswers500: a REGISTER whose handling panics is
+// answered with ErrInternal (500) rather than never, and only once even
+// when the panic comes after the answer.
+func TestPanicWhileRegisteringAnswers500(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	var boom atomic.Bool
+	c := DefaultConfig()
+	c.Now = func() time.Time {
+		if boom.Load() {
+			panic("clock broke")
+		}
+		return time.Now()
+	}
+	h := start(t, s, zap.NewNop(), c)
+	defer h.stop()
+	h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
+	boom.Store(true)
+	if res := h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 2)); !errors.Is(res.Err, ErrInternal) {
+		t.Fatalf("panicking REGISTER answered %+v, want ErrInternal", res)
+	}
+	boom.Store(false)
+
+	// A panic after the answer (here: in the reply itself) must not answer twice.
+	r := reg("sip:bob@localhost", "sip:bob@10.0.0.2", 600, "b", 1)
+	answers := make(chan *RegisterResult, 2)
+	r.Reply = func(res *RegisterResult) {
+		answers <- res
+		panic("reply broke")
+	}
+	h.router.Register(r)
+	<-answers
+	select {
+	case res := <-answers:
+		t.Fatalf("answered twice: %+v", res)
+	case <-time.After(200 * time.Millisecond):
 	}
 }
 

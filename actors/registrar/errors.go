@@ -18,6 +18,9 @@ var (
 	// ErrStore is a change that could not be committed; nothing was
 	// acknowledged.
 	ErrStore = errors.New("registrar: store write failed")
+	// ErrInternal is a request whose handling failed on a bug (a panic);
+	// the actor restarts from the store.
+	ErrInternal = errors.New("registrar: internal error")
 )
 
 // IntervalTooBriefError is a REGISTER asking for an expiry shorter than the

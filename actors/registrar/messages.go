@@ -1,6 +1,9 @@
 package registrar
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // AOR is a normalised address-of-record, "sip:user@domain" (RFC 3261 §10.3
 // step 5: scheme sip, user as sent, lower-case domain, no parameters).
@@ -34,7 +37,15 @@ type Register struct {
 	// not block.
 	Reply func(*RegisterResult)
 
-	st stamp // set by the shard; see shard.go
+	st       stamp  // set by the shard; see shard.go
+	answered uint32 // atomic; Reply runs once, even when a panic follows it
+}
+
+// answer calls Reply once; later calls do nothing.
+func (m *Register) answer(res *RegisterResult) {
+	if m.Reply != nil && atomic.CompareAndSwapUint32(&m.answered, 0, 1) {
+		m.Reply(res)
+	}
 }
 
 // RegisterResult answers Register. Err is nil or wraps a registrar sentinel

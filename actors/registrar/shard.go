@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
@@ -95,6 +96,14 @@ func (s *shard) Receive(ctx actor.Context) {
 		if e, ok := s.children[msg.aor]; ok && e.gen == msg.gen && e.seq == msg.seq {
 			delete(s.children, msg.aor)
 			ctx.Stop(e.pid)
+		}
+	case *actor.Terminated:
+		// A child stopped by its supervisor (past its restart budget) is
+		// forgotten, so the next message for its AOR starts a fresh one
+		// from the store instead of going to a dead PID unanswered.
+		aor := AOR(strings.TrimPrefix(msg.Who.Id, ctx.Self().Id+"/"))
+		if e, ok := s.children[aor]; ok && e.pid.Equal(msg.Who) {
+			delete(s.children, aor)
 		}
 	}
 }

@@ -195,10 +195,22 @@ func (b *Bolt) notifier() {
 	for c := range b.committed {
 		for _, o := range c.ops {
 			if o.done != nil {
-				o.done(c.err)
+				b.call(o, c.err)
 			}
 		}
 	}
+}
+
+// call runs one done callback. A callback that panics is a bug of its
+// writer; no supervisor watches this goroutine, so it is logged here
+// rather than taking the process (and every other writer's answer) down.
+func (b *Bolt) call(o op, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("store callback panicked", zap.String("kind", string(o.kind)), zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
+	o.done(err)
 }
 
 func (b *Bolt) commit(batch []op) error {

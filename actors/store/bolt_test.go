@@ -165,3 +165,15 @@ func BenchmarkSaveGroupCommit(b *testing.B) {
 		})
 	}
 }
+
+// TestPanickingCallbackDoesNotStopTheStore: a writer's callback that panics
+// is logged; the store goes on answering the others.
+func TestPanickingCallbackDoesNotStopTheStore(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "p.db"))
+	defer s.Close()
+	s.Save("k", "bad", []byte("v"), func(error) { panic("writer bug") })
+	save(t, s, "k", "good", "v")
+	if v, err := s.Load("k", "bad"); err != nil || string(v) != "v" {
+		t.Fatalf("the write of the panicking writer: %q %v", v, err)
+	}
+}

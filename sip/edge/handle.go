@@ -32,6 +32,7 @@ func (s *Server) handle(req *sip.Request, w responder) {
 		return
 	}
 	w = &countingResponder{next: w, metrics: s.metrics, method: string(req.Method)}
+	defer s.recoverHandler(req, w)
 	if err := check(req); err != nil {
 		s.fail(req, w, err)
 		return
@@ -142,4 +143,15 @@ func (s *Server) overloaded(req *sip.Request, w responder) {
 	res := s.response(req, status.ServiceUnavailable, "Overloaded")
 	res.AppendHeader(sip.NewHeader("Retry-After", "1"))
 	w.respond(res)
+}
+
+// recoverHandler turns a panic in a handler (a bug: handlers run on sipgo's
+// read and transaction goroutines, where a panic would end the process)
+// into a logged error and a 500.
+func (s *Server) recoverHandler(req *sip.Request, w responder) {
+	if r := recover(); r != nil {
+		s.log.Error("handler panicked", zap.String("method", string(req.Method)), callIDField(req),
+			zap.Any("panic", r), zap.Stack("stack"))
+		w.respond(s.response(req, status.ServerInternalError, status.Reason(status.ServerInternalError)))
+	}
 }
