@@ -8,7 +8,8 @@
 #                    [--out DIR] [-- extra flags for b2bua bench]
 #
 # Our server is started as
-#   b2bua serve --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
+#   b2bua serve --auth none --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
+# (no authentication, like the Kamailio config: the comparison is of the registrar)
 # from a binary built once from ./cmd/b2bua (the same as `go run ./cmd/b2bua serve ...`,
 # but its PID is the server's, for --target-pid). Kamailio runs bench/kamailio/kamailio.cfg
 # with -m 2048 (install: apt-get install -y kamailio).
@@ -107,7 +108,7 @@ start_ours() {
 	port=$(free_port)
 	http=$(free_port)
 	mkdir -p "$work/data"
-	setsid "$bin" serve --listen "udp:127.0.0.1:$port" --data "$work/data" \
+	setsid "$bin" serve --auth none --listen "udp:127.0.0.1:$port" --data "$work/data" \
 		--http "127.0.0.1:$http" --log-level warn >"$work/ours.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")

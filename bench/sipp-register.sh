@@ -26,7 +26,7 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 best=0
 for rate in $RATES; do
   rm -rf "$work/data"
-  "$B2BUA" serve --listen "udp:127.0.0.1:$PORT" --http 127.0.0.1:0 --data "$work/data" --log-level warn --log-format json 2>"$work/server.log" &
+  "$B2BUA" serve --auth none --listen "udp:127.0.0.1:$PORT" --http 127.0.0.1:0 --data "$work/data" --log-level warn --log-format json 2>"$work/server.log" &
   srv=$!
   for _ in $(seq 50); do grep -q . <(ss -lun "sport = :$PORT" | tail -n +2) && break; sleep 0.1; done
   calls=$((rate * SECS))
