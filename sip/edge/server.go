@@ -83,7 +83,8 @@ type Server struct {
 	reg     *registrar.Router
 	metrics *Metrics
 
-	inflight atomic.Int64 // requests with an actor, not yet answered
+	inflight atomic.Int64  // requests with an actor, not yet answered
+	slowAuth chan struct{} // slots for UDP requests whose verification may block
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -119,7 +120,7 @@ func New(c Config, log *zap.Logger, reg *registrar.Router, m *Metrics) (*Server,
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	s := &Server{conf: c, log: log, reg: reg, metrics: m, parser: sip.NewParser(),
+	s := &Server{conf: c, log: log, reg: reg, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
 	sl := Slog(log)

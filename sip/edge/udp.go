@@ -41,8 +41,18 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	w := &udpResponder{sender: l.sender, to: replyAddr(req, p.RemoteAddr)}
 	if s.conf.Auth.mayBlock(req) {
 		// Verifying this token may wait on the network (JWKS,
-		// introspection) or a signature check: not on the read goroutine.
-		go s.handle(req, w)
+		// introspection) or a signature check: not on the read goroutine,
+		// and not more of them at once than slowAuth has room for, so a
+		// flood of forged tokens cannot pile up goroutines.
+		select {
+		case s.slowAuth <- struct{}{}:
+			go func() {
+				defer func() { <-s.slowAuth }()
+				s.handle(req, w)
+			}()
+		default:
+			s.overloaded(req, w)
+		}
 	} else {
 		s.handle(req, w)
 	}
