@@ -1,6 +1,8 @@
 package edge_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +79,67 @@ func TestAuthOrder(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// hangingAuthority stands for an introspection endpoint that does not
+// answer: every verification blocks until released.
+type hangingAuthority struct{ release chan struct{} }
+
+func (h *hangingAuthority) Verify(ctx context.Context, _ string) (*auth.Identity, error) {
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+	}
+	return nil, auth.ErrUnavailable
+}
+
+// TestSlowAuthorityIsBounded: with an authority that hangs, at most 256
+// UDP requests wait on it at once; the others are answered 503 at once,
+// and the waiting ones 503 (authority unavailable) when it gives up.
+func TestSlowAuthorityIsBounded(t *testing.T) {
+	h := &hangingAuthority{release: make(chan struct{})}
+	s := startServerWith(t, &edge.Auth{Bearer: h, Scopes: auth.DefaultScopes(), Realm: "localhost", Timeout: 5 * time.Second})
+	c := s.dial(t, "udp")
+	const n = 300
+	for i := range n {
+		id := fmt.Sprintf("slow-%d", i)
+		if err := c.Send(siptest.Lines(
+			"REGISTER sip:localhost SIP/2.0",
+			"Via: SIP/2.0/UDP "+c.LocalAddr()+";branch=z9hG4bK-"+id,
+			"From: <sip:eve@localhost>;tag=1",
+			"To: <sip:eve@localhost>",
+			"Call-ID: "+id,
+			"CSeq: 1 REGISTER",
+			"Authorization: Bearer opaque-"+id,
+			"Content-Length: 0",
+		)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shed := 0
+	for {
+		res, err := c.Read(500 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		if siptest.Status(res) == 503 && strings.Contains(res, "Overloaded") {
+			shed++
+		}
+	}
+	if shed != n-256 {
+		t.Fatalf("%d requests shed at once, want %d", shed, n-256)
+	}
+	close(h.release)
+	waiting := 0
+	for waiting < 256 {
+		res, err := c.Read(2 * time.Second)
+		if err != nil {
+			t.Fatalf("%d of the waiting requests answered: %v", waiting, err)
+		}
+		if siptest.Status(res) != 503 {
+			t.Fatalf("waiting request answered:\n%s", res)
+		}
+		waiting++
 	}
 }
