@@ -130,8 +130,15 @@ func (a *Actor) load() {
 func (a *Actor) register(ctx actor.Context, r *Register) {
 	now := a.conf.now()
 	if a.isRetransmission(r) {
-		// Answer as the first time, after the state that answer reports is
-		// committed (it may still be in flight).
+		if a.pending > 0 {
+			// The original is still being written and will be answered:
+			// absorb the copy, as a server transaction in Trying state
+			// does (RFC 3261 §17.2.2), instead of writing it again.
+			r.answer(&RegisterResult{Err: ErrInProgress, Now: now})
+			return
+		}
+		// Answer as the first time, after the state that answer reports
+		// is committed.
 		a.persist(ctx, r.answer, now)
 		return
 	}
@@ -164,6 +171,9 @@ func (a *Actor) persist(ctx actor.Context, reply func(*RegisterResult), now time
 	snapshot, self, root, log, aor := a.bindings, ctx.Self(), ctx.ActorSystem().Root, a.log, a.aor
 	a.pending++
 	done := func(err error) { // on a store goroutine
+		// Tell the actor first: a client that retransmits after this answer
+		// must find the write done, not absorbed as still in progress.
+		root.Send(self, &written{err: err})
 		if err != nil {
 			log.Error("registration not saved", zap.String("aor", string(aor)), zap.Error(err))
 			if reply != nil {
@@ -172,7 +182,6 @@ func (a *Actor) persist(ctx actor.Context, reply func(*RegisterResult), now time
 		} else if reply != nil {
 			reply(&RegisterResult{Bindings: snapshot, Now: now})
 		}
-		root.Send(self, &written{err: err})
 	}
 	if len(snapshot) == 0 {
 		a.store.Delete(Kind, string(a.aor), done)

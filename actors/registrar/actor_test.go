@@ -272,6 +272,30 @@ func TestRetransmissionIsAnsweredAgain(t *testing.T) {
 	}
 }
 
+// TestRetransmissionDuringWriteIsAbsorbed: a copy of a REGISTER that
+// arrives while the original is still being written gets ErrInProgress
+// (the edge sends nothing for it) and causes no second write; the original
+// is answered as usual.
+func TestRetransmissionDuringWriteIsAbsorbed(t *testing.T) {
+	s := &storetest.Slow{Store: openStore(t, t.TempDir()), Delay: 200 * time.Millisecond}
+	defer s.Close()
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	first := reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1)
+	copyOf := reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1)
+	answers := make(chan *RegisterResult, 2)
+	first.Reply = func(r *RegisterResult) { answers <- r }
+	copyOf.Reply = func(r *RegisterResult) { answers <- r }
+	h.router.Register(first)
+	h.router.Register(copyOf)
+	if r := <-answers; !errors.Is(r.Err, ErrInProgress) {
+		t.Fatalf("the copy was answered %+v, want ErrInProgress first", r)
+	}
+	if r := <-answers; r.Err != nil || len(r.Bindings) != 1 {
+		t.Fatalf("the original was answered %+v", r)
+	}
+}
+
 func TestUnregisterPassivates(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	defer s.Close()

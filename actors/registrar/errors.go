@@ -18,6 +18,10 @@ var (
 	// ErrStore is a change that could not be committed; nothing was
 	// acknowledged.
 	ErrStore = errors.New("registrar: store write failed")
+	// ErrInProgress answers a retransmission that arrived while the
+	// original was still being written: the original's answer serves it,
+	// and the edge sends nothing for the copy.
+	ErrInProgress = errors.New("registrar: retransmission of a request in progress")
 	// ErrInternal is a request whose handling failed on a bug (a panic);
 	// the actor restarts from the store.
 	ErrInternal = errors.New("registrar: internal error")

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -61,6 +62,9 @@ func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
 // registered answers a REGISTER from the registration actor's result: 200
 // with every current binding and its remaining expires (step 8).
 func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r *registrar.RegisterResult) {
+	if errors.Is(r.Err, registrar.ErrInProgress) {
+		return // a retransmission: the original's answer is on its way
+	}
 	if r.Err != nil {
 		s.fail(req, w, r.Err)
 		return

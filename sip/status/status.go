@@ -112,6 +112,7 @@ var table = []entry{
 	{registrar.ErrBadWildcard, BadRequest, "Invalid Wildcard Contact"},
 	{registrar.ErrTooManyContacts, Forbidden, "Too Many Contacts"},
 	{registrar.ErrStore, ServerInternalError, Reason(ServerInternalError)},
+	{registrar.ErrInternal, ServerInternalError, Reason(ServerInternalError)},
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
 	// The edge adds the WWW-Authenticate challenges (RFC 8898, RFC 7616).
 	{auth.ErrNoCredentials, Unauthorized, Reason(Unauthorized)},
