@@ -49,6 +49,24 @@ type Tokens struct {
 	Introspection Introspection `yaml:"introspection"`
 	AccessTTL     time.Duration `yaml:"access_ttl"`  // default 15m
 	RefreshTTL    time.Duration `yaml:"refresh_ttl"` // default 720h
+	// Algorithms is the allow-list of token signature algorithms;
+	// default ES256, RS256, EdDSA. none and HMAC are never accepted.
+	Algorithms []string `yaml:"algorithms"`
+	// Leeway is the clock skew allowed for exp, nbf and iat; default 30s.
+	Leeway time.Duration `yaml:"leeway"`
+	// Scopes maps a SIP method to the scope its bearer token needs; it
+	// replaces the default map (REGISTER: sip:register, ...) when given.
+	Scopes map[string]string `yaml:"scopes"`
+	// Clients are OAuth clients besides the built-in public "sipua".
+	Clients []Client `yaml:"clients"`
+}
+
+// Client is an OAuth 2.0 client of the built-in authorization server.
+type Client struct {
+	ID     string   `yaml:"id"`
+	Secret string   `yaml:"secret"` // confidential when set; "$argon2id$..." is taken as a hash
+	Grants []string `yaml:"grants"` // default client_credentials (confidential) or password, refresh_token
+	Scopes []string `yaml:"scopes"`
 }
 
 // Introspection is an RFC 7662 endpoint for opaque tokens.
@@ -237,6 +255,18 @@ func (c *Config) validateAuth() error {
 	}
 	if len(c.DigestAlgorithms) == 0 {
 		return errors.New("config: no digest algorithm")
+	}
+	for _, a := range c.Tokens.Algorithms {
+		switch a {
+		case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA":
+		default:
+			return fmt.Errorf("config: token algorithm %q: want an asymmetric JWS algorithm such as ES256, RS256 or EdDSA", a)
+		}
+	}
+	for _, cl := range c.Tokens.Clients {
+		if cl.ID == "" {
+			return errors.New("config: a token client has no id")
+		}
 	}
 	in := c.Tokens.Introspection
 	if in.URL != "" && (in.ClientID == "" || in.ClientSecret == "") {

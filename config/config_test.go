@@ -84,6 +84,10 @@ func TestValidate(t *testing.T) {
 		{"unknown scheme", func(c *Config) { c.Auth = "basic" }, false},
 		{"empty auth", func(c *Config) { c.Auth = "" }, false},
 		{"introspection without client", func(c *Config) { c.Tokens.Introspection.URL = "http://127.0.0.1:9/introspect" }, false},
+		{"HMAC algorithm refused", func(c *Config) { c.Tokens.Algorithms = []string{"HS256"} }, false},
+		{"alg none refused", func(c *Config) { c.Tokens.Algorithms = []string{"none"} }, false},
+		{"ES256 only", func(c *Config) { c.Tokens.Algorithms = []string{"ES256"} }, true},
+		{"client without id", func(c *Config) { c.Tokens.Clients = []Client{{Secret: "x"}} }, false},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, false},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -20,9 +21,13 @@ const secrets store.Kind = "server_secrets"
 
 // openUsers opens the users service and authorization server on st.
 func openUsers(c config.Config, st store.Store, log *zap.Logger) (*users.Service, error) {
+	clients := make([]users.Client, 0, len(c.Tokens.Clients))
+	for _, cl := range c.Tokens.Clients {
+		clients = append(clients, users.Client{ID: cl.ID, Secret: cl.Secret, Grants: cl.Grants, Scopes: cl.Scopes})
+	}
 	return users.New(st, users.Config{
 		Issuer: c.Tokens.Issuer, Audience: c.Tokens.Audience, Domain: c.Domain,
-		AccessTTL: c.Tokens.AccessTTL, RefreshTTL: c.Tokens.RefreshTTL,
+		AccessTTL: c.Tokens.AccessTTL, RefreshTTL: c.Tokens.RefreshTTL, Clients: clients,
 	}, log.Named("users"))
 }
 
@@ -30,12 +35,20 @@ func openUsers(c config.Config, st store.Store, log *zap.Logger) (*users.Service
 // function that stops the verifiers' background work.
 func buildAuth(c config.Config, st store.Store, svc *users.Service, log *zap.Logger) (*edge.Auth, func(), error) {
 	bearerOn, digestOn := c.AuthSchemes()
-	a := &edge.Auth{Scopes: auth.DefaultScopes(), Realm: c.Domain, AuthzServer: c.Tokens.Issuer + "/oauth/token"}
+	scopes := auth.DefaultScopes()
+	if len(c.Tokens.Scopes) > 0 {
+		scopes = auth.ScopeMap{}
+		for m, sc := range c.Tokens.Scopes {
+			scopes[strings.ToUpper(m)] = sc
+		}
+	}
+	a := &edge.Auth{Scopes: scopes, Realm: c.Domain, AuthzServer: c.Tokens.Issuer + "/oauth/token"}
 	stop := func() {}
 	if bearerOn {
 		cfg := auth.BearerConfig{
 			Issuer: c.Tokens.Issuer, Audience: c.Tokens.Audience, IdentityClaim: c.Tokens.IdentityClaim,
 			Domain: c.Domain, LocalKeys: svc.PublicKeys, JWKSURI: c.Tokens.JWKSURI,
+			Algorithms: c.Tokens.Algorithms, Leeway: c.Tokens.Leeway,
 		}
 		if in := c.Tokens.Introspection; in.URL != "" {
 			cfg.Introspection = &auth.IntrospectionConfig{URL: in.URL, ClientID: in.ClientID, ClientSecret: in.ClientSecret}

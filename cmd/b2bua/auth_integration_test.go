@@ -349,3 +349,42 @@ func TestSipsakDigestInterop(t *testing.T) {
 		t.Fatalf("sipsak: %v\n%s", err, out)
 	}
 }
+
+// TestConfiguredClientsAndScopes: a confidential client from the YAML file
+// gets a token with client_credentials and registers as itself; a custom
+// scope map changes what REGISTER needs.
+func TestConfiguredClientsAndScopes(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "b2bua.yaml")
+	yaml := `tokens:
+  algorithms: [ES256]
+  leeway: 5s
+  scopes: {register: "sip:trunk"}
+  clients:
+    - {id: pbx, secret: pbx-secret, scopes: ["sip:trunk", "sip:register"]}
+    - {id: monitor, secret: mon-secret, scopes: ["sip:register"]}
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, t.TempDir(), "--auth", "bearer", "--config", cfg)
+	grant := func(id, secret string) string {
+		form := url.Values{"grant_type": {"client_credentials"}}
+		req, _ := http.NewRequest("POST", "http://"+p.http+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		tok, _ := body["access_token"].(string)
+		if res.StatusCode != 200 || tok == "" {
+			t.Fatalf("client_credentials for %s: %d %v", id, res.StatusCode, body)
+		}
+		return tok
+	}
+	expectStatus(t, registerWith(t, p.udp, "pbx", "Bearer "+grant("pbx", "pbx-secret")), 200)
+	expectStatus(t, registerWith(t, p.udp, "monitor", "Bearer "+grant("monitor", "mon-secret")), 403, `scope="sip:trunk"`)
+}
