@@ -20,9 +20,9 @@ vet:
 build:
 	$(GO) build -o bin/b2bua ./cmd/b2bua
 
-# Go benchmarks of the actor path, the edge and the store.
+# Go benchmarks of the actor path, the store and authentication.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./actors/... ./sip/...
+	$(GO) test -run '^$$' -bench . -benchmem ./actors/... ./auth/...
 
 # A fixed-rate SIPp REGISTER run against a fresh server (see README, Performance).
 bench-sipp: build deps
