@@ -72,6 +72,15 @@ func adminHandler(svc *users.Service, token string, log *zap.Logger) http.Handle
 		}
 		respond(w, log, http.StatusOK, nil, svc.SetPassword(r.PathValue("name"), req.Password))
 	})
+	mux.HandleFunc("PUT /admin/users/{name}/disabled", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Disabled bool `json:"disabled"`
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		respond(w, log, http.StatusOK, nil, svc.SetDisabled(r.PathValue("name"), req.Disabled))
+	})
 	mux.HandleFunc("DELETE /admin/users/{name}", func(w http.ResponseWriter, r *http.Request) {
 		respond(w, log, http.StatusOK, nil, svc.DeleteUser(r.PathValue("name")))
 	})

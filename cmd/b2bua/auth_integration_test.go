@@ -287,7 +287,7 @@ func TestDigestRegistrationWithSIPp(t *testing.T) {
 	expectStatus(t, res, 401, "WWW-Authenticate: Digest")
 }
 
-// TestUserCommands runs user add|list|passwd|del on a stopped server's data
+// TestUserCommands runs user add|list|passwd|disable|enable|del on a stopped server's data
 // directory (direct) and then through a running server (admin API), and
 // checks the effect over real HTTP.
 func TestUserCommands(t *testing.T) {
@@ -320,6 +320,17 @@ func TestUserCommands(t *testing.T) {
 	}
 	if code, _ := passwordGrant(t, p.http, "dave", "second-pw", ""); code != 200 {
 		t.Fatalf("new password refused: %d", code)
+	}
+	cli(t, dir, p.http, "", "user", "disable", "dave")
+	if code, _ := passwordGrant(t, p.http, "dave", "second-pw", ""); code != 400 {
+		t.Fatalf("disabled user got a token: %d", code)
+	}
+	if out := cli(t, dir, p.http, "", "user", "list"); !strings.Contains(out, "true") {
+		t.Fatalf("disabled user not shown as disabled:\n%s", out)
+	}
+	cli(t, dir, p.http, "", "user", "enable", "dave")
+	if code, _ := passwordGrant(t, p.http, "dave", "second-pw", ""); code != 200 {
+		t.Fatalf("enabled user refused: %d", code)
 	}
 	cli(t, dir, p.http, "", "user", "del", "dave")
 	if out := cli(t, dir, p.http, "", "user", "list"); strings.Contains(out, "dave") {

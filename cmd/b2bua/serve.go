@@ -24,6 +24,7 @@ import (
 	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
 	"github.com/b2bua/b2bua/sip/edge"
 )
@@ -184,10 +185,28 @@ func serve(ctx context.Context, c config.Config) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go purgeHourly(ctx, svc, log)
 	<-ctx.Done()
 	ready.Store(false)
 	log.Info("shutting down")
 	return nil
+}
+
+// purgeHourly drops expired refresh tokens and revocation records, which
+// the users service otherwise purges only at start.
+func purgeHourly(ctx context.Context, svc *users.Service, log *zap.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := svc.Purge(); err != nil {
+				log.Warn("purge of expired tokens failed", zap.Error(err))
+			}
+		}
+	}
 }
 
 func registrarConfig(c config.Config) registrar.Config {

@@ -30,6 +30,7 @@ type admin interface {
 	List() ([]users.User, error)
 	Passwd(name, password string) error
 	Del(name string) error
+	SetDisabled(name string, disabled bool) error
 	Token(name string, scopes []string) (string, time.Time, error)
 	RotateKeys() (string, error)
 	Close() error
@@ -87,10 +88,11 @@ type localAdmin struct {
 	st  *store.Bolt
 }
 
-func (l *localAdmin) Add(n, p string, s []string) error { return l.svc.AddUser(n, p, s) }
-func (l *localAdmin) List() ([]users.User, error)       { return l.svc.Users() }
-func (l *localAdmin) Passwd(n, p string) error          { return l.svc.SetPassword(n, p) }
-func (l *localAdmin) Del(n string) error                { return l.svc.DeleteUser(n) }
+func (l *localAdmin) Add(n, p string, s []string) error  { return l.svc.AddUser(n, p, s) }
+func (l *localAdmin) List() ([]users.User, error)        { return l.svc.Users() }
+func (l *localAdmin) Passwd(n, p string) error           { return l.svc.SetPassword(n, p) }
+func (l *localAdmin) Del(n string) error                 { return l.svc.DeleteUser(n) }
+func (l *localAdmin) SetDisabled(n string, d bool) error { return l.svc.SetDisabled(n, d) }
 func (l *localAdmin) Token(n string, s []string) (string, time.Time, error) {
 	return l.svc.IssueAccessToken(n, s)
 }
@@ -116,6 +118,10 @@ func (r *remoteAdmin) Passwd(n, p string) error {
 }
 
 func (r *remoteAdmin) Del(n string) error { return r.do("DELETE", "/admin/users/"+n, nil, nil) }
+
+func (r *remoteAdmin) SetDisabled(n string, d bool) error {
+	return r.do("PUT", "/admin/users/"+n+"/disabled", map[string]bool{"disabled": d}, nil)
+}
 
 func (r *remoteAdmin) Token(n string, s []string) (string, time.Time, error) {
 	var out adminToken
@@ -213,7 +219,15 @@ func newUserCmd() *cobra.Command {
 		Use: "del NAME", Short: "Delete a user", Args: cobra.ExactArgs(1),
 		RunE: withAdmin(&f, func(_ *cobra.Command, a admin, args []string) error { return a.Del(args[0]) }),
 	}
-	cmd.AddCommand(add, passwd, list, del)
+	disable := &cobra.Command{
+		Use: "disable NAME", Short: "Disable a user: no new tokens, Digest refused, refresh tokens revoked", Args: cobra.ExactArgs(1),
+		RunE: withAdmin(&f, func(_ *cobra.Command, a admin, args []string) error { return a.SetDisabled(args[0], true) }),
+	}
+	enable := &cobra.Command{
+		Use: "enable NAME", Short: "Enable a disabled user", Args: cobra.ExactArgs(1),
+		RunE: withAdmin(&f, func(_ *cobra.Command, a admin, args []string) error { return a.SetDisabled(args[0], false) }),
+	}
+	cmd.AddCommand(add, passwd, list, del, disable, enable)
 	return cmd
 }
 
