@@ -56,10 +56,14 @@ func (f *adminFlags) open(cmd *cobra.Command) (admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	for flag, dst := range map[string]*string{"data": &c.Data, "domain": &c.Domain, "http": &c.HTTP} {
-		if cmd.Flags().Changed(flag) {
-			*dst = map[string]string{"data": f.data, "domain": f.domain, "http": f.http}[flag]
-		}
+	if cmd.Flags().Changed("data") {
+		c.Data = f.data
+	}
+	if cmd.Flags().Changed("domain") {
+		c.Domain = f.domain
+	}
+	if cmd.Flags().Changed("http") {
+		c.HTTP = f.http
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/registrar"
 )
 
 // seeds are the golden requests: every fuzz target starts from them.
@@ -154,4 +156,9 @@ func FuzzExpiresAndQ(f *testing.F) {
 			t.Fatalf("q %d renders as %q and parses as %d, %v", q, formatQ(q), q2, err)
 		}
 	})
+}
+
+// bindingOf is the binding a contact becomes, for rendering tests.
+func bindingOf(c registrar.Contact, now time.Time) registrar.Binding {
+	return registrar.Binding{Contact: c.URI, Q: c.Q, Expires: now.Add(time.Hour).UnixNano(), InstanceID: c.InstanceID, RegID: c.RegID}
 }

@@ -190,11 +190,6 @@ func branchOf(req *sip.Request) string {
 	return ""
 }
 
-// bindingOf is the binding a contact becomes, for rendering tests.
-func bindingOf(c registrar.Contact, now time.Time) registrar.Binding {
-	return registrar.Binding{Contact: c.URI, Q: c.Q, Expires: now.Add(time.Hour).UnixNano(), InstanceID: c.InstanceID, RegID: c.RegID}
-}
-
 // validHost accepts a hostname, an IPv4 address or a bracketed IPv6
 // reference (RFC 3261 §25.1 host); sipgo's URI parser is laxer.
 func validHost(h string) bool {

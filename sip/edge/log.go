@@ -19,8 +19,9 @@ func Slog(log *zap.Logger) *slog.Logger {
 
 type sanitizer struct{ next slog.Handler }
 
-// peerFaults are sipgo log messages caused by what a peer sent.
-var peerFaults = []string{"failed to parse", "parse", "malformed", "Read filter", "Unhandled sip response", "make key failed", "Failed to send stateless 400"}
+// peerFaults are (lower-case) parts of sipgo log messages caused by what a
+// peer sent: parse failures, stray responses, malformed requests.
+var peerFaults = []string{"parse", "malformed", "read filter", "unhandled sip response", "make key failed", "stateless 400"}
 
 func (s *sanitizer) Enabled(ctx context.Context, l slog.Level) bool { return s.next.Enabled(ctx, l) }
 
@@ -28,7 +29,7 @@ func (s *sanitizer) Handle(ctx context.Context, r slog.Record) error {
 	lower := strings.ToLower(r.Message)
 	level := r.Level
 	for _, f := range peerFaults {
-		if strings.Contains(lower, strings.ToLower(f)) {
+		if strings.Contains(lower, f) {
 			level = slog.LevelDebug
 			break
 		}
