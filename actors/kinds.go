@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/registrar"
-	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/store"
 	"github.com/b2bua/b2bua/supervision"
 )
 
@@ -43,11 +43,18 @@ func Kinds(d Deps) []Kind {
 // Top is the name of the guardian at the top of the tree.
 const Top = "b2bua"
 
+// Routers are what the SIP edge sends requests through: one per kind
+// that takes requests from the edge. The edge receives them as one value,
+// so a new kind adds a field here, not a parameter to every constructor.
+type Routers struct {
+	Registrar *registrar.Router
+}
+
 // System is the running actor tree and the routers the edge talks to.
 type System struct {
-	Actors    *actor.ActorSystem
-	Registrar *registrar.Router
-	top       *actor.PID
+	Actors  *actor.ActorSystem
+	Routers Routers
+	top     *actor.PID
 }
 
 // Start spawns every kind under the guardian and waits until each restored
@@ -77,7 +84,7 @@ func Start(d Deps) (*System, error) {
 		return nil, fmt.Errorf("actors: registrar: %w", err)
 	}
 	d.Log.Info("actors started", zap.Int("registrations_restored", res.(*registrar.ReadyResult).Restored))
-	s.Registrar = registrar.NewRouter(sys, regPID, d.Registrar.Shards)
+	s.Routers.Registrar = registrar.NewRouter(sys, regPID, d.Registrar.Shards)
 	return s, nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
-	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/store"
 )
 
 // Actor is the registration of one AOR: its bindings, the last request

@@ -16,8 +16,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/b2bua/b2bua/actors/store"
-	"github.com/b2bua/b2bua/actors/store/storetest"
+	"github.com/b2bua/b2bua/store"
+	"github.com/b2bua/b2bua/store/storetest"
 	"github.com/b2bua/b2bua/supervision"
 )
 

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/store"
 )
 
 // Kind is the store bucket of registrations.

@@ -22,7 +22,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"go.uber.org/zap"
 
-	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/store"
 )
 
 // Store kinds (buckets) of the service.

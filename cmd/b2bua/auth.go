@@ -8,12 +8,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/b2bua/b2bua/actors/store"
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/auth/digest"
 	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
 	"github.com/b2bua/b2bua/sip/edge"
+	"github.com/b2bua/b2bua/store"
 )
 
 // secrets is the store bucket of the server's own secrets.

@@ -23,10 +23,10 @@ import (
 
 	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/actors/registrar"
-	"github.com/b2bua/b2bua/actors/store"
 	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
 	"github.com/b2bua/b2bua/sip/edge"
+	"github.com/b2bua/b2bua/store"
 )
 
 func newServeCmd() *cobra.Command {
@@ -161,7 +161,7 @@ func serve(ctx context.Context, c config.Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners, Auth: edgeAuth, MaxInFlight: c.MaxInFlight},
-		log.Named("edge"), sys.Registrar, edge.NewMetrics(reg))
+		log.Named("edge"), sys.Routers, edge.NewMetrics(reg))
 	if err != nil {
 		return err
 	}

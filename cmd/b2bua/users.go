@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/term"
 
-	"github.com/b2bua/b2bua/actors/store"
 	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
+	"github.com/b2bua/b2bua/store"
 )
 
 // admin is what the user, token and keys commands do, either directly on a

@@ -12,10 +12,10 @@ import (
 
 	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/actors/registrar"
-	"github.com/b2bua/b2bua/actors/store"
-	"github.com/b2bua/b2bua/actors/store/storetest"
 	"github.com/b2bua/b2bua/sip/edge"
 	"github.com/b2bua/b2bua/sip/siptest"
+	"github.com/b2bua/b2bua/store"
+	"github.com/b2bua/b2bua/store/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -60,7 +60,7 @@ func startServerOpts(t testing.TB, o options) *server {
 		t.Fatal(err)
 	}
 	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}},
-		Auth: o.auth, MaxInFlight: o.maxInFlight}, log, sys.Registrar, nil)
+		Auth: o.auth, MaxInFlight: o.maxInFlight}, log, sys.Routers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/actors/registrar"
 )
 
@@ -101,7 +102,7 @@ type Server struct {
 }
 
 // New builds the edge; Start opens the listeners.
-func New(c Config, log *zap.Logger, reg *registrar.Router, m *Metrics) (*Server, error) {
+func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func New(c Config, log *zap.Logger, reg *registrar.Router, m *Metrics) (*Server,
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	s := &Server{conf: c, log: log, reg: reg, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
+	s := &Server{conf: c, log: log, reg: routers.Registrar, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
 	sl := Slog(log)

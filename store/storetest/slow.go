@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/store"
 )
 
 // Slow wraps a real Store and holds every write for Delay before passing it

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"sync/atomic"
 
-	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/store"
 )
 
 // ErrInjected is the error a Failing store returns while failing.

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
-	"github.com/b2bua/b2bua/actors/store"
+	"github.com/b2bua/b2bua/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
