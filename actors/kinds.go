@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/store"
 	"github.com/b2bua/b2bua/supervision"
@@ -20,6 +21,9 @@ type Deps struct {
 	Log       *zap.Logger
 	Store     store.Store
 	Registrar registrar.Config
+	// Outbound sends SIP for actors; Start fills it with a Deferred port
+	// that the edge is plugged into once it runs (System.Outbound.Set).
+	Outbound outbound.Port
 }
 
 // Kind is one actor kind: its name (the PID of its root is
@@ -35,7 +39,7 @@ type Kind struct {
 func Kinds(d Deps) []Kind {
 	return []Kind{
 		{Name: "registrar", Decider: supervision.RestartOnPanic, Props: func(decide supervision.Decider) *actor.Props {
-			return registrar.Props(d.Log.Named("registrar"), d.Registrar, d.Store, decide)
+			return registrar.Props(d.Log.Named("registrar"), d.Registrar, d.Store, d.Outbound, decide)
 		}},
 	}
 }
@@ -54,7 +58,10 @@ type Routers struct {
 type System struct {
 	Actors  *actor.ActorSystem
 	Routers Routers
-	top     *actor.PID
+	// Outbound is the port actors send SIP through; plug the edge's
+	// client port in with Set once the edge is built.
+	Outbound *outbound.Deferred
+	top      *actor.PID
 }
 
 // Start spawns every kind under the guardian and waits until each restored
@@ -64,6 +71,8 @@ func Start(d Deps) (*System, error) {
 		return nil, err
 	}
 	sys := supervision.NewSystem(d.Log.Named("actor"))
+	port := outbound.NewDeferred(sys.Root)
+	d.Outbound = port
 	var children []supervision.Child
 	for _, k := range Kinds(d) {
 		children = append(children, supervision.Child{Name: k.Name, Props: k.Props(k.Decider), Decider: k.Decider})
@@ -72,7 +81,7 @@ func Start(d Deps) (*System, error) {
 	if err != nil {
 		return nil, fmt.Errorf("actors: %w", err)
 	}
-	s := &System{Actors: sys, top: top}
+	s := &System{Actors: sys, Outbound: port, top: top}
 	if err := supervision.WaitStarted(sys, top, 10*time.Second); err != nil {
 		_ = s.Stop()
 		return nil, fmt.Errorf("actors: guardian: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/store"
 )
 
@@ -19,6 +20,7 @@ type Actor struct {
 	aor   AOR
 	conf  Config
 	store store.Store
+	port  outbound.Port
 	log   *zap.Logger
 
 	bindings []Binding // never mutated in place: replies share it
@@ -27,7 +29,9 @@ type Actor struct {
 	loaded   bool   // state read from the store (or known to be absent)
 	pending  int    // writes not yet committed: no passivation before they are
 	timer    *time.Timer
-	due      time.Time // when timer fires; zero when not armed
+	due      time.Time           // when timer fires; zero when not armed
+	forwards map[uint64]*Forward // sent through the port, not yet answered
+	sent     uint64              // ids of forwards
 }
 
 var _ actor.Actor = (*Actor)(nil)
@@ -35,8 +39,8 @@ var _ actor.Actor = (*Actor)(nil)
 // newActor returns a registration actor; it learns its AOR from its own
 // name at start, so one Props serves every AOR of a shard (a Props and a
 // closure per actor cost ~250 B each at 100,000 AORs).
-func newActor(c Config, s store.Store, log *zap.Logger) *Actor {
-	return &Actor{conf: c, store: s, log: log}
+func newActor(c Config, s store.Store, port outbound.Port, log *zap.Logger) *Actor {
+	return &Actor{conf: c, store: s, port: port, log: log}
 }
 
 // Receive implements actor.Actor.
@@ -58,6 +62,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.routed(ctx, msg)
 	case *expire:
 		a.expire(ctx)
+	case *outbound.Result:
+		a.forwarded(ctx, msg)
 	case *written:
 		a.pending = max(0, a.pending-1)
 		if msg.err != nil {
@@ -79,6 +85,8 @@ func (a *Actor) routed(ctx actor.Context, msg routable) {
 		a.register(ctx, msg)
 	case *Lookup:
 		a.lookup(ctx, msg)
+	case *Forward:
+		a.forward(ctx, msg)
 	case *activate:
 		a.settle(ctx)
 	case *poison:
@@ -102,6 +110,8 @@ func answerOnPanic(msg routable) {
 		if m.Reply != nil {
 			m.Reply(&LookupResult{})
 		}
+	case *Forward:
+		m.answer(&ForwardResult{Err: fmt.Errorf("%w: %v", ErrInternal, r)})
 	}
 	panic(r)
 }
@@ -228,7 +238,7 @@ func (a *Actor) expire(ctx actor.Context) {
 func (a *Actor) settle(ctx actor.Context) {
 	if len(a.bindings) == 0 {
 		a.stopTimer()
-		if a.pending == 0 {
+		if a.pending == 0 && len(a.forwards) == 0 {
 			ctx.Send(ctx.Parent(), &idle{aor: a.aor, gen: a.gen, seq: a.seq})
 		}
 		return

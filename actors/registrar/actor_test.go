@@ -36,7 +36,7 @@ func start(t testing.TB, s store.Store, log *zap.Logger, c Config) *harness {
 	t.Helper()
 	sys := supervision.NewSystem(log)
 	top, err := sys.Root.SpawnNamed(supervision.Guardian(log, []supervision.Child{
-		{Name: "registrar", Props: Props(log, c, s, supervision.RestartOnPanic)},
+		{Name: "registrar", Props: Props(log, c, s, nil, supervision.RestartOnPanic)},
 	}), "b2bua")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,9 @@ var (
 	// ErrInternal is a request whose handling failed on a bug (a panic);
 	// the actor restarts from the store.
 	ErrInternal = errors.New("registrar: internal error")
+	// ErrNoContact is a request for an AOR that has no live binding: 480
+	// Temporarily Unavailable (RFC 3261 §21.4.18).
+	ErrNoContact = errors.New("registrar: no contact registered")
 )
 
 // IntervalTooBriefError is a REGISTER asking for an expiry shorter than the

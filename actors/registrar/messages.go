@@ -3,6 +3,8 @@ package registrar
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // AOR is a normalised address-of-record, "sip:user@domain" (RFC 3261 §10.3
@@ -165,3 +167,35 @@ func (m *activate) stamps() stamp { return m.st }
 func (m *poison) key() AOR        { return m.aor }
 func (m *poison) stamp(s stamp)   { m.st = s }
 func (m *poison) stamps() stamp   { return m.st }
+
+// Forward sends a request addressed to the AOR itself (an out-of-dialog
+// OPTIONS to sip:alice@domain, not to the server) on to the AOR's best
+// contact: the highest q-value, then the latest refresh. The request is
+// read-only; the actor sends a copy through the outbound port and answers
+// Reply once, with the contact's final response or an error
+// (ErrNoContact: 480; outbound.ErrTimeout: 408; outbound.ErrTransport).
+type Forward struct {
+	AOR     AOR
+	Request *sip.Request
+	Reply   func(*ForwardResult)
+
+	st       stamp
+	answered uint32
+}
+
+// ForwardResult answers Forward.
+type ForwardResult struct {
+	Response *sip.Response // the contact's final response; nil when Err is set
+	Err      error
+}
+
+// answer calls Reply once; later calls do nothing.
+func (m *Forward) answer(res *ForwardResult) {
+	if m.Reply != nil && atomic.CompareAndSwapUint32(&m.answered, 0, 1) {
+		m.Reply(res)
+	}
+}
+
+func (m *Forward) key() AOR      { return m.AOR }
+func (m *Forward) stamp(s stamp) { m.st = s }
+func (m *Forward) stamps() stamp { return m.st }

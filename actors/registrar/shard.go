@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/store"
 	"github.com/b2bua/b2bua/supervision"
 )
@@ -17,9 +18,9 @@ import (
 // c.Shards shard actors named "<root>/<i>", then restores every stored
 // registration so its expiry timer runs again. Entities are supervised by
 // their shard with decide and the default restart budget.
-func Props(log *zap.Logger, c Config, s store.Store, decide supervision.Decider) *actor.Props {
+func Props(log *zap.Logger, c Config, s store.Store, port outbound.Port, decide supervision.Decider) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &root{log: log, conf: c, store: s, decide: decide}
+		return &root{log: log, conf: c, store: s, port: port, decide: decide}
 	}, actor.WithSupervisor(supervision.Strategy(log, "registrar-shard", supervision.RestartOnPanic, supervision.DefaultBudget)))
 }
 
@@ -27,6 +28,7 @@ type root struct {
 	log      *zap.Logger
 	conf     Config
 	store    store.Store
+	port     outbound.Port
 	decide   supervision.Decider
 	shards   []*actor.PID
 	restored int
@@ -46,7 +48,7 @@ func (r *root) start(ctx actor.Context) {
 	for i := range r.shards {
 		props := actor.PropsFromProducer(func() actor.Actor {
 			sh := &shard{log: r.log, conf: r.conf, store: r.store, index: i, children: map[AOR]*entry{}}
-			sh.props = actor.PropsFromProducer(func() actor.Actor { return newActor(sh.conf, sh.store, sh.log) })
+			sh.props = actor.PropsFromProducer(func() actor.Actor { return newActor(sh.conf, sh.store, r.port, sh.log) })
 			return sh
 		}, actor.WithSupervisor(supervision.Strategy(r.log, "registration", r.decide, supervision.DefaultBudget)))
 		pid, err := ctx.SpawnNamed(props, strconv.Itoa(i))
@@ -140,6 +142,10 @@ func (s *shard) route(ctx actor.Context, msg routable) {
 			}
 			return
 		}
+		if f, isForward := msg.(*Forward); isForward {
+			f.answer(&ForwardResult{Err: ErrNoContact})
+			return
+		}
 		pid, err := ctx.SpawnNamed(s.props, string(aor))
 		if err != nil {
 			// A previous actor of this AOR is still stopping: retry once
@@ -187,6 +193,10 @@ func NewRouter(system *actor.ActorSystem, rootPID *actor.PID, n int) *Router {
 // Register sends m to the registration actor of m.AOR; the answer goes to
 // m.Reply.
 func (r *Router) Register(m *Register) { r.send(m) }
+
+// Forward sends m to the registration actor of m.AOR; the answer goes to
+// m.Reply.
+func (r *Router) Forward(m *Forward) { r.send(m) }
 
 // Lookup sends m to the registration actor of m.AOR; the answer goes to
 // m.Reply.
