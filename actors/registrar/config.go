@@ -2,6 +2,7 @@ package registrar
 
 import (
 	"errors"
+	"runtime"
 	"time"
 )
 
@@ -12,14 +13,20 @@ type Config struct {
 	DefaultExpires int // used when neither the contact nor the request gives one
 	MaxContacts    int // bindings per AOR
 	Shards         int // shard actors; a small multiple of GOMAXPROCS
+	// Idle is how long a registration actor stays resident without a
+	// message before it passivates: it stops, and its shard keeps only its
+	// key and next expiry; the next message or the expiry brings it back
+	// from the store.
+	Idle time.Duration
 	// Now is the clock; nil means time.Now. Tests may set it.
 	Now func() time.Time
 }
 
 // DefaultConfig is 60 s minimum, 7200 s maximum, 3600 s default, 32 contacts
-// per AOR and 16 shards.
+// per AOR, 8 shards per CPU and passivation after 2 minutes idle.
 func DefaultConfig() Config {
-	return Config{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32, Shards: 16}
+	return Config{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32,
+		Shards: 8 * runtime.GOMAXPROCS(0), Idle: 2 * time.Minute}
 }
 
 // Validate reports a configuration that cannot work.
@@ -33,6 +40,8 @@ func (c Config) Validate() error {
 		return errors.New("registrar: max contacts must be at least 1")
 	case c.Shards < 1:
 		return errors.New("registrar: shards must be at least 1")
+	case c.Idle < 0:
+		return errors.New("registrar: idle time must not be negative")
 	}
 	return nil
 }
