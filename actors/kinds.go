@@ -1,6 +1,7 @@
 // Package actors lists the actor kinds of the server and starts them under
-// one guardian. Each kind lives in its own package below; adding a kind is
-// a new package and one line in Kinds.
+// one guardian. Each kind lives in its own package below and runs on the
+// generic sharded-entity machinery (actors/shard); adding a kind is a new
+// package and one line in Kinds.
 package actors
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/store"
 	"github.com/b2bua/b2bua/supervision"
 )
@@ -21,26 +23,25 @@ type Deps struct {
 	Log       *zap.Logger
 	Store     store.Store
 	Registrar registrar.Config
-	// Outbound sends SIP for actors; Start fills it with a Deferred port
-	// that the edge is plugged into once it runs (System.Outbound.Set).
+	// Metrics counts entities per kind; nil: not counted.
+	Metrics *shard.Metrics
+	// Outbound sends SIP for actors. Start sets it to System.Outbound, a
+	// port the edge is plugged into once it runs.
 	Outbound outbound.Port
 }
 
-// Kind is one actor kind: its name (the PID of its root is
-// "b2bua/<name>"), the decider its entities are supervised with, and the
-// props of its root built from that decider.
+// Kind is one actor kind: its spec (name, entities, store bucket,
+// supervision decider) built from the shared dependencies, and how its
+// router reaches the edge.
 type Kind struct {
-	Name    string
-	Decider supervision.Decider
-	Props   func(supervision.Decider) *actor.Props
+	Spec  shard.Spec
+	Route func(r *shard.Router, into *Routers)
 }
 
-// Kinds lists every actor kind the server spawns.
+// Kinds lists every actor kind the server spawns, one line each.
 func Kinds(d Deps) []Kind {
 	return []Kind{
-		{Name: "registrar", Decider: supervision.RestartOnPanic, Props: func(decide supervision.Decider) *actor.Props {
-			return registrar.Props(d.Log.Named("registrar"), d.Registrar, d.Store, d.Outbound, decide)
-		}},
+		{registrar.Spec(d.Log.Named("registrar"), d.Registrar, d.Store, d.Outbound, d.Metrics), func(r *shard.Router, rs *Routers) { rs.Registrar = registrar.NewRouter(r) }},
 	}
 }
 
@@ -61,41 +62,44 @@ type System struct {
 	// Outbound is the port actors send SIP through; plug the edge's
 	// client port in with Set once the edge is built.
 	Outbound *outbound.Deferred
-	top      *actor.PID
+	tree     *shard.Tree
 }
 
-// Start spawns every kind under the guardian and waits until each restored
-// its state.
-func Start(d Deps) (*System, error) {
+// Start spawns every kind under the guardian and waits until each
+// restored its state. With kinds given, it starts those instead of Kinds
+// (tests start one kind the way the server does).
+func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 	if err := d.Registrar.Validate(); err != nil {
 		return nil, err
 	}
 	sys := supervision.NewSystem(d.Log.Named("actor"))
 	port := outbound.NewDeferred(sys.Root)
 	d.Outbound = port
-	var children []supervision.Child
-	for _, k := range Kinds(d) {
-		children = append(children, supervision.Child{Name: k.Name, Props: k.Props(k.Decider), Decider: k.Decider})
+	list := Kinds(d)
+	if len(kinds) > 0 {
+		list = list[:0]
+		for _, k := range kinds {
+			list = append(list, k(d))
+		}
 	}
-	top, err := sys.Root.SpawnNamed(supervision.Guardian(d.Log, children), Top)
+	specs := make([]shard.Spec, len(list))
+	for i, k := range list {
+		specs[i] = k.Spec
+	}
+	tree, err := shard.Start(sys, d.Log, Top, time.Minute, specs...)
 	if err != nil {
+		sys.Shutdown()
 		return nil, fmt.Errorf("actors: %w", err)
 	}
-	s := &System{Actors: sys, Outbound: port, top: top}
-	if err := supervision.WaitStarted(sys, top, 10*time.Second); err != nil {
-		_ = s.Stop()
-		return nil, fmt.Errorf("actors: guardian: %w", err)
+	s := &System{Actors: sys, Outbound: port, tree: tree}
+	for _, k := range list {
+		if k.Route != nil {
+			k.Route(tree.Routers[k.Spec.Name], &s.Routers)
+		}
+		d.Log.Info("kind ready", zap.String("kind", k.Spec.Name), zap.Int("restored", tree.Restored[k.Spec.Name]))
 	}
-	regPID := actor.NewPID(sys.Address(), Top+"/registrar")
-	res, err := sys.Root.RequestFuture(regPID, &registrar.Ready{}, time.Minute).Result()
-	if err != nil {
-		_ = s.Stop()
-		return nil, fmt.Errorf("actors: registrar: %w", err)
-	}
-	d.Log.Info("actors started", zap.Int("registrations_restored", res.(*registrar.ReadyResult).Restored))
-	s.Routers.Registrar = registrar.NewRouter(sys, regPID, d.Registrar.Shards)
 	return s, nil
 }
 
 // Stop stops the tree, children first, then the actor system.
-func (s *System) Stop() error { return supervision.Stop(s.Actors, s.top) }
+func (s *System) Stop() error { return s.tree.Stop() }

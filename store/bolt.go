@@ -23,6 +23,9 @@ type BoltConfig struct {
 	Fsync bool
 	// MaxBatch caps the writes in one commit.
 	MaxBatch int
+	// Queue is how many writes may wait for a commit; a write past it fails
+	// at once with ErrBusy (default 8192).
+	Queue int
 	// OpenTimeout bounds the wait for bbolt's file lock, held by another
 	// process using the same data directory.
 	OpenTimeout time.Duration
@@ -82,7 +85,10 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
-	b := &Bolt{db: db, log: log, ops: make(chan op, 8192), done: make(chan struct{}),
+	if cfg.Queue <= 0 {
+		cfg.Queue = 8192
+	}
+	b := &Bolt{db: db, log: log, ops: make(chan op, cfg.Queue), done: make(chan struct{}),
 		committed: make(chan committed, notifiers*2)}
 	b.notified.Add(notifiers)
 	for range notifiers {
@@ -132,7 +138,13 @@ func (b *Bolt) enqueue(o op) {
 		}
 		return
 	}
-	b.ops <- o
+	select {
+	case b.ops <- o:
+	default:
+		if o.done != nil {
+			o.done(ErrBusy)
+		}
+	}
 }
 
 // Scan implements Store.

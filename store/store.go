@@ -22,8 +22,9 @@ type Store interface {
 	// Load returns the record of key, or ErrNotFound.
 	Load(kind Kind, key string) ([]byte, error)
 	// Save queues val as the record of key and calls done after the batch
-	// holding it committed (err nil) or failed. done runs on the store's
-	// writer goroutine: it must not block.
+	// holding it committed (err nil) or failed. done runs on one of the
+	// store's goroutines and must not block. Save never blocks: with the
+	// queue full it calls done(ErrBusy) before returning.
 	Save(kind Kind, key string, val []byte, done func(error))
 	// Delete queues the removal of key; done as for Save.
 	Delete(kind Kind, key string, done func(error))
@@ -37,6 +38,9 @@ type Store interface {
 var (
 	// ErrNotFound is returned by Load for a key without a record.
 	ErrNotFound = errors.New("store: not found")
+	// ErrBusy is returned (through done, at once) for a write that found
+	// the queue full: the caller answers 503 instead of waiting.
+	ErrBusy = errors.New("store: write queue full")
 	// ErrClosed is returned for writes queued after Close.
 	ErrClosed = errors.New("store: closed")
 	// ErrLocked is returned by OpenBolt when another process holds the

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/store"
 	"github.com/b2bua/b2bua/store/storetest"
 	"github.com/b2bua/b2bua/supervision"
@@ -26,33 +27,45 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type harness struct {
 	t      testing.TB
 	sys    *actor.ActorSystem
-	top    *actor.PID
+	tree   *shard.Tree
+	shards *shard.Router
 	router *Router
 	conf   Config
 }
 
-// start runs a registrar on s in a fresh actor system, as the server does.
+// poison panics the registration actor it is routed to; shardPoison
+// panics a shard. Test middleware injects the faults, so production code
+// carries no hook for them.
+type poison struct{ shard.Envelope }
+type shardPoison struct{}
+
+func panicOn[T any](next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if _, ok := env.Message.(T); ok {
+			panic("poisoned")
+		}
+		next(c, env)
+	}
+}
+
+// start runs a registrar on s in a fresh actor system, built the way the
+// server builds it (registrar.Spec on the shard machinery).
 func start(t testing.TB, s store.Store, log *zap.Logger, c Config) *harness {
 	t.Helper()
 	sys := supervision.NewSystem(log)
-	top, err := sys.Root.SpawnNamed(supervision.Guardian(log, []supervision.Child{
-		{Name: "registrar", Props: Props(log, c, s, nil, supervision.RestartOnPanic)},
-	}), "b2bua")
+	spec := Spec(log, c, s, nil, nil)
+	spec.EntityMiddleware = []actor.ReceiverMiddleware{panicOn[*poison]}
+	spec.ShardMiddleware = []actor.ReceiverMiddleware{panicOn[*shardPoison]}
+	tree, err := shard.Start(sys, log, "b2bua", 5*time.Second, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := supervision.WaitStarted(sys, top, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	rootPID := actor.NewPID(sys.Address(), "b2bua/registrar")
-	if _, err := sys.Root.RequestFuture(rootPID, &Ready{}, 5*time.Second).Result(); err != nil {
-		t.Fatal(err)
-	}
-	return &harness{t: t, sys: sys, top: top, router: NewRouter(sys, rootPID, c.Shards), conf: c}
+	r := tree.Routers[Name]
+	return &harness{t: t, sys: sys, tree: tree, shards: r, router: NewRouter(r), conf: c}
 }
 
 func (h *harness) stop() {
-	if err := supervision.Stop(h.sys, h.top); err != nil {
+	if err := h.tree.Stop(); err != nil {
 		h.t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // dead-letter throttle (DEPENDENCIES.md)
@@ -87,8 +100,10 @@ func (h *harness) lookup(aor AOR) []Binding {
 
 // live reports whether the registration actor of aor is running.
 func (h *harness) live(aor AOR) bool {
-	id := fmt.Sprintf("b2bua/registrar/%d/%s", shardOf(aor, h.conf.Shards), aor)
-	_, ok := h.sys.ProcessRegistry.GetLocal(id)
+	ok, err := h.shards.Resident(string(aor), 5*time.Second)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	return ok
 }
 
@@ -133,8 +148,8 @@ func TestRegisterLookupAndRestore(t *testing.T) {
 		if got := h.lookup(aor); len(got) != 1 || got[0].Remaining(time.Now()) > 600 || got[0].Remaining(time.Now()) < 590 {
 			t.Fatalf("after restart %s = %+v", aor, got)
 		}
-		if !h.live(aor) {
-			t.Fatalf("%s has no actor after restore: its expiry timer would not run", aor)
+		if i == 0 && h.live(AOR("sip:user1@localhost")) {
+			t.Fatal("restore spawned actors: a restored AOR should stay passivated until used")
 		}
 	}
 }
@@ -148,7 +163,7 @@ func TestPanicRestartsOnlyThatActor(t *testing.T) {
 	h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
 	h.register(reg("sip:bob@localhost", "sip:bob@10.0.0.2", 600, "b", 1))
 
-	h.router.send(&poison{aor: "sip:alice@localhost"})
+	h.shards.Send("sip:alice@localhost", &poison{})
 
 	// Alice's actor comes back with its state from the store.
 	if got := h.lookup("sip:alice@localhost"); len(got) != 1 || got[0].Contact != "sip:alice@10.0.0.1" {
@@ -161,7 +176,7 @@ func TestPanicRestartsOnlyThatActor(t *testing.T) {
 	if len(restarts) != 1 {
 		t.Fatalf("%d restarts logged, want 1", len(restarts))
 	}
-	if pid := restarts[0].ContextMap()["pid"]; !strings.HasSuffix(fmt.Sprint(pid), "sip:alice@localhost") {
+	if pid := restarts[0].ContextMap()["pid"]; !strings.Contains(fmt.Sprint(pid), "sip:alice@localhost$") {
 		t.Fatalf("restarted %v, want alice's actor only", pid)
 	}
 	// Alice keeps working after the restart: a refresh with a higher CSeq.
@@ -178,7 +193,7 @@ func TestPoisonedActorStopsPastBudget(t *testing.T) {
 	defer h.stop()
 	h.register(reg("sip:alice@localhost", "sip:alice@10.0.0.1", 600, "a", 1))
 	for range supervision.DefaultBudget.Max + 1 {
-		h.router.send(&poison{aor: "sip:alice@localhost"})
+		h.shards.Send("sip:alice@localhost", &poison{})
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for logs.FilterMessage("actor failed past its restart budget, stopping").Len() == 0 {
@@ -423,9 +438,9 @@ func TestShardRestartKeepsStoredAORs(t *testing.T) {
 	defer h.stop()
 	aor := AOR("sip:alice@localhost")
 	h.register(reg(aor, "sip:desk@10.0.0.1", 600, "a", 1))
-	shardPID := actor.NewPID(h.sys.Address(), fmt.Sprintf("b2bua/registrar/%d", shardOf(aor, h.conf.Shards)))
+	shardPID := actor.NewPID(h.sys.Address(), fmt.Sprintf("b2bua/registrar/%d", shard.Of(string(aor), h.conf.Shards)))
 	h.sys.Root.Send(shardPID, &shardPoison{})
-	waitFor(t, func() bool { return h.live(aor) })
+	waitFor(t, func() bool { return !h.live(aor) }) // stopped with its shard
 	res := h.register(reg(aor, "sip:mobile@10.0.0.2", 600, "b", 1))
 	if res.Err != nil || len(res.Bindings) != 2 {
 		t.Fatalf("after shard restart: %+v", res)

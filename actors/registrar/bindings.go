@@ -36,7 +36,7 @@ func apply(cur []Binding, r *Register, now time.Time, c Config) ([]Binding, erro
 		}
 		next = append(next, Binding{
 			Contact: ct.URI, Q: ct.Q, Expires: now.Add(time.Duration(expires[i]) * time.Second).UnixNano(),
-			CallID: r.CallID, CSeq: r.CSeq, InstanceID: ct.InstanceID, RegID: ct.RegID,
+			CallID: r.CallID, CSeq: r.CSeq, Branch: r.Branch, InstanceID: ct.InstanceID, RegID: ct.RegID,
 			Path: r.Path, Source: r.Source, UA: r.UA,
 		})
 	}

@@ -3,6 +3,8 @@ package registrar
 import (
 	"errors"
 	"fmt"
+
+	"github.com/b2bua/b2bua/actors/shard"
 )
 
 var (
@@ -24,7 +26,7 @@ var (
 	ErrInProgress = errors.New("registrar: retransmission of a request in progress")
 	// ErrInternal is a request whose handling failed on a bug (a panic);
 	// the actor restarts from the store.
-	ErrInternal = errors.New("registrar: internal error")
+	ErrInternal = shard.ErrInternal
 	// ErrNoContact is a request for an AOR that has no live binding: 480
 	// Temporarily Unavailable (RFC 3261 §21.4.18).
 	ErrNoContact = errors.New("registrar: no contact registered")

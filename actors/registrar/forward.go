@@ -5,15 +5,15 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/b2bua/b2bua/actors/outbound"
+	"github.com/b2bua/b2bua/actors/shard"
 )
 
 // forward sends a copy of f.Request to the best live contact through the
 // outbound port; the answer arrives later as *outbound.Result.
-func (a *Actor) forward(ctx actor.Context, f *Forward) {
+func (a *Actor) forward(c *shard.Context, f *Forward) {
 	live := unexpired(a.bindings, a.conf.now())
 	if len(live) == 0 || a.port == nil {
 		f.answer(&ForwardResult{Err: ErrNoContact})
@@ -29,18 +29,17 @@ func (a *Actor) forward(ctx actor.Context, f *Forward) {
 		a.forwards = map[uint64]*Forward{}
 	}
 	a.forwards[a.sent] = f
-	a.port.Send(out, ctx.Self(), a.sent)
+	a.port.Send(out, c.Self(), a.sent)
 }
 
 // forwarded answers the Forward that id belongs to.
-func (a *Actor) forwarded(ctx actor.Context, r *outbound.Result) {
+func (a *Actor) forwarded(c *shard.Context, r *outbound.Result) {
 	f, ok := a.forwards[r.ID]
 	if !ok {
 		return
 	}
 	delete(a.forwards, r.ID)
 	f.answer(&ForwardResult{Response: r.Response, Err: r.Err})
-	a.settle(ctx)
 }
 
 // forwardRequest is the copy of req sent to binding b: Request-URI set to

@@ -1,10 +1,12 @@
 package registrar
 
 import (
-	"sync/atomic"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/actors/shard"
 )
 
 // AOR is a normalised address-of-record, "sip:user@domain" (RFC 3261 §10.3
@@ -24,6 +26,7 @@ type Contact struct {
 // Register adds, refreshes, removes or queries the bindings of an AOR
 // (RFC 3261 §10.3). No Contacts and no Wildcard is a query.
 type Register struct {
+	shard.Envelope
 	AOR      AOR
 	Contacts []Contact
 	Wildcard bool // Contact: *
@@ -38,17 +41,17 @@ type Register struct {
 	// to the store. It runs on an actor's or the store's goroutine and must
 	// not block.
 	Reply func(*RegisterResult)
-
-	st       stamp  // set by the shard; see shard.go
-	answered uint32 // atomic; Reply runs once, even when a panic follows it
 }
 
 // answer calls Reply once; later calls do nothing.
 func (m *Register) answer(res *RegisterResult) {
-	if m.Reply != nil && atomic.CompareAndSwapUint32(&m.answered, 0, 1) {
+	if m.Reply != nil && m.Claim() {
 		m.Reply(res)
 	}
 }
+
+// Fail implements shard.Failer.
+func (m *Register) Fail(err error) { m.answer(&RegisterResult{Err: err, Now: time.Now()}) }
 
 // RegisterResult answers Register. Err is nil or wraps a registrar sentinel
 // (or is an *IntervalTooBriefError).
@@ -60,19 +63,70 @@ type RegisterResult struct {
 
 // Lookup asks for the current bindings of an AOR: for presence, MESSAGE and
 // call routing. The answer goes to Reply when set, else to the sender
-// (ctx.Request / RequestFuture).
+// (ctx.RequestFuture with Router.Target, then ReenterAfter).
 type Lookup struct {
+	shard.Envelope
 	AOR   AOR
 	Reply func(*LookupResult)
-
-	st stamp
 }
 
-// LookupResult answers Lookup.
+// LookupResult answers Lookup. Err is set when the registration could not
+// be read (shard.ErrInternal, shard.ErrUnavailable).
 type LookupResult struct {
 	Bindings []Binding
 	Now      time.Time
+	Err      error
 }
+
+func (m *Lookup) answer(ctx actor.Context, res *LookupResult) {
+	if !m.Claim() {
+		return
+	}
+	if m.Reply != nil {
+		m.Reply(res)
+	} else if ctx != nil {
+		ctx.Respond(res)
+	}
+}
+
+// Fail implements shard.Failer. Without Reply the asker's future times out.
+func (m *Lookup) Fail(err error) { m.answer(nil, &LookupResult{Now: time.Now(), Err: err}) }
+
+// AnswerAbsent implements shard.AbsentAnswerer: an AOR without a record
+// has no binding, and needs no actor to say so.
+func (m *Lookup) AnswerAbsent(ctx actor.Context) { m.answer(ctx, &LookupResult{Now: time.Now()}) }
+
+// Forward sends a request addressed to the AOR itself (an out-of-dialog
+// OPTIONS to sip:alice@domain, not to the server) on to the AOR's best
+// contact: the highest q-value, then the latest refresh. The request is
+// read-only; the actor sends a copy through the outbound port and answers
+// Reply once, with the contact's final response or an error
+// (ErrNoContact: 480; outbound.ErrTimeout: 408; outbound.ErrTransport).
+type Forward struct {
+	shard.Envelope
+	AOR     AOR
+	Request *sip.Request
+	Reply   func(*ForwardResult)
+}
+
+// ForwardResult answers Forward.
+type ForwardResult struct {
+	Response *sip.Response // the contact's final response; nil when Err is set
+	Err      error
+}
+
+// answer calls Reply once; later calls do nothing.
+func (m *Forward) answer(res *ForwardResult) {
+	if m.Reply != nil && m.Claim() {
+		m.Reply(res)
+	}
+}
+
+// Fail implements shard.Failer.
+func (m *Forward) Fail(err error) { m.answer(&ForwardResult{Err: err}) }
+
+// AnswerAbsent implements shard.AbsentAnswerer.
+func (m *Forward) AnswerAbsent(actor.Context) { m.answer(&ForwardResult{Err: ErrNoContact}) }
 
 // Binding is one registered contact of an AOR.
 type Binding struct {
@@ -81,6 +135,7 @@ type Binding struct {
 	Expires    int64    `json:"e"`           // absolute expiry, Unix nanoseconds
 	CallID     string   `json:"i"`
 	CSeq       uint32   `json:"s"`
+	Branch     string   `json:"v,omitempty"` // Via branch of the REGISTER that made it: retransmissions match it
 	InstanceID string   `json:"n,omitempty"`
 	RegID      int32    `json:"r,omitempty"`
 	Path       []string `json:"p,omitempty"`
@@ -101,101 +156,20 @@ func (b Binding) Remaining(now time.Time) int {
 	return int((d + time.Second - 1) / time.Second)
 }
 
-// Ready asks the registrar's root whether its state was restored; it
-// answers with *ReadyResult.
-type Ready struct{}
-
-// ReadyResult answers Ready.
-type ReadyResult struct{ Restored int }
-
-// activate wakes the registration actor of a stored AOR at start, so its
-// expiry timer runs again.
-type activate struct {
-	aor AOR
-	st  stamp
-}
-
-// idle tells the shard that the actor holds no binding and has no write in
-// flight after the message numbered seq, so it may be stopped (passivated).
-type idle struct {
-	aor AOR
-	gen uint64 // which incarnation of the AOR's actor: names repeat
-	seq uint64
-}
-
 // expire is the registration actor's own timer message.
 type expire struct{}
 
-// poison panics inside the registration actor: a fault injection hook for
-// the supervision tests, unexported so only this package can send it.
-type poison struct {
-	aor AOR
-	st  stamp
-}
-
-// shardPoison panics a shard: a fault injection hook for tests.
-type shardPoison struct{}
-
-// routable is a message the shards route by AOR. The shard stamps each
-// message it forwards: which incarnation of the actor it goes to, its
-// number among the messages to that incarnation, and whether it made the
-// shard spawn the actor for an AOR the store holds nothing of.
-type routable interface {
-	key() AOR
-	stamp(stamp)
-	stamps() stamp
-}
-
-type stamp struct {
-	gen, seq uint64
-	fresh    bool
-}
-
 // written reports to the registration actor that one of its writes
-// committed (err nil) or failed.
-type written struct{ err error }
-
-func (m *Register) key() AOR      { return m.AOR }
-func (m *Register) stamp(s stamp) { m.st = s }
-func (m *Register) stamps() stamp { return m.st }
-func (m *Lookup) key() AOR        { return m.AOR }
-func (m *Lookup) stamp(s stamp)   { m.st = s }
-func (m *Lookup) stamps() stamp   { return m.st }
-func (m *activate) key() AOR      { return m.aor }
-func (m *activate) stamp(s stamp) { m.st = s }
-func (m *activate) stamps() stamp { return m.st }
-func (m *poison) key() AOR        { return m.aor }
-func (m *poison) stamp(s stamp)   { m.st = s }
-func (m *poison) stamps() stamp   { return m.st }
-
-// Forward sends a request addressed to the AOR itself (an out-of-dialog
-// OPTIONS to sip:alice@domain, not to the server) on to the AOR's best
-// contact: the highest q-value, then the latest refresh. The request is
-// read-only; the actor sends a copy through the outbound port and answers
-// Reply once, with the contact's final response or an error
-// (ErrNoContact: 480; outbound.ErrTimeout: 408; outbound.ErrTransport).
-type Forward struct {
-	AOR     AOR
-	Request *sip.Request
-	Reply   func(*ForwardResult)
-
-	st       stamp
-	answered uint32
+// committed (err nil) or failed; tx is the request that made it, if any.
+type written struct {
+	err error
+	tx  txKey
 }
 
-// ForwardResult answers Forward.
-type ForwardResult struct {
-	Response *sip.Response // the contact's final response; nil when Err is set
-	Err      error
+// txKey identifies one REGISTER transaction (RFC 3261 §17.2.3: Call-ID,
+// CSeq and the top Via branch).
+type txKey struct {
+	callID string
+	cseq   uint32
+	branch string
 }
-
-// answer calls Reply once; later calls do nothing.
-func (m *Forward) answer(res *ForwardResult) {
-	if m.Reply != nil && atomic.CompareAndSwapUint32(&m.answered, 0, 1) {
-		m.Reply(res)
-	}
-}
-
-func (m *Forward) key() AOR      { return m.AOR }
-func (m *Forward) stamp(s stamp) { m.st = s }
-func (m *Forward) stamps() stamp { return m.st }

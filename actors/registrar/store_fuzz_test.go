@@ -8,9 +8,9 @@ import (
 // FuzzDecode feeds the stored-record decoder anything: a record that decodes
 // must encode and decode to the same value (what a restart relies on).
 func FuzzDecode(f *testing.F) {
-	good, _ := encode(record{Bindings: []Binding{{Contact: "sip:a@192.0.2.1", Q: 500, Expires: 1_800_000_000_000_000_000, CallID: "c", CSeq: 7,
-		InstanceID: "urn:uuid:1", RegID: 1, Path: []string{"<sip:p;lr>"}, Source: "udp:192.0.2.1:5060", UA: "x"}}, Last: lastReq{"c", 7, "z9hG4bK1"}})
-	for _, s := range [][]byte{good, []byte(`{}`), []byte(`{"b":null}`), []byte(`{"b":[{"c":"x","e":-1}]}`), []byte(`[`)} {
+	good := encode([]Binding{{Contact: "sip:a@192.0.2.1", Q: 500, Expires: 1_800_000_000_000_000_000, CallID: "c", CSeq: 7, Branch: "z9hG4bK1",
+		InstanceID: "urn:uuid:1", RegID: 1, Path: []string{"<sip:p;lr>"}, Source: "udp:192.0.2.1:5060", UA: "x"}})
+	for _, s := range [][]byte{good, good[:len(good)-1], {recordV1}, []byte(`{}`), []byte(`{"b":null}`), []byte(`{"b":[{"c":"x","e":-1}]}`), []byte(`[`)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -18,10 +18,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := encode(r)
-		if err != nil {
-			t.Fatalf("decoded record does not encode: %v", err)
-		}
+		again := encode(r)
 		r2, err := decode(again)
 		if err != nil || !reflect.DeepEqual(normal(r), normal(r2)) {
 			t.Fatalf("round trip changed %+v into %+v (%v)", r, r2, err)
@@ -29,15 +26,15 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// normal maps empty slices to nil: JSON cannot tell them apart.
-func normal(r record) record {
-	if len(r.Bindings) == 0 {
-		r.Bindings = nil
+// normal maps empty slices to nil: the encodings cannot tell them apart.
+func normal(bs []Binding) []Binding {
+	if len(bs) == 0 {
+		return nil
 	}
-	for i := range r.Bindings {
-		if len(r.Bindings[i].Path) == 0 {
-			r.Bindings[i].Path = nil
+	for i := range bs {
+		if len(bs[i].Path) == 0 {
+			bs[i].Path = nil
 		}
 	}
-	return r
+	return bs
 }

@@ -1,0 +1,209 @@
+package shard
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Entity is the behaviour of one keyed actor; the package runs it inside
+// an actor of its own. Receive gets *Activate first in every incarnation,
+// then routed messages, its own timer messages and anything else sent to
+// its PID (store callbacks, outbound results).
+type Entity interface {
+	Receive(c *Context, msg any)
+	// Empty reports that the entity holds no state worth keeping: it stops
+	// as soon as it is not busy, and its shard forgets the key.
+	Empty() bool
+	// Busy reports work in flight (writes not committed, requests not
+	// answered): the entity is not stopped while busy.
+	Busy() bool
+}
+
+// Activate is the first message of every incarnation: load the state from
+// the store unless Fresh (the store holds nothing for the key), and
+// rebuild timers from the absolute deadlines it holds.
+type Activate struct{ Fresh bool }
+
+// Context is what an entity sees of its actor: the protoactor context of
+// the message being handled, its key and its one timer.
+type Context struct {
+	actor.Context // of the current message; valid only inside Receive
+
+	key      string
+	gen, seq uint64 // stamps of the last routed message handled
+
+	timer    *time.Timer
+	timerGen uint64
+	due      time.Time // when the timer fires; zero when not armed
+}
+
+// Key is the entity's key.
+func (c *Context) Key() string { return c.key }
+
+// SetTimer arranges for msg to be delivered to the entity at at,
+// replacing any earlier timer: an entity has one, armed for its earliest
+// deadline. The deadline is what the shard keeps when the entity
+// passivates.
+func (c *Context) SetTimer(at time.Time, msg any) {
+	c.StopTimer()
+	c.timerGen++
+	c.due = at
+	fire, self, root := &timerFired{gen: c.timerGen, msg: msg}, c.Self(), c.ActorSystem().Root
+	c.timer = time.AfterFunc(time.Until(at), func() { root.Send(self, fire) })
+}
+
+// StopTimer disarms the timer; a firing already on its way is ignored.
+func (c *Context) StopTimer() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.timerGen++
+	c.due = time.Time{}
+}
+
+// Due is when the timer fires; zero when it is not armed.
+func (c *Context) Due() time.Time { return c.due }
+
+type timerFired struct {
+	gen uint64
+	msg any
+}
+
+// wake activates an entity without a request of its own: its deadline
+// came while it was passivated, or its actor restarted.
+type wake struct{ Envelope }
+
+// passivate asks an idle entity to report whether it may stop.
+type passivate struct{ Envelope }
+
+// restarted is sent by an entity's old incarnation to its own mailbox, so
+// the new one activates (reloads and rearms its timer) even when no
+// request comes.
+type restarted struct{}
+
+// idle tells the shard that the entity handled every message up to seq of
+// incarnation gen and has nothing in flight, so stopping it loses nothing.
+type idle struct {
+	key      string
+	gen, seq uint64
+	due      int64 // next deadline, Unix ns; 0 for none
+	empty    bool
+}
+
+// host is the actor an entity runs in.
+type host struct {
+	e       Entity
+	c       Context
+	active  bool
+	asked   bool // the shard asked to passivate; report once not busy
+	spawned func() Entity
+}
+
+var _ actor.Actor = (*host)(nil)
+
+func (h *host) Receive(ctx actor.Context) {
+	h.c.Context = ctx
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		h.c.key, h.c.gen = parseName(ctx.Self().Id, ctx.Parent().Id)
+	case Message:
+		h.routed(msg)
+	case *restarted:
+		h.activate(false)
+	case *timerFired:
+		if msg.gen == h.c.timerGen {
+			h.c.timer, h.c.due = nil, time.Time{}
+			h.activate(false)
+			h.e.Receive(&h.c, msg.msg)
+		}
+	case *actor.Restarting:
+		h.c.StopTimer()
+		ctx.Send(ctx.Self(), &restarted{})
+		return
+	case *actor.Stopping:
+		h.c.StopTimer()
+		return
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+		return
+	default:
+		h.activate(false)
+		h.e.Receive(&h.c, msg)
+	}
+	h.settle()
+}
+
+func (h *host) routed(msg Message) {
+	env := msg.envelope()
+	env.taken = true
+	h.c.gen, h.c.seq = env.gen, env.seq
+	h.activate(env.fresh)
+	switch msg.(type) {
+	case *wake:
+	case *passivate:
+		h.asked = true
+	default:
+		defer failOnPanic(msg)
+		h.e.Receive(&h.c, msg)
+	}
+}
+
+func (h *host) activate(fresh bool) {
+	if !h.active {
+		h.active = true
+		h.e.Receive(&h.c, &Activate{Fresh: fresh})
+	}
+}
+
+// settle reports to the shard when the entity may stop: at once when it
+// holds nothing, and when asked once it is idle, but never while busy.
+func (h *host) settle() {
+	if !h.active || h.e.Busy() {
+		return
+	}
+	empty := h.e.Empty()
+	if !empty && !h.asked {
+		return
+	}
+	h.asked = false
+	var due int64
+	if !empty && !h.c.due.IsZero() {
+		due = h.c.due.UnixNano()
+	}
+	h.c.Send(h.c.Parent(), &idle{key: h.c.key, gen: h.c.gen, seq: h.c.seq, due: due, empty: empty})
+}
+
+// failOnPanic answers a request whose handling panicked with ErrInternal
+// before the panic goes on to the supervisor: the client gets 500 instead
+// of silence, and whoever counts requests in flight stays right.
+func failOnPanic(msg Message) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if f, ok := msg.(Failer); ok {
+		f.Fail(fmt.Errorf("%w: %v", ErrInternal, r))
+	}
+	panic(r)
+}
+
+// entityName is the name of incarnation gen of key's entity.
+func entityName(key string, gen uint64) string {
+	return key + "$" + strconv.FormatUint(gen, 36)
+}
+
+// parseName undoes entityName on the id of an entity whose parent (its
+// shard) has the id parent.
+func parseName(id, parent string) (key string, gen uint64) {
+	id = strings.TrimPrefix(id, parent+"/")
+	k := strings.LastIndexByte(id, '$')
+	if k < 0 {
+		return id, 0
+	}
+	g, _ := strconv.ParseUint(id[k+1:], 36, 64)
+	return id[:k], g
+}

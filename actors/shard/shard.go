@@ -1,0 +1,251 @@
+package shard
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/store"
+)
+
+// shard owns the key → entity map of its share of the key space: the
+// resident entities, and the passivated keys with their deadlines.
+type shard struct {
+	spec   *Spec
+	index  int
+	props  *actor.Props // of every entity of this shard
+	booted *atomic.Bool // the root handed out the first restore: a (re)start restores itself
+
+	active map[string]*entry
+	asleep map[string]int64 // passivated keys → next deadline (Unix ns; 0: none)
+	heap   deadlines
+	gen    uint64
+
+	ticks     uint32
+	idleTicks uint32
+	scanEvery uint32
+	timer     *time.Timer
+	selfID    string
+}
+
+// entry is one resident entity: its incarnation, the number of the last
+// message routed to it (the idle handshake compares it), and the tick of
+// its last request.
+type entry struct {
+	pid      *actor.PID
+	gen, seq uint64
+	used     uint32
+	asked    bool // a passivate request is on its way
+}
+
+type tick struct{}
+
+// restore hands a shard the stored keys of its share with their
+// deadlines.
+type restore struct{ keys []deadline }
+
+// restored answers restore.
+type restored struct{ n int }
+
+func newShard(spec *Spec, index int, booted *atomic.Bool) *shard {
+	s := &shard{spec: spec, index: index, booted: booted, active: map[string]*entry{}, asleep: map[string]int64{}}
+	if spec.Idle > 0 {
+		every := spec.tickEvery()
+		s.idleTicks = uint32(max(1, spec.Idle/every))
+		s.scanEvery = max(1, s.idleTicks/4)
+	}
+	opts := []actor.PropsOption{actor.WithMailbox(trackedMailbox)}
+	if len(spec.EntityMiddleware) > 0 {
+		opts = append(opts, actor.WithReceiverMiddleware(spec.EntityMiddleware...))
+	}
+	s.props = actor.PropsFromProducer(func() actor.Actor { return &host{e: spec.New()} }, opts...)
+	return s
+}
+
+func (s *shard) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		s.selfID = ctx.Self().Id
+		s.arm(ctx)
+		if s.booted.Load() {
+			s.restoreSelf()
+		}
+	case Message:
+		s.route(ctx, msg)
+	case *idle:
+		s.idle(ctx, msg)
+	case *tick:
+		s.tick(ctx)
+	case *restore:
+		s.add(msg.keys)
+		ctx.Respond(&restored{n: len(msg.keys)})
+	case *actor.Terminated:
+		s.terminated(msg)
+	case *residentQuery:
+		_, ok := s.active[msg.key]
+		ctx.Respond(&residentAnswer{resident: ok})
+	case *actor.Stopping, *actor.Restarting:
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	}
+}
+
+func (s *shard) route(ctx actor.Context, msg Message) {
+	env := msg.envelope()
+	e := s.active[env.key]
+	fresh := false
+	if e == nil {
+		_, held := s.asleep[env.key]
+		if a, ok := msg.(AbsentAnswerer); ok && !held && s.spec.Store != nil {
+			a.AnswerAbsent(ctx)
+			return
+		}
+		e = s.spawn(ctx, env.key)
+		if e == nil {
+			fail(msg, ErrUnavailable)
+			return
+		}
+		delete(s.asleep, env.key)
+		fresh = !held && s.spec.Store != nil
+	}
+	e.seq++
+	if _, ok := msg.(*passivate); !ok {
+		e.used, e.asked = s.ticks, false
+	}
+	env.gen, env.seq, env.fresh = e.gen, e.seq, fresh
+	if ctx.Message() == msg {
+		ctx.Forward(e.pid) // keeps the sender: the entity's Respond answers the caller
+	} else {
+		ctx.Send(e.pid, msg)
+	}
+}
+
+func (s *shard) spawn(ctx actor.Context, key string) *entry {
+	s.gen++
+	pid, err := ctx.SpawnNamed(s.props, entityName(key, s.gen))
+	if err != nil {
+		s.spec.Log.Error("entity not spawned", zap.String("kind", s.spec.Name), zap.String("key", key), zap.Error(err))
+		return nil
+	}
+	s.spec.Metrics.spawned(s.spec.Name)
+	e := &entry{pid: pid, gen: s.gen, used: s.ticks}
+	s.active[key] = e
+	return e
+}
+
+// idle stops an entity whose report carries the latest stamp: nothing is
+// queued for it. One with state leaves its key and deadline behind.
+func (s *shard) idle(ctx actor.Context, m *idle) {
+	e := s.active[m.key]
+	if e == nil || e.gen != m.gen || e.seq != m.seq {
+		return // a message came in since: it stays
+	}
+	delete(s.active, m.key)
+	ctx.Stop(e.pid)
+	if m.empty {
+		return
+	}
+	s.sleep(m.key, m.due)
+	s.spec.Metrics.passivated(s.spec.Name)
+}
+
+func (s *shard) sleep(key string, due int64) {
+	s.asleep[key] = due
+	if due != 0 {
+		heap.Push(&s.heap, deadline{due: due, key: key})
+	}
+}
+
+// terminated forgets an entity its supervisor stopped (past its restart
+// budget): the next message for its key starts a fresh incarnation from
+// the store, and the key's deadline is read back so it still fires.
+func (s *shard) terminated(m *actor.Terminated) {
+	s.spec.Metrics.stopped(s.spec.Name)
+	key, gen := parseName(m.Who.Id, s.selfID)
+	e := s.active[key]
+	if e == nil || e.gen != gen {
+		return // passivated by us, or a predecessor
+	}
+	delete(s.active, key)
+	if due, ok := s.storedDeadline(key); ok {
+		s.sleep(key, due)
+	}
+}
+
+// storedDeadline reads a key's record back: whether it exists, and its
+// deadline.
+func (s *shard) storedDeadline(key string) (int64, bool) {
+	if s.spec.Store == nil {
+		return 0, false
+	}
+	raw, err := s.spec.Store.Load(s.spec.Bucket, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, false
+	}
+	if err != nil || s.spec.Deadline == nil {
+		return 0, true
+	}
+	due, err := s.spec.Deadline(raw)
+	if err != nil || due.IsZero() {
+		return 0, true
+	}
+	return due.UnixNano(), true
+}
+
+func (s *shard) add(keys []deadline) {
+	for _, k := range keys {
+		if _, live := s.active[k.key]; !live {
+			s.sleep(k.key, k.due)
+		}
+	}
+}
+
+// restoreSelf reads this shard's keys back after it restarted (its
+// entities were stopped with it).
+func (s *shard) restoreSelf() {
+	keys, err := scan(s.spec, func(key string) bool { return Of(key, s.spec.Shards) == s.index })
+	if err != nil {
+		panic(fmt.Sprintf("shard %s/%d: restore: %v", s.spec.Name, s.index, err))
+	}
+	s.add(keys)
+}
+
+func (s *shard) arm(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	s.timer = time.AfterFunc(s.spec.tickEvery(), func() { root.Send(self, &tick{}) })
+}
+
+// tick wakes the passivated entities whose deadline came and asks the
+// entities idle for Spec.Idle to passivate.
+func (s *shard) tick(ctx actor.Context) {
+	s.ticks++
+	now := time.Now().UnixNano()
+	for len(s.heap) > 0 && s.heap[0].due <= now {
+		d := heap.Pop(&s.heap).(deadline)
+		if due, ok := s.asleep[d.key]; ok && due == d.due {
+			s.route(ctx, &wake{Envelope{key: d.key}})
+		}
+	}
+	if s.idleTicks > 0 && s.ticks%s.scanEvery == 0 {
+		for key, e := range s.active {
+			if !e.asked && s.ticks-e.used >= s.idleTicks {
+				e.asked = true
+				s.route(ctx, &passivate{Envelope{key: key}})
+			}
+		}
+	}
+	s.timer.Reset(s.spec.tickEvery())
+}
+
+// fail answers msg with err when it is a request.
+func fail(msg any, err error) {
+	if f, ok := actor.UnwrapEnvelopeMessage(msg).(Failer); ok {
+		f.Fail(err)
+	}
+}
