@@ -71,7 +71,9 @@ func (r *root) start(ctx actor.Context) {
 	for i := range r.props {
 		// The strategy on a parent's props supervises its children: the
 		// shard's decides for the entities.
-		opts := []actor.PropsOption{actor.WithSupervisor(strategy(r.spec))}
+		// A shard's mailbox is tracked like an entity's: requests queued in
+		// it when it stops past its budget are answered.
+		opts := []actor.PropsOption{actor.WithSupervisor(strategy(r.spec)), actor.WithMailbox(trackedMailbox)}
 		if len(r.spec.ShardMiddleware) > 0 {
 			opts = append(opts, actor.WithReceiverMiddleware(r.spec.ShardMiddleware...))
 		}
