@@ -52,8 +52,13 @@ func panicOn[T any](next actor.ReceiverFunc) actor.ReceiverFunc {
 // server builds it (registrar.Spec on the shard machinery).
 func start(t testing.TB, s store.Store, log *zap.Logger, c Config) *harness {
 	t.Helper()
+	return startWith(t, s, log, c, nil)
+}
+
+func startWith(t testing.TB, s store.Store, log *zap.Logger, c Config, m *shard.Metrics) *harness {
+	t.Helper()
 	sys := supervision.NewSystem(log)
-	spec := Spec(log, c, s, nil, nil)
+	spec := Spec(log, c, s, nil, m)
 	spec.EntityMiddleware = []actor.ReceiverMiddleware{panicOn[*poison]}
 	spec.ShardMiddleware = []actor.ReceiverMiddleware{panicOn[*shardPoison]}
 	tree, err := shard.Start(sys, log, "b2bua", 5*time.Second, spec)

@@ -3,6 +3,7 @@ package shard
 import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/b2bua/b2bua/supervision"
 )
@@ -69,4 +70,16 @@ func strategy(spec *Spec) actor.SupervisorStrategy {
 		return d
 	}
 	return supervision.Strategy(spec.Log, spec.Name, counted, spec.budget())
+}
+
+// Live is the number of resident entities of kind.
+func (m *Metrics) Live(kind string) int {
+	if m == nil {
+		return 0
+	}
+	var out dto.Metric
+	if err := m.live.WithLabelValues(kind).Write(&out); err != nil {
+		return 0
+	}
+	return int(out.GetGauge().GetValue())
 }
