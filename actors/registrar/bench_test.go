@@ -3,9 +3,9 @@ package registrar
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"runtime"
 	"testing"
 	"time"
 
