@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,6 +49,8 @@ type Bolt struct {
 	// (their done callbacks send SIP responses: a syscall each).
 	committed chan committed
 	notified  sync.WaitGroup
+
+	metrics atomic.Pointer[Metrics]
 }
 
 // notifiers is how many goroutines run done callbacks.
@@ -141,6 +144,7 @@ func (b *Bolt) enqueue(o op) {
 	select {
 	case b.ops <- o:
 	default:
+		b.busy()
 		if o.done != nil {
 			o.done(ErrBusy)
 		}
@@ -194,7 +198,9 @@ func (b *Bolt) writer(max int) {
 				break fill
 			}
 		}
+		start := time.Now()
 		err := b.commit(batch)
+		b.observe(len(batch), time.Since(start))
 		if err != nil {
 			b.log.Error("store commit failed", zap.Int("writes", len(batch)), zap.Error(err))
 		}

@@ -177,3 +177,31 @@ func TestPanickingCallbackDoesNotStopTheStore(t *testing.T) {
 		t.Fatalf("the write of the panicking writer: %q %v", v, err)
 	}
 }
+
+// TestFullQueueRefusesAtOnce: a write that finds the queue full is failed
+// with ErrBusy before Save returns, instead of blocking the caller (an
+// actor's Receive).
+func TestFullQueueRefusesAtOnce(t *testing.T) {
+	b, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(t.TempDir(), "db"), Queue: 1, MaxBatch: 1}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m := store.NewMetrics(nil)
+	b.SetMetrics(m)
+	busy := 0
+	for i := range 2000 {
+		refused := false
+		b.Save("k", fmt.Sprint(i), []byte("v"), func(err error) {
+			if errors.Is(err, store.ErrBusy) {
+				refused = true // synchronous: before Save returns
+			}
+		})
+		if refused {
+			busy++
+		}
+	}
+	if busy == 0 {
+		t.Fatal("2000 writes into a queue of one: none refused")
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"errors"
 
 	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/store"
 )
 
 // SIP status codes the server sends. sipgo has no constants for 412 and 489
@@ -111,8 +113,10 @@ var table = []entry{
 	{registrar.ErrOutOfOrder, ServerInternalError, "CSeq Out of Order"}, // RFC 3261 §10.3 step 7 says 500
 	{registrar.ErrBadWildcard, BadRequest, "Invalid Wildcard Contact"},
 	{registrar.ErrTooManyContacts, Forbidden, "Too Many Contacts"},
+	{store.ErrBusy, ServiceUnavailable, "Store Busy"}, // before ErrStore, which wraps it
 	{registrar.ErrStore, ServerInternalError, Reason(ServerInternalError)},
-	{registrar.ErrInternal, ServerInternalError, Reason(ServerInternalError)},
+	{shard.ErrInternal, ServerInternalError, Reason(ServerInternalError)},
+	{shard.ErrUnavailable, ServiceUnavailable, Reason(ServiceUnavailable)},
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
 	// The edge adds the WWW-Authenticate challenges (RFC 8898, RFC 7616).
 	{auth.ErrNoCredentials, Unauthorized, Reason(Unauthorized)},

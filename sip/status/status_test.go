@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/sip/status"
+	"github.com/b2bua/b2bua/store"
 )
 
 func TestOf(t *testing.T) {
@@ -23,6 +25,9 @@ func TestOf(t *testing.T) {
 		{"bad wildcard", registrar.ErrBadWildcard, 400, "Invalid Wildcard Contact"},
 		{"too many contacts", registrar.ErrTooManyContacts, 403, "Too Many Contacts"},
 		{"store", fmt.Errorf("%w: disk", registrar.ErrStore), 500, "Server Internal Error"},
+		{"store full", fmt.Errorf("%w: %w", registrar.ErrStore, store.ErrBusy), 503, "Store Busy"},
+		{"panic in an entity", fmt.Errorf("%w: boom", shard.ErrInternal), 500, "Server Internal Error"},
+		{"entity gone", shard.ErrUnavailable, 503, "Service Unavailable"},
 		{"interval too brief classifies itself", &registrar.IntervalTooBriefError{MinExpires: 60}, 423, "Interval Too Brief"},
 		{"edge error classifies itself", status.New(400, "Missing Call-ID"), 400, "Missing Call-ID"},
 		{"deadline", context.DeadlineExceeded, 408, "Request Timeout"},
