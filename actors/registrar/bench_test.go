@@ -3,6 +3,7 @@ package registrar
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -16,19 +17,26 @@ import (
 
 // BenchmarkRegister measures the actor path a REGISTER takes after the
 // edge: router → shard → registration actor → group commit → reply.
-// "new" spawns an actor per AOR; "refresh" re-registers existing ones.
+// "new" spawns an actor per AOR; "refresh" re-registers resident ones;
+// "refresh-passivated" re-registers AORs that passivated in between (idle
+// time 10 ms), so each refresh spawns an actor and reads the store: the
+// cost of passivation on a refresh.
 func BenchmarkRegister(b *testing.B) {
-	for _, mode := range []string{"new", "refresh"} {
+	for _, mode := range []string{"new", "refresh", "refresh-passivated"} {
 		b.Run(mode, func(b *testing.B) {
 			s := openStore(b, b.TempDir())
 			defer s.Close()
-			h := start(b, s, zap.NewNop(), DefaultConfig())
+			c := DefaultConfig()
+			if mode == "refresh-passivated" {
+				c.Idle = 10 * time.Millisecond
+			}
+			h := start(b, s, zap.NewNop(), c)
 			defer h.stop()
 			const inflight = 256
 			sem := make(chan struct{}, inflight)
 			done := func(*RegisterResult) { <-sem }
 			users := 10000
-			if mode == "refresh" {
+			if mode != "new" {
 				for i := range users {
 					h.register(reg(AOR(fmt.Sprintf("sip:u%d@localhost", i)), "sip:x@127.0.0.1", 3600, "c", 1))
 				}
@@ -92,10 +100,22 @@ func BenchmarkMemoryPerAOR(b *testing.B) {
 	h.stop()
 	_ = s.Close()
 
+	if fi, err := os.Stat(filepath.Join(dir, "b2bua.db")); err == nil {
+		b.ReportMetric(float64(fi.Size())/float64(b.N), "file-B/aor")
+	}
+
+	// A restart reads every key and deadline back in one scan (which maps
+	// every page of the file) and serves again without spawning an actor.
+	runtime.GC()
+	debug.FreeOSMemory()
+	rss2 := rss()
 	t0 := time.Now()
 	s = openStore(b, dir)
 	h = start(b, s, zap.NewNop(), c)
 	b.ReportMetric(time.Since(t0).Seconds(), "restart-s")
+	runtime.GC()
+	debug.FreeOSMemory()
+	b.ReportMetric(float64(rss()-rss2)/float64(b.N), "restart-rss-B/aor")
 	if got := h.lookup(AOR(fmt.Sprintf("sip:user%d@localhost", b.N/2))); len(got) != 1 {
 		b.Fatalf("after restart: %+v", got)
 	}
