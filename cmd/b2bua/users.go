@@ -241,7 +241,7 @@ func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "token NAME", Short: "Print an access token for a user (for scripts and SIPp)", Args: cobra.ExactArgs(1),
 		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, args []string) error {
-			tok, _, err := a.Token(args[0], strings.Fields(scopes))
+			tok, _, err := a.Token(args[0], scopeList(scopes))
 			if err == nil {
 				fmt.Fprintln(cmd.OutOrStdout(), tok)
 			}
@@ -268,6 +268,17 @@ func newKeysCmd() *cobra.Command {
 		}),
 	})
 	return cmd
+}
+
+// scopeList splits space-separated scopes. No scopes is nil, never an empty
+// slice: users.Service.IssueAccessToken grants all of the user's scopes for
+// nil but none for an empty list (the admin API's JSON drops an empty list,
+// so only the offline path used to issue tokens without scope).
+func scopeList(s string) []string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f
+	}
+	return nil
 }
 
 func withAdmin(f *adminFlags, run func(*cobra.Command, admin, []string) error) func(*cobra.Command, []string) error {
