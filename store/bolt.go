@@ -13,19 +13,26 @@ import (
 	"go.uber.org/zap"
 )
 
-// BoltConfig configures the bbolt store.
+// BoltConfig configures the bbolt store. The yaml tags are its keys in the
+// server's configuration file ("-": not configurable there).
 type BoltConfig struct {
 	// Path of the database file, e.g. ./data/b2bua.db.
-	Path string
+	Path string `yaml:"-"`
 	// Fsync makes every group commit fsync. Without it a committed write
 	// still survives kill -9 (the page cache belongs to the kernel) but not
 	// a power loss.
-	Fsync bool
+	Fsync bool `yaml:"fsync"`
 	// MaxBatch caps the writes in one commit.
-	MaxBatch int
+	MaxBatch int `yaml:"-"`
 	// OpenTimeout bounds the wait for bbolt's file lock, held by another
 	// process using the same data directory.
-	OpenTimeout time.Duration
+	OpenTimeout time.Duration `yaml:"-"`
+}
+
+// DefaultBoltConfig is no fsync, 2048 writes per commit and a 2 s wait for
+// the file lock; Path has no default.
+func DefaultBoltConfig() BoltConfig {
+	return BoltConfig{MaxBatch: 2048, OpenTimeout: 2 * time.Second}
 }
 
 // Bolt is the embedded bbolt Store with a group-committing writer.
@@ -66,11 +73,12 @@ var _ Store = (*Bolt)(nil)
 
 // OpenBolt opens (creating when missing) the database at cfg.Path.
 func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
+	d := DefaultBoltConfig()
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 2048
+		cfg.MaxBatch = d.MaxBatch
 	}
 	if cfg.OpenTimeout <= 0 {
-		cfg.OpenTimeout = 2 * time.Second
+		cfg.OpenTimeout = d.OpenTimeout
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
