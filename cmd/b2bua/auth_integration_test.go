@@ -315,7 +315,9 @@ func TestUserCommands(t *testing.T) {
 	if code, _ := passwordGrant(t, p.http, "dave", "first-pw", ""); code != 200 {
 		t.Fatalf("password grant after direct add: %d", code)
 	}
-	cli(t, dir, p.http, "second-pw\n", "user", "passwd", "dave", "--password-stdin")
+	if out := cli(t, dir, p.http, "second-pw\n", "user", "passwd", "dave", "--password-stdin"); out != "changed the password of user dave through the server at http://"+p.http {
+		t.Fatalf("user passwd through the server said %q", out)
+	}
 	if code, _ := passwordGrant(t, p.http, "dave", "first-pw", ""); code != 400 {
 		t.Fatalf("old password still accepted: %d", code)
 	}
