@@ -34,9 +34,9 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the server",
 		Long: "Run the server. Configuration: defaults < YAML file (--config) < B2BUA_* environment < flags.\n" +
-			"With no configuration at all it serves UDP and TCP on 0.0.0.0:5060 for domain localhost,\n" +
-			"requires Bearer or Digest authentication, keeps its data in ./data and answers HTTP\n" +
-			"(health, metrics, OAuth endpoints, admin API) on 127.0.0.1:8080.",
+			"With no configuration at all it serves UDP and TCP on port 5060 of every address (0.0.0.0, opened\n" +
+			"dual-stack) for domain localhost, requires Bearer or Digest authentication, keeps its data\n" +
+			"in ./data and answers HTTP (health, metrics, OAuth endpoints, admin API) on 127.0.0.1:8080.",
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().StringVar(&file, "config", "", "YAML configuration file (default none)")

@@ -280,8 +280,8 @@ func newTokenCmd() *cobra.Command {
 	var scopes string
 	cmd := &cobra.Command{
 		Use: "token NAME", Short: "Print an access token for a user (for scripts and SIPp)", Args: cobra.ExactArgs(1),
-		Long: "Print an access token for a user, signed with the server's key, with iss http://<--http> unless\n" +
-			"--config or B2BUA_TOKEN_ISSUER say otherwise: give the same --http as the server. " + adminLong,
+		Long: "Print an access token for a user, signed with the server's key. Its iss is http://<--http> unless\n" +
+			"--config or B2BUA_TOKEN_ISSUER say otherwise: give the same --http as the server.\n" + adminLong,
 		RunE: withAdmin(&f, false, func(cmd *cobra.Command, a admin, args []string) error {
 			tok, _, err := a.Token(args[0], scopeList(scopes))
 			if err == nil {
