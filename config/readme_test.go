@@ -54,3 +54,24 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 	}
 	return keys
 }
+
+// TestEveryFieldHasAYAMLTag: a field without a yaml tag would be read from
+// the file under its lowercased Go name (a new edge.Config field Foo would
+// silently become the key "foo"). Each must say its key, or "-".
+func TestEveryFieldHasAYAMLTag(t *testing.T) {
+	var walk func(reflect.Type, string)
+	walk = func(typ reflect.Type, path string) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag, ok := f.Tag.Lookup("yaml")
+			switch {
+			case !f.IsExported():
+			case !ok:
+				t.Errorf("%s.%s (%s) has no yaml tag: give it its key, or yaml:\"-\"", path, f.Name, typ)
+			case tag != "-" && f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]():
+				walk(f.Type, path+"."+f.Name)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "Config")
+}
