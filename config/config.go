@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -166,6 +167,9 @@ func (c *Config) Resolve() {
 		c.Edge.MaxInFlight = edge.DefaultConfig().MaxInFlight
 	}
 }
+
+// StorePath is the store's file: <Data>/b2bua.db.
+func (c *Config) StorePath() string { return filepath.Join(c.Data, "b2bua.db") }
 
 func splitList(v string) []string {
 	var out []string

@@ -9,7 +9,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -87,7 +86,7 @@ func serve(ctx context.Context, c config.Config) error {
 	}
 
 	sc := c.Store
-	sc.Path = filepath.Join(c.Data, "b2bua.db")
+	sc.Path = c.StorePath()
 	st, err := store.OpenBolt(sc, log.Named("store"))
 	if err != nil {
 		return err

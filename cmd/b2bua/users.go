@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -64,11 +63,13 @@ func (f *adminFlags) open(create bool) (admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(c.Data, "b2bua.db")
-	if _, err := os.Stat(path); !create && errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s: is --data the server's data directory? (serve or user add creates it)", errNoStore, path)
+	sc := c.Store
+	sc.Path = c.StorePath()
+	if _, err := os.Stat(sc.Path); !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s: is --data the server's data directory? (serve or user add creates it)", errNoStore, sc.Path)
 	}
-	st, err := store.OpenBolt(store.BoltConfig{Path: path, OpenTimeout: 300 * time.Millisecond}, zap.NewNop())
+	sc.OpenTimeout = 300 * time.Millisecond // a running server holds the lock: ask its admin API soon
+	st, err := store.OpenBolt(sc, zap.NewNop())
 	if errors.Is(err, store.ErrLocked) {
 		tok, err := readAdminToken(c.Data)
 		if err != nil {
@@ -84,7 +85,7 @@ func (f *adminFlags) open(create bool) (admin, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &localAdmin{svc: svc, st: st, path: path}, nil
+	return &localAdmin{svc: svc, st: st, path: sc.Path}, nil
 }
 
 type localAdmin struct {
