@@ -24,6 +24,8 @@ const (
 	DefaultCacheSize = 100_000
 	// DefaultHTTPTimeout bounds a JWKS fetch or an introspection request.
 	DefaultHTTPTimeout = 5 * time.Second
+	// DefaultIdentityClaim is the claim naming the SIP identity.
+	DefaultIdentityClaim = "sub"
 )
 
 // BearerConfig configures a Bearer verifier. Zero fields take the defaults
@@ -146,7 +148,7 @@ func (c *BearerConfig) setDefaults() error {
 		c.CacheSize = DefaultCacheSize
 	}
 	if c.IdentityClaim == "" {
-		c.IdentityClaim = "sub"
+		c.IdentityClaim = DefaultIdentityClaim
 	}
 	if c.Now == nil {
 		c.Now = time.Now

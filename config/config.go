@@ -1,6 +1,13 @@
 // Package config is the server's configuration: defaults < YAML file <
-// B2BUA_* environment < command-line flags (the flags are applied by
-// cmd/b2bua). The defaults run a working server.
+// B2BUA_* environment < command-line flags. The defaults run a working
+// server.
+//
+// Config embeds the Config of each package it configures (edge.Config,
+// store.BoltConfig, registrar.Config), so a setting is declared once, in
+// its package: the field with its yaml tag, and its default in the
+// package's DefaultConfig. The table in settings.go gives a setting its
+// flag and B2BUA_* variable. Settings derived from others (the token
+// issuer from --http, ...) are filled by Resolve; Validate only checks.
 package config
 
 import (
@@ -8,51 +15,60 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/auth/users"
+	"github.com/b2bua/b2bua/sip/edge"
+	"github.com/b2bua/b2bua/store"
 )
 
 // Config is everything `b2bua serve` needs.
 type Config struct {
-	Listen    []string `yaml:"listen"`  // "udp:HOST:PORT", "tcp:HOST:PORT"
-	Data      string   `yaml:"data"`    // data directory; the store is <data>/b2bua.db
-	Domain    string   `yaml:"domain"`  // SIP domain served
-	Aliases   []string `yaml:"aliases"` // more names for the domain
-	HTTP      string   `yaml:"http"`    // health, metrics and (later) OAuth and admin
-	Auth      string   `yaml:"auth"`    // "bearer", "digest", "bearer,digest" or "none"
+	Listen    []string `yaml:"listen"` // "udp:HOST:PORT", "tcp:HOST:PORT"
+	Data      string   `yaml:"data"`   // data directory; the store is <data>/b2bua.db
+	HTTP      string   `yaml:"http"`   // health, metrics, OAuth endpoints, admin API
+	Auth      string   `yaml:"auth"`   // "bearer", "digest", "bearer,digest" or "none"
 	LogLevel  string   `yaml:"log_level"`
 	LogFormat string   `yaml:"log_format"` // "json", "console" or "auto" (console on a terminal)
-	Fsync     bool     `yaml:"fsync"`      // fsync every group commit (power-loss safety)
-	// MaxInFlight bounds requests waiting for an actor; past it: 503.
-	MaxInFlight int       `yaml:"max_inflight"`
-	Registrar   Registrar `yaml:"registrar"`
-	Tokens      Tokens    `yaml:"tokens"`
+	// Edge is the SIP edge: domain, aliases, max_inflight at the top level
+	// of the file. Its Listen and Auth are built from Listen and Auth above.
+	Edge edge.Config `yaml:",inline"`
+	// Store is the bbolt store: fsync at the top level. Its Path is
+	// <Data>/b2bua.db.
+	Store     store.BoltConfig `yaml:",inline"`
+	Registrar registrar.Config `yaml:"registrar"`
+	Tokens    Tokens           `yaml:"tokens"`
 	// DigestAlgorithms are offered in this order, one challenge each (RFC
-	// 8760 §2.4). MD5 comes first by default: many phones and tools read
-	// only the first challenge and know only MD5 (sipsak fails on a
-	// SHA-256 one). A fleet of RFC 8760 clients should say "SHA-256,MD5"
-	// or "SHA-256".
+	// 8760 §2.4). MD5 comes first by default, unlike auth/digest's own
+	// default: many phones and tools read only the first challenge and
+	// know only MD5 (sipsak fails on a SHA-256 one). A fleet of RFC 8760
+	// clients should say "SHA-256,MD5" or "SHA-256".
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
 }
 
-// Tokens configures bearer verification and the built-in authorization
-// server.
+// Tokens configures bearer verification (auth.BearerConfig) and the
+// built-in authorization server (users.Config). It is not one package's
+// Config: the two share issuer and audience, and the YAML keeps them
+// together under `tokens:`.
 type Tokens struct {
-	Issuer        string        `yaml:"issuer"`         // iss of our tokens and required of any; default http://<http>
-	Audience      string        `yaml:"audience"`       // aud; default sip:<domain>
-	IdentityClaim string        `yaml:"identity_claim"` // claim naming the SIP user; default sub
+	Issuer        string        `yaml:"issuer"`         // iss of our tokens and required of any; derived: http://<http>
+	Audience      string        `yaml:"audience"`       // aud; derived: sip:<domain>
+	IdentityClaim string        `yaml:"identity_claim"` // claim naming the SIP user
 	JWKSURI       string        `yaml:"jwks_uri"`       // an external JWKS (key rotation without restart)
 	Introspection Introspection `yaml:"introspection"`
-	AccessTTL     time.Duration `yaml:"access_ttl"`  // default 15m
-	RefreshTTL    time.Duration `yaml:"refresh_ttl"` // default 720h
-	// Algorithms is the allow-list of token signature algorithms;
-	// default ES256, RS256, EdDSA. none and HMAC are never accepted.
+	AccessTTL     time.Duration `yaml:"access_ttl"`
+	RefreshTTL    time.Duration `yaml:"refresh_ttl"`
+	// Algorithms is the allow-list of token signature algorithms; empty
+	// means auth's own (ES256, RS256, EdDSA). none and HMAC are never
+	// accepted.
 	Algorithms []string `yaml:"algorithms"`
-	// Leeway is the clock skew allowed for exp, nbf and iat; default 30s.
+	// Leeway is the clock skew allowed for exp, nbf and iat.
 	Leeway time.Duration `yaml:"leeway"`
 	// Scopes maps a SIP method to the scope its bearer token needs; it
 	// replaces the default map (REGISTER: sip:register, ...) when given.
@@ -76,47 +92,31 @@ type Introspection struct {
 	ClientSecret string `yaml:"client_secret"`
 }
 
-// AuthSchemes returns the schemes --auth turns on: bearer, digest or none.
-func (c *Config) AuthSchemes() (bearer, digest bool) {
-	for _, s := range splitList(c.Auth) {
-		switch strings.ToLower(s) {
-		case "bearer":
-			bearer = true
-		case "digest":
-			digest = true
-		}
-	}
-	return bearer, digest
-}
-
-// Registrar holds the binding rules.
-type Registrar struct {
-	MinExpires     int `yaml:"min_expires"`
-	MaxExpires     int `yaml:"max_expires"`
-	DefaultExpires int `yaml:"default_expires"`
-	MaxContacts    int `yaml:"max_contacts"`
-	Shards         int `yaml:"shards"` // 0: 8 × GOMAXPROCS
-}
-
-// Default returns the embedded defaults: UDP and TCP on 0.0.0.0:5060,
-// domain localhost, data in ./data, HTTP on 127.0.0.1:8080, Bearer and
-// Digest authentication required.
+// Default returns the defaults: UDP and TCP on 0.0.0.0:5060, data in
+// ./data, HTTP on 127.0.0.1:8080, Bearer and Digest authentication
+// required, and each package's DefaultConfig (domain localhost, 5000
+// requests in flight, no fsync, 8 registrar shards per CPU, ...). The
+// derived settings stay empty until Resolve.
 func Default() Config {
 	return Config{
 		Listen:           []string{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"},
 		Data:             "./data",
-		Domain:           "localhost",
 		HTTP:             "127.0.0.1:8080",
 		Auth:             "bearer,digest",
 		DigestAlgorithms: []string{"MD5", "SHA-256"},
 		LogLevel:         "info",
 		LogFormat:        "auto",
-		Registrar:        Registrar{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32},
+		Edge:             edge.DefaultConfig(),
+		Store:            store.DefaultBoltConfig(),
+		Registrar:        registrar.DefaultConfig(),
+		Tokens: Tokens{IdentityClaim: auth.DefaultIdentityClaim, Leeway: auth.DefaultLeeway,
+			AccessTTL: users.DefaultAccessTTL, RefreshTTL: users.DefaultRefreshTTL},
 	}
 }
 
 // Load returns the defaults overlaid with the YAML file at path (when not
-// empty) and then with the environment read through getenv.
+// empty) and then with the environment read through getenv. Overlay the
+// flags next (AddFlags), then call Resolve and Validate.
 func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 	c := Default()
 	if path != "" {
@@ -136,50 +136,40 @@ func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
-// applyEnv overlays B2BUA_* variables. Lists are comma-separated.
-func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
-	strs := map[string]*string{
-		"B2BUA_DATA": &c.Data, "B2BUA_DOMAIN": &c.Domain, "B2BUA_HTTP": &c.HTTP, "B2BUA_AUTH": &c.Auth,
-		"B2BUA_LOG_LEVEL": &c.LogLevel, "B2BUA_LOG_FORMAT": &c.LogFormat,
-		"B2BUA_TOKEN_ISSUER": &c.Tokens.Issuer, "B2BUA_TOKEN_AUDIENCE": &c.Tokens.Audience,
-		"B2BUA_IDENTITY_CLAIM": &c.Tokens.IdentityClaim, "B2BUA_JWKS_URI": &c.Tokens.JWKSURI,
-		"B2BUA_INTROSPECTION_URL": &c.Tokens.Introspection.URL, "B2BUA_INTROSPECTION_CLIENT_ID": &c.Tokens.Introspection.ClientID,
-		"B2BUA_INTROSPECTION_CLIENT_SECRET": &c.Tokens.Introspection.ClientSecret,
-	}
-	for k, p := range strs {
-		if v, ok := getenv(k); ok {
-			*p = v
+// AuthSchemes returns the schemes --auth turns on: bearer, digest or none.
+func (c *Config) AuthSchemes() (bearer, digest bool) {
+	for _, s := range splitList(c.Auth) {
+		switch strings.ToLower(s) {
+		case "bearer":
+			bearer = true
+		case "digest":
+			digest = true
 		}
 	}
-	lists := map[string]*[]string{"B2BUA_LISTEN": &c.Listen, "B2BUA_ALIASES": &c.Aliases, "B2BUA_DIGEST_ALGORITHMS": &c.DigestAlgorithms}
-	for k, p := range lists {
-		if v, ok := getenv(k); ok {
-			*p = splitList(v)
-		}
-	}
-	ints := map[string]*int{
-		"B2BUA_MIN_EXPIRES": &c.Registrar.MinExpires, "B2BUA_MAX_EXPIRES": &c.Registrar.MaxExpires,
-		"B2BUA_DEFAULT_EXPIRES": &c.Registrar.DefaultExpires, "B2BUA_MAX_CONTACTS": &c.Registrar.MaxContacts,
-		"B2BUA_SHARDS": &c.Registrar.Shards, "B2BUA_MAX_INFLIGHT": &c.MaxInFlight,
-	}
-	for k, p := range ints {
-		if v, ok := getenv(k); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("config: %s=%q: not a number", k, v)
-			}
-			*p = n
-		}
-	}
-	if v, ok := getenv("B2BUA_FSYNC"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("config: B2BUA_FSYNC=%q: not a boolean", v)
-		}
-		c.Fsync = b
-	}
-	return nil
+	return bearer, digest
 }
+
+// Resolve fills the settings derived from others, which a default cannot
+// give before the flags are known: the token issuer (http://<http>) and
+// audience (sip:<domain>) when empty, and a zero shard count or in-flight
+// bound (the documented "0: default") with the package default.
+func (c *Config) Resolve() {
+	if c.Tokens.Issuer == "" {
+		c.Tokens.Issuer = "http://" + c.HTTP
+	}
+	if c.Tokens.Audience == "" {
+		c.Tokens.Audience = "sip:" + c.Edge.Domain
+	}
+	if c.Registrar.Shards == 0 {
+		c.Registrar.Shards = registrar.DefaultConfig().Shards
+	}
+	if c.Edge.MaxInFlight == 0 {
+		c.Edge.MaxInFlight = edge.DefaultConfig().MaxInFlight
+	}
+}
+
+// StorePath is the store's file: <Data>/b2bua.db.
+func (c *Config) StorePath() string { return filepath.Join(c.Data, "b2bua.db") }
 
 func splitList(v string) []string {
 	var out []string
@@ -189,88 +179,4 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-// Validate reports settings that cannot work, before anything starts.
-func (c *Config) Validate() error {
-	if c.Registrar.Shards == 0 {
-		c.Registrar.Shards = 8 * runtime.GOMAXPROCS(0)
-	}
-	switch {
-	case len(c.Listen) == 0:
-		return errors.New("config: no listen address")
-	case c.Data == "":
-		return errors.New("config: data directory is empty")
-	case c.Domain == "":
-		return errors.New("config: domain is empty")
-	}
-	if err := c.validateAuth(); err != nil {
-		return err
-	}
-	switch c.LogFormat {
-	case "json", "console", "auto":
-	default:
-		return fmt.Errorf("config: log format %q: want json, console or auto", c.LogFormat)
-	}
-	return nil
-}
-
-func (c *Config) validateAuth() error {
-	schemes := splitList(c.Auth)
-	if len(schemes) == 0 {
-		return errors.New("config: auth is empty: want bearer, digest, bearer,digest or none")
-	}
-	for _, s := range schemes {
-		switch strings.ToLower(s) {
-		case "bearer", "digest":
-		case "none":
-			if len(schemes) > 1 {
-				return errors.New("config: auth none cannot be combined with a scheme")
-			}
-		default:
-			return fmt.Errorf("config: auth scheme %q: want bearer, digest or none", s)
-		}
-	}
-	if c.Tokens.Issuer == "" {
-		c.Tokens.Issuer = "http://" + c.HTTP
-	}
-	if c.Tokens.Audience == "" {
-		c.Tokens.Audience = "sip:" + c.Domain
-	}
-	if c.Tokens.IdentityClaim == "" {
-		c.Tokens.IdentityClaim = "sub"
-	}
-	if c.Tokens.AccessTTL == 0 {
-		c.Tokens.AccessTTL = 15 * time.Minute
-	}
-	if c.Tokens.RefreshTTL == 0 {
-		c.Tokens.RefreshTTL = 30 * 24 * time.Hour
-	}
-	for _, a := range c.DigestAlgorithms {
-		switch strings.ToUpper(a) {
-		case "MD5", "SHA-256", "MD5-SESS", "SHA-256-SESS":
-		default:
-			return fmt.Errorf("config: digest algorithm %q: want SHA-256 or MD5", a)
-		}
-	}
-	if len(c.DigestAlgorithms) == 0 {
-		return errors.New("config: no digest algorithm")
-	}
-	for _, a := range c.Tokens.Algorithms {
-		switch a {
-		case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA":
-		default:
-			return fmt.Errorf("config: token algorithm %q: want an asymmetric JWS algorithm such as ES256, RS256 or EdDSA", a)
-		}
-	}
-	for _, cl := range c.Tokens.Clients {
-		if cl.ID == "" {
-			return errors.New("config: a token client has no id")
-		}
-	}
-	in := c.Tokens.Introspection
-	if in.URL != "" && (in.ClientID == "" || in.ClientSecret == "") {
-		return errors.New("config: introspection needs client_id and client_secret")
-	}
-	return nil
 }

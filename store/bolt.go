@@ -14,22 +14,29 @@ import (
 	"go.uber.org/zap"
 )
 
-// BoltConfig configures the bbolt store.
+// BoltConfig configures the bbolt store. The yaml tags are its keys in the
+// server's configuration file ("-": not configurable there).
 type BoltConfig struct {
 	// Path of the database file, e.g. ./data/b2bua.db.
-	Path string
+	Path string `yaml:"-"`
 	// Fsync makes every group commit fsync. Without it a committed write
 	// still survives kill -9 (the page cache belongs to the kernel) but not
 	// a power loss.
-	Fsync bool
+	Fsync bool `yaml:"fsync"`
 	// MaxBatch caps the writes in one commit.
-	MaxBatch int
+	MaxBatch int `yaml:"-"`
 	// Queue is how many writes may wait for a commit; a write past it fails
-	// at once with ErrBusy (default 8192).
-	Queue int
+	// at once with ErrBusy (503).
+	Queue int `yaml:"-"`
 	// OpenTimeout bounds the wait for bbolt's file lock, held by another
 	// process using the same data directory.
-	OpenTimeout time.Duration
+	OpenTimeout time.Duration `yaml:"-"`
+}
+
+// DefaultBoltConfig is no fsync, 2048 writes per commit, 8192 writes
+// queued and a 2 s wait for the file lock; Path has no default.
+func DefaultBoltConfig() BoltConfig {
+	return BoltConfig{MaxBatch: 2048, Queue: 8192, OpenTimeout: 2 * time.Second}
 }
 
 // Bolt is the embedded bbolt Store with a group-committing writer.
@@ -72,11 +79,12 @@ var _ Store = (*Bolt)(nil)
 
 // OpenBolt opens (creating when missing) the database at cfg.Path.
 func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
+	d := DefaultBoltConfig()
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 2048
+		cfg.MaxBatch = d.MaxBatch
 	}
 	if cfg.OpenTimeout <= 0 {
-		cfg.OpenTimeout = 2 * time.Second
+		cfg.OpenTimeout = d.OpenTimeout
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -89,7 +97,7 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
 	if cfg.Queue <= 0 {
-		cfg.Queue = 8192
+		cfg.Queue = d.Queue
 	}
 	b := &Bolt{db: db, log: log, ops: make(chan op, cfg.Queue), done: make(chan struct{}),
 		committed: make(chan committed, notifiers*2)}

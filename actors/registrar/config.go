@@ -6,20 +6,21 @@ import (
 	"time"
 )
 
-// Config holds the registrar's binding rules and sharding.
+// Config holds the registrar's binding rules and sharding. The yaml tags
+// are its keys under `registrar:` in the server's configuration file.
 type Config struct {
-	MinExpires     int // shorter non-zero requests get 423 with this Min-Expires (seconds)
-	MaxExpires     int // longer requests are clamped to this
-	DefaultExpires int // used when neither the contact nor the request gives one
-	MaxContacts    int // bindings per AOR
-	Shards         int // shard actors; a small multiple of GOMAXPROCS
+	MinExpires     int `yaml:"min_expires"`     // shorter non-zero requests get 423 with this Min-Expires (seconds)
+	MaxExpires     int `yaml:"max_expires"`     // longer requests are clamped to this
+	DefaultExpires int `yaml:"default_expires"` // used when neither the contact nor the request gives one
+	MaxContacts    int `yaml:"max_contacts"`    // bindings per AOR
+	Shards         int `yaml:"shards"`          // shard actors; a small multiple of GOMAXPROCS
 	// Idle is how long a registration actor stays resident without a
 	// message before it passivates: it stops, and its shard keeps only its
 	// key and next expiry; the next message or the expiry brings it back
 	// from the store.
-	Idle time.Duration
+	Idle time.Duration `yaml:"idle"`
 	// Now is the clock; nil means time.Now. Tests may set it.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 }
 
 // DefaultConfig is 60 s minimum, 7200 s maximum, 3600 s default, 32 contacts

@@ -25,6 +25,12 @@ const PublicClientID = "sipua"
 // (the `b2bua token` command), so they can be told apart in logs.
 const CLIClientID = "b2bua-cli"
 
+// Defaults of Config.
+const (
+	DefaultAccessTTL  = 15 * time.Minute    // lifetime of an access token
+	DefaultRefreshTTL = 30 * 24 * time.Hour // lifetime of a refresh token
+)
+
 // Config configures the users service and its OAuth 2.0 endpoints.
 type Config struct {
 	// Issuer is the base URL the endpoints are served under, e.g.
@@ -80,10 +86,10 @@ func (cfg Config) withDefaults() Config {
 		cfg.Audience = "sip:" + strings.ToLower(cfg.Domain)
 	}
 	if cfg.AccessTTL <= 0 {
-		cfg.AccessTTL = 15 * time.Minute
+		cfg.AccessTTL = DefaultAccessTTL
 	}
 	if cfg.RefreshTTL <= 0 {
-		cfg.RefreshTTL = 30 * 24 * time.Hour
+		cfg.RefreshTTL = DefaultRefreshTTL
 	}
 	if cfg.DefaultScopes == nil {
 		cfg.DefaultScopes = []string{auth.ScopeRegister, auth.ScopePresence, auth.ScopeCall}

@@ -26,7 +26,7 @@ func openUsers(c config.Config, st store.Store, log *zap.Logger) (*users.Service
 		clients = append(clients, users.Client{ID: cl.ID, Secret: cl.Secret, Grants: cl.Grants, Scopes: cl.Scopes})
 	}
 	return users.New(st, users.Config{
-		Issuer: c.Tokens.Issuer, Audience: c.Tokens.Audience, Domain: c.Domain,
+		Issuer: c.Tokens.Issuer, Audience: c.Tokens.Audience, Domain: c.Edge.Domain,
 		AccessTTL: c.Tokens.AccessTTL, RefreshTTL: c.Tokens.RefreshTTL, Clients: clients,
 	}, log.Named("users"))
 }
@@ -42,12 +42,12 @@ func buildAuth(c config.Config, st store.Store, svc *users.Service, log *zap.Log
 			scopes[strings.ToUpper(m)] = sc
 		}
 	}
-	a := &edge.Auth{Scopes: scopes, Realm: c.Domain, AuthzServer: c.Tokens.Issuer + "/oauth/token"}
+	a := &edge.Auth{Scopes: scopes, Realm: c.Edge.Domain, AuthzServer: c.Tokens.Issuer + "/oauth/token"}
 	stop := func() {}
 	if bearerOn {
 		cfg := auth.BearerConfig{
 			Issuer: c.Tokens.Issuer, Audience: c.Tokens.Audience, IdentityClaim: c.Tokens.IdentityClaim,
-			Domain: c.Domain, LocalKeys: svc.PublicKeys, JWKSURI: c.Tokens.JWKSURI,
+			Domain: c.Edge.Domain, LocalKeys: svc.PublicKeys, JWKSURI: c.Tokens.JWKSURI,
 			Algorithms: c.Tokens.Algorithms, Leeway: c.Tokens.Leeway,
 		}
 		if in := c.Tokens.Introspection; in.URL != "" {
@@ -65,7 +65,7 @@ func buildAuth(c config.Config, st store.Store, svc *users.Service, log *zap.Log
 			stop()
 			return nil, nil, err
 		}
-		d, err := digest.New(digest.Config{Realm: c.Domain, Secret: secret, Algorithms: c.DigestAlgorithms}, log.Named("digest"))
+		d, err := digest.New(digest.Config{Realm: c.Edge.Domain, Secret: secret, Algorithms: c.DigestAlgorithms}, log.Named("digest"))
 		if err != nil {
 			stop()
 			return nil, nil, err

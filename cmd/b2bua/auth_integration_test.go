@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -314,7 +315,9 @@ func TestUserCommands(t *testing.T) {
 	if code, _ := passwordGrant(t, p.http, "dave", "first-pw", ""); code != 200 {
 		t.Fatalf("password grant after direct add: %d", code)
 	}
-	cli(t, dir, p.http, "second-pw\n", "user", "passwd", "dave", "--password-stdin")
+	if out := cli(t, dir, p.http, "second-pw\n", "user", "passwd", "dave", "--password-stdin"); out != "changed the password of user dave through the server at http://"+p.http {
+		t.Fatalf("user passwd through the server said %q", out)
+	}
 	if code, _ := passwordGrant(t, p.http, "dave", "first-pw", ""); code != 400 {
 		t.Fatalf("old password still accepted: %d", code)
 	}
@@ -398,4 +401,26 @@ func TestConfiguredClientsAndScopes(t *testing.T) {
 	}
 	expectStatus(t, registerWith(t, p.udp, "pbx", "Bearer "+grant("pbx", "pbx-secret")), 200)
 	expectStatus(t, registerWith(t, p.udp, "monitor", "Bearer "+grant("monitor", "mon-secret")), 403, `scope="sip:trunk"`)
+}
+
+// TestOfflineTokenRegisters: `b2bua token` on a stopped server opens the
+// store itself; its token must carry the user's scopes just as one issued
+// through a running server does, so a REGISTER made with it gets 200.
+func TestOfflineTokenRegisters(t *testing.T) {
+	dir := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)) // the issuer is http://<--http>: the same offline and served
+	cli(t, dir, httpAddr, "pw-erin\n", "user", "add", "erin", "--password-stdin")
+	tok := cli(t, dir, httpAddr, "", "token", "erin")
+	p := start(t, dir, "--auth", "bearer", "--http", httpAddr)
+	expectStatus(t, registerWith(t, p.udp, "erin", "Bearer "+tok), 200)
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -80,8 +80,8 @@ func newScenarioCmd(name string) *cobra.Command {
 	fs := cmd.Flags()
 	switch name {
 	case "register":
-		fs.BoolVar(&f.scen.Refresh, "refresh", false, "re-REGISTER with the same Call-ID and CSeq+1 after each success")
-		fs.BoolVar(&f.scen.Unregister, "unregister", false, "end each AOR's chain with a REGISTER Expires: 0")
+		fs.BoolVar(&f.scen.Refresh, "refresh", false, "re-REGISTER with the same Call-ID and CSeq+1 after each success (default off)")
+		fs.BoolVar(&f.scen.Unregister, "unregister", false, "end each AOR's chain with a REGISTER Expires: 0 (default off)")
 		fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of REGISTER in seconds")
 	case "message":
 		fs.StringVar(&f.cfg.Body, "body", f.cfg.Body, "text/plain body of MESSAGE")
@@ -94,10 +94,10 @@ func addLoadFlags(cmd *cobra.Command, f *benchFlags) {
 	fs, c := cmd.Flags(), &f.cfg
 	fs.Float64Var(&c.Rate, "rate", 1000, "logical requests started per second")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of the send phase (not applied when only --total is given)")
-	fs.Uint64Var(&c.Total, "total", 0, "stop after this many requests (0: no limit)")
-	fs.DurationVar(&c.Ramp, "ramp", 0, "ramp the rate up linearly over this time")
+	fs.Uint64Var(&c.Total, "total", 0, "stop after this many requests (default 0: no limit)")
+	fs.DurationVar(&c.Ramp, "ramp", 0, "ramp the rate up linearly over this time (default 0: the full rate at once)")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "cap of outstanding requests; more are throttled")
-	fs.IntVar(&c.Users, "users", 0, "distinct AORs used in turn (0: a new one per request)")
+	fs.IntVar(&c.Users, "users", 0, "distinct AORs used in turn (default 0: a new one per request)")
 	fs.StringVar(&c.UserPrefix, "user-prefix", c.UserPrefix, "user name prefix: <prefix><n>")
 	fs.StringVar(&c.Domain, "domain", c.Domain, "domain of AORs and Request-URIs")
 	fs.StringVar(&c.Transport, "transport", c.Transport, "udp or tcp")
@@ -108,16 +108,16 @@ func addLoadFlags(cmd *cobra.Command, f *benchFlags) {
 	fs.DurationVar(&c.T1, "t1", c.T1, "RFC 3261 T1 (first retransmission)")
 	fs.DurationVar(&c.T2, "t2", c.T2, "RFC 3261 T2 (retransmission cap)")
 	fs.Float64Var(&c.MaxFailures, "max-failures", c.MaxFailures, "exit non-zero above this share of unsuccessful requests")
-	fs.IntVar(&c.TargetPID, "target-pid", 0, "sample CPU and RSS of this PID every second")
-	fs.StringVar(&c.DigestPassword, "digest-password", "", "answer Digest challenges with this password")
-	fs.StringVar(&f.tokens.file, "token-file", "", "bearer tokens: one per line, or user<TAB>token lines")
-	fs.StringVar(&f.tokens.url, "token-url", "", "OAuth token endpoint: fetch a token per user (needs --users)")
-	fs.StringVar(&f.tokens.password, "password", "", "password of every user for --token-url")
+	fs.IntVar(&c.TargetPID, "target-pid", 0, "sample CPU and RSS of this PID every second (default none)")
+	fs.StringVar(&c.DigestPassword, "digest-password", "", "answer Digest challenges with this password (default none: no Digest)")
+	fs.StringVar(&f.tokens.file, "token-file", "", "bearer tokens: one per line, or user<TAB>token lines (default none)")
+	fs.StringVar(&f.tokens.url, "token-url", "", "OAuth token endpoint: fetch a token per user (needs --users; default none)")
+	fs.StringVar(&f.tokens.password, "password", "", "password of every user for --token-url (default none)")
 	fs.StringVar(&f.tokens.clientID, "client-id", "sipua", "client_id for --token-url")
-	fs.StringVar(&f.csv, "csv", "", "write the per-second series in SIPp trace_stat style to FILE")
-	fs.StringVar(&f.json, "json", "", "write the summary and per-second series as JSON to FILE")
-	fs.StringVar(&f.plot, "plot", "", "draw throughput and latency over time to FILE.png")
-	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the generator to FILE")
+	fs.StringVar(&f.csv, "csv", "", "write the per-second series in SIPp trace_stat style to FILE (default none)")
+	fs.StringVar(&f.json, "json", "", "write the summary and per-second series as JSON to FILE (default none)")
+	fs.StringVar(&f.plot, "plot", "", "draw throughput and latency over time to FILE.png (default none)")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the generator to FILE (default none)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "diagnostics level on stderr: debug, info, warn, error")
 }
 
@@ -268,6 +268,6 @@ func newEchoServerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:5060", "address to listen on")
 	cmd.Flags().StringVar(&transport, "transport", "udp", "udp or tcp")
 	cmd.Flags().IntVar(&status, "status", 200, "status code of every answer")
-	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this time (0: at SIGINT/SIGTERM)")
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this time (default 0: at SIGINT/SIGTERM)")
 	return cmd
 }

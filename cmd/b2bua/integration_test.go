@@ -289,12 +289,24 @@ func TestConfigLayers(t *testing.T) {
 }
 
 func TestBadFlagsFailClearly(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	busy := ln.Addr().String()
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"bad listener", []string{"serve", "--listen", "sctp:1.2.3.4:5060"}, "want udp:HOST:PORT"},
+		{"listener port out of range", []string{"serve", "--listen", "udp:127.0.0.1:99999"}, `listener "udp:127.0.0.1:99999": address 99999: invalid port`},
+		{"listener without port", []string{"serve", "--listen", "tcp:127.0.0.1"}, "missing port"},
+		{"http without port", []string{"serve", "--listen", "udp:127.0.0.1:0", "--http", "localhost"}, `http "localhost": address localhost: missing port`},
+		{"http port out of range", []string{"serve", "--listen", "udp:127.0.0.1:0", "--http", "127.0.0.1:70000"}, "invalid port"},
+		{"http port in use", []string{"serve", "--listen", "udp:127.0.0.1:0", "--http", busy}, "address already in use"},
+		{"sip port in use", []string{"serve", "--listen", "tcp:" + busy, "--http", "127.0.0.1:0"}, "address already in use"},
 		{"unknown auth scheme", []string{"serve", "--auth", "basic"}, "auth scheme"},
 		{"unknown digest algorithm", []string{"serve", "--digest-algorithms", "SHA-1"}, "digest algorithm"},
 		{"bad log level", []string{"serve", "--log-level", "loud", "--data", t.TempDir(), "--listen", "udp:127.0.0.1:0", "--http", "127.0.0.1:0"}, "log level"},
@@ -307,7 +319,8 @@ func TestBadFlagsFailClearly(t *testing.T) {
 			if err == nil || !strings.Contains(string(out), tc.want) {
 				t.Fatalf("b2bua %v: %v\n%s", tc.args, err, out)
 			}
-			// Bad input is refused before anything touches the disk.
+			// Bad input is refused before anything touches the disk: no
+			// ./data (the default) is left behind.
 			if entries, _ := os.ReadDir(cmd.Dir); len(entries) > 0 {
 				t.Fatalf("b2bua %v left %v behind", tc.args, entries)
 			}

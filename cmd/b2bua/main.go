@@ -1,5 +1,6 @@
-// Command b2bua is the SIP B2BUA server: registrar, presence, messaging and
-// call control on one actor system. This file only wires subcommands.
+// Command b2bua is the server: today a SIP registrar on an actor system,
+// with Bearer and Digest authentication, its users service and OAuth 2.0
+// server, and a load generator. This file only wires subcommands.
 package main
 
 import (
@@ -18,8 +19,11 @@ func main() {
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "b2bua",
-		Short:         "An actor-model SIP B2BUA: registrar, presence, messaging, calls",
+		Use:   "b2bua",
+		Short: "An actor-model SIP server: a registrar with Bearer and Digest authentication",
+		Long: "b2bua is an actor-model SIP server. Built today: a registrar (RFC 3261 §10) on UDP and TCP that\n" +
+			"requires OAuth 2.0 Bearer tokens (RFC 8898) or Digest, its users service and token endpoint, the\n" +
+			"commands that manage them, and a SIP load generator. Presence, messaging and calls are not built yet.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors"
-	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
 	"github.com/b2bua/b2bua/sip/edge"
@@ -31,81 +29,40 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var file string
-	flags := config.Default()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server",
 		Long: "Run the server. Configuration: defaults < YAML file (--config) < B2BUA_* environment < flags.\n" +
-			"With no configuration at all it serves UDP and TCP on 0.0.0.0:5060 for domain localhost,\n" +
-			"keeps its data in ./data and answers HTTP (health, metrics) on 127.0.0.1:8080.",
+			"With no configuration at all it serves UDP and TCP on port 5060 of every address (0.0.0.0, opened\n" +
+			"dual-stack) for domain localhost, requires Bearer or Digest authentication, keeps its data\n" +
+			"in ./data and answers HTTP (health, metrics, OAuth endpoints, admin API) on 127.0.0.1:8080.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := config.Load(file, os.LookupEnv)
-			if err != nil {
-				return err
-			}
-			overlayFlags(cmd, &c, flags)
-			if err := c.Validate(); err != nil {
-				return err
-			}
-			return serve(cmd.Context(), c)
-		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&file, "config", "", "YAML configuration file")
-	f.StringArrayVar(&flags.Listen, "listen", flags.Listen, "listener udp:HOST:PORT or tcp:HOST:PORT (repeatable)")
-	f.StringVar(&flags.Data, "data", flags.Data, "data directory")
-	f.StringVar(&flags.Domain, "domain", flags.Domain, "SIP domain served")
-	f.StringArrayVar(&flags.Aliases, "domain-alias", nil, "another name of the domain (repeatable)")
-	f.StringVar(&flags.HTTP, "http", flags.HTTP, "HTTP listener for /healthz, /readyz, /metrics")
-	f.StringVar(&flags.Auth, "auth", flags.Auth, "authentication: bearer, digest, bearer,digest or none")
-	f.StringVar(&flags.Tokens.Issuer, "token-issuer", "", "iss of our tokens, required of every token (default http://<--http>)")
-	f.StringVar(&flags.Tokens.Audience, "token-audience", "", "aud required of every token (default sip:<domain>)")
-	f.StringVar(&flags.Tokens.IdentityClaim, "identity-claim", "", "token claim naming the SIP user: sub, sip_uri, preferred_username (default sub)")
-	f.StringSliceVar(&flags.DigestAlgorithms, "digest-algorithms", flags.DigestAlgorithms, "Digest algorithms offered, preferred first")
-	f.StringVar(&flags.Tokens.JWKSURI, "jwks-uri", "", "a remote JWKS to verify tokens of an external authorization server")
-	f.StringVar(&flags.Tokens.Introspection.URL, "introspection-url", "", "RFC 7662 endpoint for opaque tokens (client id and secret: B2BUA_INTROSPECTION_CLIENT_ID/_SECRET or YAML)")
-	f.StringVar(&flags.LogLevel, "log-level", flags.LogLevel, "debug, info, warn or error")
-	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "json, console or auto")
-	f.BoolVar(&flags.Fsync, "fsync", flags.Fsync, "fsync every store commit (survives power loss, slower)")
-	f.IntVar(&flags.MaxInFlight, "max-inflight", flags.MaxInFlight, "requests waiting for an actor before the edge answers 503 + Retry-After")
-	f.IntVar(&flags.Registrar.MinExpires, "min-expires", flags.Registrar.MinExpires, "shortest registration accepted, seconds (423 below)")
-	f.IntVar(&flags.Registrar.MaxExpires, "max-expires", flags.Registrar.MaxExpires, "longest registration, seconds (clamped above)")
-	f.IntVar(&flags.Registrar.DefaultExpires, "default-expires", flags.Registrar.DefaultExpires, "registration time when the client gives none, seconds")
-	f.IntVar(&flags.Registrar.MaxContacts, "max-contacts", flags.Registrar.MaxContacts, "bindings per address-of-record")
-	f.IntVar(&flags.Registrar.Shards, "shards", flags.Registrar.Shards, "registrar shard actors (0: 8 per CPU)")
+	cmd.Flags().StringVar(&file, "config", "", "YAML configuration file (default none)")
+	overlay := config.AddFlags(cmd.Flags(), config.Default())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := loadConfig(file, overlay)
+		if err != nil {
+			return err
+		}
+		if err := preflight(c); err != nil {
+			return err
+		}
+		return serve(cmd.Context(), c)
+	}
 	return cmd
 }
 
-// overlayFlags copies the flags the user set over c: flags win over file
-// and environment, but only when given.
-func overlayFlags(cmd *cobra.Command, c *config.Config, f config.Config) {
-	set := func(name string, apply func()) {
-		if cmd.Flags().Changed(name) {
-			apply()
-		}
+// loadConfig is defaults < file < environment < the flags overlay gives,
+// then the derived settings, then validation.
+func loadConfig(file string, overlay func(*config.Config)) (config.Config, error) {
+	c, err := config.Load(file, os.LookupEnv)
+	if err != nil {
+		return c, err
 	}
-	set("listen", func() { c.Listen = f.Listen })
-	set("data", func() { c.Data = f.Data })
-	set("domain", func() { c.Domain = f.Domain })
-	set("domain-alias", func() { c.Aliases = f.Aliases })
-	set("http", func() { c.HTTP = f.HTTP })
-	set("auth", func() { c.Auth = f.Auth })
-	set("token-issuer", func() { c.Tokens.Issuer = f.Tokens.Issuer })
-	set("token-audience", func() { c.Tokens.Audience = f.Tokens.Audience })
-	set("identity-claim", func() { c.Tokens.IdentityClaim = f.Tokens.IdentityClaim })
-	set("jwks-uri", func() { c.Tokens.JWKSURI = f.Tokens.JWKSURI })
-	set("digest-algorithms", func() { c.DigestAlgorithms = f.DigestAlgorithms })
-	set("introspection-url", func() { c.Tokens.Introspection.URL = f.Tokens.Introspection.URL })
-	set("log-level", func() { c.LogLevel = f.LogLevel })
-	set("log-format", func() { c.LogFormat = f.LogFormat })
-	set("fsync", func() { c.Fsync = f.Fsync })
-	set("max-inflight", func() { c.MaxInFlight = f.MaxInFlight })
-	set("min-expires", func() { c.Registrar.MinExpires = f.Registrar.MinExpires })
-	set("max-expires", func() { c.Registrar.MaxExpires = f.Registrar.MaxExpires })
-	set("default-expires", func() { c.Registrar.DefaultExpires = f.Registrar.DefaultExpires })
-	set("max-contacts", func() { c.Registrar.MaxContacts = f.Registrar.MaxContacts })
-	set("shards", func() { c.Registrar.Shards = f.Registrar.Shards })
+	overlay(&c)
+	c.Resolve()
+	return c, c.Validate()
 }
 
 // serve runs the server until SIGINT/SIGTERM: store → actors → SIP edge →
@@ -128,7 +85,9 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	st, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(c.Data, "b2bua.db"), Fsync: c.Fsync}, log.Named("store"))
+	sc := c.Store
+	sc.Path = c.StorePath()
+	st, err := store.OpenBolt(sc, log.Named("store"))
 	if err != nil {
 		return err
 	}
@@ -152,7 +111,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: registrarConfig(c)})
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar})
 	if err != nil {
 		return err
 	}
@@ -160,8 +119,9 @@ func serve(ctx context.Context, c config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners, Auth: edgeAuth, MaxInFlight: c.MaxInFlight},
-		log.Named("edge"), sys.Routers, edge.NewMetrics(reg))
+	ec := c.Edge
+	ec.Listen, ec.Auth = listeners, edgeAuth
+	sipEdge, err := edge.New(ec, log.Named("edge"), sys.Routers, edge.NewMetrics(reg))
 	if err != nil {
 		return err
 	}
@@ -181,7 +141,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return httpSrv.Shutdown(sctx)
 	})
 	ready.Store(true)
-	log.Info("b2bua ready", zap.String("domain", c.Domain), zap.Strings("sip", listenerStrings(sipEdge.Addrs())), zap.String("http", c.HTTP))
+	log.Info("b2bua ready", zap.String("domain", c.Edge.Domain), zap.Strings("sip", listenerStrings(sipEdge.Addrs())), zap.String("http", c.HTTP))
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -207,13 +167,6 @@ func purgeHourly(ctx context.Context, svc *users.Service, log *zap.Logger) {
 			}
 		}
 	}
-}
-
-func registrarConfig(c config.Config) registrar.Config {
-	r := registrar.DefaultConfig()
-	r.MinExpires, r.MaxExpires, r.DefaultExpires = c.Registrar.MinExpires, c.Registrar.MaxExpires, c.Registrar.DefaultExpires
-	r.MaxContacts, r.Shards = c.Registrar.MaxContacts, c.Registrar.Shards
-	return r
 }
 
 func parseListeners(ss []string) ([]edge.Listener, error) {

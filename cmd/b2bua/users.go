@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,41 +34,42 @@ type admin interface {
 	Token(name string, scopes []string) (string, time.Time, error)
 	RotateKeys() (string, error)
 	Close() error
+	// Where says what the command acted on, for its confirmation.
+	Where() string
 }
 
 // adminFlags are the flags every admin command shares: where the server's
 // data and HTTP listener are, and the same config file as serve.
 type adminFlags struct {
-	file, data, domain, http string
+	file    string
+	overlay func(*config.Config)
 }
 
 func (f *adminFlags) register(cmd *cobra.Command) {
-	cmd.PersistentFlags().StringVar(&f.file, "config", "", "YAML configuration file (as for serve)")
-	cmd.PersistentFlags().StringVar(&f.data, "data", "", "data directory (default ./data)")
-	cmd.PersistentFlags().StringVar(&f.domain, "domain", "", "SIP domain (default localhost): the Digest realm")
-	cmd.PersistentFlags().StringVar(&f.http, "http", "", "HTTP listener of a running server (default 127.0.0.1:8080)")
+	fs := cmd.PersistentFlags()
+	fs.StringVar(&f.file, "config", "", "YAML configuration file, as for serve (default none)")
+	f.overlay = config.AddFlags(fs, config.Default(), "data", "domain", "http")
 }
 
+// errNoStore is returned by commands that need an existing store.
+var errNoStore = errors.New("no store")
+
 // open opens the store directly, or, when a running server holds it, talks
-// to that server's admin API.
-func (f *adminFlags) open(cmd *cobra.Command) (admin, error) {
-	c, err := config.Load(f.file, os.LookupEnv)
+// to that server's admin API. Only create (user add) may make a new store:
+// every other command on a data directory without one is an error, not an
+// empty answer.
+func (f *adminFlags) open(create bool) (admin, error) {
+	c, err := loadConfig(f.file, f.overlay)
 	if err != nil {
 		return nil, err
 	}
-	if cmd.Flags().Changed("data") {
-		c.Data = f.data
+	sc := c.Store
+	sc.Path = c.StorePath()
+	if _, err := os.Stat(sc.Path); !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s: is --data the server's data directory? (serve or user add creates it)", errNoStore, sc.Path)
 	}
-	if cmd.Flags().Changed("domain") {
-		c.Domain = f.domain
-	}
-	if cmd.Flags().Changed("http") {
-		c.HTTP = f.http
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	st, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(c.Data, "b2bua.db"), OpenTimeout: 300 * time.Millisecond}, zap.NewNop())
+	sc.OpenTimeout = 300 * time.Millisecond // a running server holds the lock: ask its admin API soon
+	st, err := store.OpenBolt(sc, zap.NewNop())
 	if errors.Is(err, store.ErrLocked) {
 		tok, err := readAdminToken(c.Data)
 		if err != nil {
@@ -84,12 +85,13 @@ func (f *adminFlags) open(cmd *cobra.Command) (admin, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &localAdmin{svc: svc, st: st}, nil
+	return &localAdmin{svc: svc, st: st, path: sc.Path}, nil
 }
 
 type localAdmin struct {
-	svc *users.Service
-	st  *store.Bolt
+	svc  *users.Service
+	st   *store.Bolt
+	path string
 }
 
 func (l *localAdmin) Add(n, p string, s []string) error  { return l.svc.AddUser(n, p, s) }
@@ -102,6 +104,7 @@ func (l *localAdmin) Token(n string, s []string) (string, time.Time, error) {
 }
 func (l *localAdmin) RotateKeys() (string, error) { return l.svc.RotateKeys() }
 func (l *localAdmin) Close() error                { return l.st.Close() }
+func (l *localAdmin) Where() string               { return "in the store " + l.path }
 
 type remoteAdmin struct {
 	base, token string
@@ -141,6 +144,8 @@ func (r *remoteAdmin) RotateKeys() (string, error) {
 
 func (r *remoteAdmin) Close() error { return nil }
 
+func (r *remoteAdmin) Where() string { return "through the server at " + r.base }
+
 func (r *remoteAdmin) do(method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -175,38 +180,74 @@ func (r *remoteAdmin) do(method, path string, in, out any) error {
 	return nil
 }
 
+// adminLong explains, in every admin command's help, where it acts.
+const adminLong = "On a stopped server it opens the store in --data itself. A running server holds the store's lock:\n" +
+	"then it goes through that server's admin API on --http, so give the server's --http (and --data)\n" +
+	"when they are not the defaults."
+
 func newUserCmd() *cobra.Command {
 	var f adminFlags
-	cmd := &cobra.Command{Use: "user", Short: "Manage users (works on a stopped server's data, or through a running server)"}
+	cmd := &cobra.Command{Use: "user", Short: "Manage users (on a stopped server's data, or through a running server)", Long: "Manage users. " + adminLong}
 	f.register(cmd)
+	cmd.AddCommand(userAddCmd(&f), userPasswdCmd(&f), userListCmd(&f),
+		userCmd(&f, "del", "Delete a user", "deleted user", func(a admin, n string) error { return a.Del(n) }),
+		userCmd(&f, "disable", "Disable a user: no new tokens, Digest refused, refresh tokens revoked", "disabled user",
+			func(a admin, n string) error { return a.SetDisabled(n, true) }),
+		userCmd(&f, "enable", "Enable a disabled user", "enabled user", func(a admin, n string) error { return a.SetDisabled(n, false) }))
+	return cmd
+}
+
+func userAddCmd(f *adminFlags) *cobra.Command {
 	var stdin bool
 	var scopes string
 	add := &cobra.Command{
-		Use: "add NAME", Short: "Add a user", Args: cobra.ExactArgs(1),
-		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, args []string) error {
+		Use: "add NAME", Short: "Add a user (creates the data directory and store when missing)", Args: cobra.ExactArgs(1),
+		RunE: withAdmin(f, true, func(cmd *cobra.Command, a admin, args []string) error {
 			pw, err := readPassword(cmd, stdin)
 			if err != nil {
 				return err
 			}
-			return a.Add(args[0], pw, strings.Fields(scopes))
+			sc := scopeList(scopes)
+			if err := a.Add(args[0], pw, sc); err != nil {
+				return err
+			}
+			what := "the default scopes"
+			if sc != nil {
+				what = "scopes " + strings.Join(sc, " ")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "added user %s with %s %s\n", args[0], what, a.Where())
+			return nil
 		}),
 	}
-	add.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input")
+	add.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input (default: ask on the terminal)")
 	add.Flags().StringVar(&scopes, "scopes", "sip:register sip:presence sip:call", "space-separated scopes")
+	return add
+}
+
+func userPasswdCmd(f *adminFlags) *cobra.Command {
+	var stdin bool
 	passwd := &cobra.Command{
 		Use: "passwd NAME", Short: "Set a user's password", Args: cobra.ExactArgs(1),
-		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, args []string) error {
+		RunE: withAdmin(f, false, func(cmd *cobra.Command, a admin, args []string) error {
 			pw, err := readPassword(cmd, stdin)
 			if err != nil {
 				return err
 			}
-			return a.Passwd(args[0], pw)
+			if err := a.Passwd(args[0], pw); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "changed the password of user %s %s\n", args[0], a.Where())
+			return nil
 		}),
 	}
-	passwd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input")
-	list := &cobra.Command{
+	passwd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input (default: ask on the terminal)")
+	return passwd
+}
+
+func userListCmd(f *adminFlags) *cobra.Command {
+	return &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
-		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, _ []string) error {
+		RunE: withAdmin(f, false, func(cmd *cobra.Command, a admin, _ []string) error {
 			us, err := a.List()
 			if err != nil {
 				return err
@@ -219,20 +260,20 @@ func newUserCmd() *cobra.Command {
 			return tw.Flush()
 		}),
 	}
-	del := &cobra.Command{
-		Use: "del NAME", Short: "Delete a user", Args: cobra.ExactArgs(1),
-		RunE: withAdmin(&f, func(_ *cobra.Command, a admin, args []string) error { return a.Del(args[0]) }),
+}
+
+// userCmd is a user command that takes a name, does one thing and says so.
+func userCmd(f *adminFlags, use, short, done string, do func(admin, string) error) *cobra.Command {
+	return &cobra.Command{
+		Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
+		RunE: withAdmin(f, false, func(cmd *cobra.Command, a admin, args []string) error {
+			if err := do(a, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s\n", done, args[0], a.Where())
+			return nil
+		}),
 	}
-	disable := &cobra.Command{
-		Use: "disable NAME", Short: "Disable a user: no new tokens, Digest refused, refresh tokens revoked", Args: cobra.ExactArgs(1),
-		RunE: withAdmin(&f, func(_ *cobra.Command, a admin, args []string) error { return a.SetDisabled(args[0], true) }),
-	}
-	enable := &cobra.Command{
-		Use: "enable NAME", Short: "Enable a disabled user", Args: cobra.ExactArgs(1),
-		RunE: withAdmin(&f, func(_ *cobra.Command, a admin, args []string) error { return a.SetDisabled(args[0], false) }),
-	}
-	cmd.AddCommand(add, passwd, list, del, disable, enable)
-	return cmd
 }
 
 func newTokenCmd() *cobra.Command {
@@ -240,8 +281,10 @@ func newTokenCmd() *cobra.Command {
 	var scopes string
 	cmd := &cobra.Command{
 		Use: "token NAME", Short: "Print an access token for a user (for scripts and SIPp)", Args: cobra.ExactArgs(1),
-		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, args []string) error {
-			tok, _, err := a.Token(args[0], strings.Fields(scopes))
+		Long: "Print an access token for a user, signed with the server's key. Its iss is http://<--http> unless\n" +
+			"--config or B2BUA_TOKEN_ISSUER say otherwise: give the same --http as the server.\n" + adminLong,
+		RunE: withAdmin(&f, false, func(cmd *cobra.Command, a admin, args []string) error {
+			tok, _, err := a.Token(args[0], scopeList(scopes))
 			if err == nil {
 				fmt.Fprintln(cmd.OutOrStdout(), tok)
 			}
@@ -255,11 +298,11 @@ func newTokenCmd() *cobra.Command {
 
 func newKeysCmd() *cobra.Command {
 	var f adminFlags
-	cmd := &cobra.Command{Use: "keys", Short: "Manage the token signing keys"}
+	cmd := &cobra.Command{Use: "keys", Short: "Manage the token signing keys", Long: "Manage the token signing keys. " + adminLong}
 	f.register(cmd)
 	cmd.AddCommand(&cobra.Command{
-		Use: "rotate", Short: "Add a signing key; the old one stays in the JWKS until its tokens expire", Args: cobra.NoArgs,
-		RunE: withAdmin(&f, func(cmd *cobra.Command, a admin, _ []string) error {
+		Use: "rotate", Short: "Add a signing key and print its kid; the old one stays in the JWKS until its tokens expire", Args: cobra.NoArgs,
+		RunE: withAdmin(&f, false, func(cmd *cobra.Command, a admin, _ []string) error {
 			kid, err := a.RotateKeys()
 			if err == nil {
 				fmt.Fprintln(cmd.OutOrStdout(), kid)
@@ -270,9 +313,22 @@ func newKeysCmd() *cobra.Command {
 	return cmd
 }
 
-func withAdmin(f *adminFlags, run func(*cobra.Command, admin, []string) error) func(*cobra.Command, []string) error {
+// scopeList splits space-separated scopes. No scopes is nil, never an empty
+// slice: users.Service grants all of the user's scopes (a token) or the
+// default scopes (a new user) for nil, but none for an empty list. The admin
+// API's JSON drops an empty list, so the offline path used to differ.
+func scopeList(s string) []string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f
+	}
+	return nil
+}
+
+// withAdmin opens the admin (create: a missing store may be created) for
+// run and closes it after.
+func withAdmin(f *adminFlags, create bool, run func(*cobra.Command, admin, []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		a, err := f.open(cmd)
+		a, err := f.open(create)
 		if err != nil {
 			return err
 		}

@@ -45,25 +45,32 @@ func ParseListener(s string) (Listener, error) {
 	return Listener{Network: network, Addr: addr}, nil
 }
 
-// Config is the edge's configuration.
+// Config is the edge's configuration. The yaml tags are its keys at the top
+// level of the server's configuration file ("-": not configurable there).
 type Config struct {
-	Domain  string   // the SIP domain served; AORs of other domains get 403
-	Aliases []string // more names of the same domain (and Request-URI hosts)
-	Listen  []Listener
+	Domain  string     `yaml:"domain"`  // the SIP domain served; AORs of other domains get 403
+	Aliases []string   `yaml:"aliases"` // more names of the same domain (and Request-URI hosts)
+	Listen  []Listener `yaml:"-"`
 	// ReplyTimeout bounds the wait for an actor's reply on the transaction
 	// path; past it the request gets 500.
-	ReplyTimeout time.Duration
+	ReplyTimeout time.Duration `yaml:"-"`
 	// UDPBuffer is the socket receive and send buffer size, in bytes.
-	UDPBuffer int
+	UDPBuffer int `yaml:"-"`
 	// UserAgent is the Server and User-Agent header value.
-	UserAgent string
+	UserAgent string `yaml:"-"`
 	// Auth authenticates requests; nil lets everything through.
-	Auth *Auth
+	Auth *Auth `yaml:"-"`
 	// MaxInFlight bounds the requests handed to actors and not yet
 	// answered. Past it the edge answers 503 with Retry-After at once,
 	// which costs a fraction of processing: overload degrades into 503s
 	// instead of growing queues, retransmissions and a collapse.
-	MaxInFlight int
+	MaxInFlight int `yaml:"max_inflight"`
+}
+
+// DefaultConfig is domain localhost, a 5 s reply timeout, 4 MiB UDP socket
+// buffers, User-Agent b2bua and 5000 requests in flight; no listener.
+func DefaultConfig() Config {
+	return Config{Domain: "localhost", ReplyTimeout: 5 * time.Second, UDPBuffer: 4 << 20, UserAgent: "b2bua", MaxInFlight: 5000}
 }
 
 // Validate reports a configuration that cannot work.
@@ -106,17 +113,18 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	d := DefaultConfig()
 	if c.ReplyTimeout <= 0 {
-		c.ReplyTimeout = 5 * time.Second
+		c.ReplyTimeout = d.ReplyTimeout
 	}
 	if c.UDPBuffer <= 0 {
-		c.UDPBuffer = 4 << 20
+		c.UDPBuffer = d.UDPBuffer
 	}
 	if c.UserAgent == "" {
-		c.UserAgent = "b2bua"
+		c.UserAgent = d.UserAgent
 	}
 	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 5000
+		c.MaxInFlight = d.MaxInFlight
 	}
 	if m == nil {
 		m = NewMetrics(nil)

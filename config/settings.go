@@ -1,0 +1,167 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// setting gives one field of Config its flag and its B2BUA_* variable. The
+// field's YAML key is its yaml tag and its default is in Default (that is,
+// in its package's DefaultConfig), so a new setting is: the field, with a
+// yaml tag, in its package's Config; its default in that DefaultConfig;
+// and one row here.
+type setting struct {
+	flag  string // "" = no flag
+	env   string // "" = no environment variable
+	usage string
+	// repeat makes a list flag take one value per use (--listen a --listen
+	// b); other list flags take comma-separated values. Variables are
+	// always comma-separated.
+	repeat bool
+	// field points into c. Its type picks the parser: *string, *[]string,
+	// *int, *bool or *time.Duration.
+	field func(c *Config) any
+}
+
+var settings = []setting{
+	{flag: "listen", env: "B2BUA_LISTEN", repeat: true, usage: "SIP listener udp:HOST:PORT or tcp:HOST:PORT (repeatable)",
+		field: func(c *Config) any { return &c.Listen }},
+	{flag: "data", env: "B2BUA_DATA", usage: "data directory; the store is DIR/b2bua.db",
+		field: func(c *Config) any { return &c.Data }},
+	{flag: "domain", env: "B2BUA_DOMAIN", usage: "SIP domain served (also the Digest realm)",
+		field: func(c *Config) any { return &c.Edge.Domain }},
+	{flag: "domain-alias", env: "B2BUA_ALIASES", repeat: true, usage: "another name of the domain (repeatable; default none)",
+		field: func(c *Config) any { return &c.Edge.Aliases }},
+	{flag: "http", env: "B2BUA_HTTP", usage: "HTTP address: /healthz, /readyz, /metrics, pprof, OAuth and the admin API (used by user, token and keys on a running server)",
+		field: func(c *Config) any { return &c.HTTP }},
+	{flag: "auth", env: "B2BUA_AUTH", usage: "authentication: bearer, digest, bearer,digest or none",
+		field: func(c *Config) any { return &c.Auth }},
+	{flag: "digest-algorithms", env: "B2BUA_DIGEST_ALGORITHMS", usage: "Digest algorithms offered, preferred first",
+		field: func(c *Config) any { return &c.DigestAlgorithms }},
+	{flag: "token-issuer", env: "B2BUA_TOKEN_ISSUER", usage: "iss of our tokens, required of every token (default http://<--http>)",
+		field: func(c *Config) any { return &c.Tokens.Issuer }},
+	{flag: "token-audience", env: "B2BUA_TOKEN_AUDIENCE", usage: "aud required of every token (default sip:<--domain>)",
+		field: func(c *Config) any { return &c.Tokens.Audience }},
+	{flag: "identity-claim", env: "B2BUA_IDENTITY_CLAIM", usage: "token claim naming the SIP user: sub, sip_uri, preferred_username",
+		field: func(c *Config) any { return &c.Tokens.IdentityClaim }},
+	{flag: "jwks-uri", env: "B2BUA_JWKS_URI", usage: "a remote JWKS to verify tokens of an external authorization server (default none)",
+		field: func(c *Config) any { return &c.Tokens.JWKSURI }},
+	{flag: "introspection-url", env: "B2BUA_INTROSPECTION_URL", usage: "RFC 7662 endpoint for opaque tokens (default none; client id and secret: B2BUA_INTROSPECTION_CLIENT_ID/_SECRET or YAML)",
+		field: func(c *Config) any { return &c.Tokens.Introspection.URL }},
+	{env: "B2BUA_INTROSPECTION_CLIENT_ID", field: func(c *Config) any { return &c.Tokens.Introspection.ClientID }},
+	{env: "B2BUA_INTROSPECTION_CLIENT_SECRET", field: func(c *Config) any { return &c.Tokens.Introspection.ClientSecret }},
+	{flag: "log-level", env: "B2BUA_LOG_LEVEL", usage: "debug, info, warn or error",
+		field: func(c *Config) any { return &c.LogLevel }},
+	{flag: "log-format", env: "B2BUA_LOG_FORMAT", usage: "json, console or auto (console on a terminal)",
+		field: func(c *Config) any { return &c.LogFormat }},
+	{flag: "fsync", env: "B2BUA_FSYNC", usage: "fsync every store commit: survives power loss, slower (default off)",
+		field: func(c *Config) any { return &c.Store.Fsync }},
+	{flag: "max-inflight", env: "B2BUA_MAX_INFLIGHT", usage: "requests waiting for an actor before the edge answers 503 + Retry-After",
+		field: func(c *Config) any { return &c.Edge.MaxInFlight }},
+	{flag: "min-expires", env: "B2BUA_MIN_EXPIRES", usage: "shortest registration accepted, seconds (423 below)",
+		field: func(c *Config) any { return &c.Registrar.MinExpires }},
+	{flag: "max-expires", env: "B2BUA_MAX_EXPIRES", usage: "longest registration, seconds (clamped above)",
+		field: func(c *Config) any { return &c.Registrar.MaxExpires }},
+	{flag: "default-expires", env: "B2BUA_DEFAULT_EXPIRES", usage: "registration time when the client gives none, seconds",
+		field: func(c *Config) any { return &c.Registrar.DefaultExpires }},
+	{flag: "max-contacts", env: "B2BUA_MAX_CONTACTS", usage: "bindings per address-of-record",
+		field: func(c *Config) any { return &c.Registrar.MaxContacts }},
+	{flag: "shards", env: "B2BUA_SHARDS", usage: "registrar shard actors, 8 per CPU by default (0: that default)",
+		field: func(c *Config) any { return &c.Registrar.Shards }},
+	{flag: "idle", env: "B2BUA_IDLE", usage: "how long a registration actor stays resident without a message before it passivates",
+		field: func(c *Config) any { return &c.Registrar.Idle }},
+}
+
+// applyEnv overlays the B2BUA_* variables read through getenv.
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	for _, s := range settings {
+		v, ok := getenv(s.env)
+		if s.env == "" || !ok {
+			continue
+		}
+		if err := parseInto(s.field(c), v); err != nil {
+			return fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+		}
+	}
+	return nil
+}
+
+// parseInto sets the field p points to from the text v.
+func parseInto(p any, v string) error {
+	switch p := p.(type) {
+	case *string:
+		*p = v
+	case *[]string:
+		*p = splitList(v)
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not a boolean")
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration such as 90s or 2m")
+		}
+		*p = d
+	default:
+		return fmt.Errorf("config: unsupported setting type %T", p)
+	}
+	return nil
+}
+
+// AddFlags registers on fs the flags of the named settings (all of them
+// when names is empty), showing the defaults of d, and returns the
+// function that copies the flags the user set over a Config: flags win
+// over the file and the environment, but only when given.
+func AddFlags(fs *pflag.FlagSet, d Config, names ...string) (overlay func(*Config)) {
+	vals := &d
+	var added []setting
+	for _, s := range settings {
+		if s.flag == "" || (len(names) > 0 && !slices.Contains(names, s.flag)) {
+			continue
+		}
+		addFlag(fs, s, s.field(vals))
+		added = append(added, s)
+	}
+	return func(c *Config) {
+		for _, s := range added {
+			if fs.Changed(s.flag) {
+				reflect.ValueOf(s.field(c)).Elem().Set(reflect.ValueOf(s.field(vals)).Elem())
+			}
+		}
+	}
+}
+
+func addFlag(fs *pflag.FlagSet, s setting, p any) {
+	switch p := p.(type) {
+	case *string:
+		fs.StringVar(p, s.flag, *p, s.usage)
+	case *[]string:
+		if s.repeat {
+			fs.StringArrayVar(p, s.flag, *p, s.usage)
+		} else {
+			fs.StringSliceVar(p, s.flag, *p, s.usage)
+		}
+	case *int:
+		fs.IntVar(p, s.flag, *p, s.usage)
+	case *bool:
+		fs.BoolVar(p, s.flag, *p, s.usage)
+	case *time.Duration:
+		fs.DurationVar(p, s.flag, *p, s.usage)
+	default:
+		panic(fmt.Sprintf("config: flag --%s: unsupported type %T", s.flag, p)) // a bug in the table above
+	}
+}
