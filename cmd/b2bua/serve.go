@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors"
+	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
 	"github.com/b2bua/b2bua/sip/edge"
@@ -85,6 +86,8 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sc := c.Store
 	sc.Path = c.StorePath()
 	st, err := store.OpenBolt(sc, log.Named("store"))
@@ -92,6 +95,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer closeLogged(log, "store", st.Close)
+	st.SetMetrics(store.NewMetrics(reg))
 
 	svc, err := openUsers(c, st, log)
 	if err != nil {
@@ -111,14 +115,12 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar})
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Metrics: shard.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}
 	defer closeLogged(log, "actors", sys.Stop)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ec := c.Edge
 	ec.Listen, ec.Auth = listeners, edgeAuth
 	sipEdge, err := edge.New(ec, log.Named("edge"), sys.Routers, edge.NewMetrics(reg))
