@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/b2bua/b2bua/auth"
 )
 
 // Config is everything `b2bua serve` needs.
@@ -37,6 +39,13 @@ type Config struct {
 	// SHA-256 one). A fleet of RFC 8760 clients should say "SHA-256,MD5"
 	// or "SHA-256".
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// AuthChallenges picks the challenges of each 401 (auth.ChallengePolicy):
+	// rules "ua:PATTERN=PROFILE", "domain:NAME=PROFILE" and
+	// "default=PROFILE", first match wins; profiles phone (one Digest
+	// challenge), full (every Digest algorithm, then Bearer) and auto (full
+	// without User-Agent, else phone). Empty: default=auto, under which
+	// phones and RFC 8898 clients both register.
+	AuthChallenges []string `yaml:"auth_challenges"`
 }
 
 // Tokens configures bearer verification and the built-in authorization
@@ -151,7 +160,8 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 			*p = v
 		}
 	}
-	lists := map[string]*[]string{"B2BUA_LISTEN": &c.Listen, "B2BUA_ALIASES": &c.Aliases, "B2BUA_DIGEST_ALGORITHMS": &c.DigestAlgorithms}
+	lists := map[string]*[]string{"B2BUA_LISTEN": &c.Listen, "B2BUA_ALIASES": &c.Aliases, "B2BUA_DIGEST_ALGORITHMS": &c.DigestAlgorithms,
+		"B2BUA_AUTH_CHALLENGES": &c.AuthChallenges}
 	for k, p := range lists {
 		if v, ok := getenv(k); ok {
 			*p = splitList(v)
@@ -255,6 +265,9 @@ func (c *Config) validateAuth() error {
 	}
 	if len(c.DigestAlgorithms) == 0 {
 		return errors.New("config: no digest algorithm")
+	}
+	if _, err := auth.ParseChallengePolicy(c.AuthChallenges); err != nil {
+		return fmt.Errorf("config: auth_challenges: %w", err)
 	}
 	for _, a := range c.Tokens.Algorithms {
 		switch a {

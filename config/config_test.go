@@ -89,6 +89,8 @@ func TestValidate(t *testing.T) {
 		{"ES256 only", func(c *Config) { c.Tokens.Algorithms = []string{"ES256"} }, true},
 		{"client without id", func(c *Config) { c.Tokens.Clients = []Client{{Secret: "x"}} }, false},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, false},
+		{"challenge rules", func(c *Config) { c.AuthChallenges = []string{"ua:MyApp/*=full", "default=phone"} }, true},
+		{"bad challenge rule", func(c *Config) { c.AuthChallenges = []string{"ua:MyApp/*=bearer"} }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,9 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&flags.Tokens.Audience, "token-audience", "", "aud required of every token (default sip:<domain>)")
 	f.StringVar(&flags.Tokens.IdentityClaim, "identity-claim", "", "token claim naming the SIP user: sub, sip_uri, preferred_username (default sub)")
 	f.StringSliceVar(&flags.DigestAlgorithms, "digest-algorithms", flags.DigestAlgorithms, "Digest algorithms offered, preferred first")
+	f.StringArrayVar(&flags.AuthChallenges, "auth-challenge", nil,
+		"challenges of a 401 per request, first match wins: ua:PATTERN=PROFILE, domain:NAME=PROFILE, default=PROFILE;\n"+
+			"profiles phone (one Digest), full (all Digest, then Bearer), auto (full without User-Agent) (repeatable; default default=auto)")
 	f.StringVar(&flags.Tokens.JWKSURI, "jwks-uri", "", "a remote JWKS to verify tokens of an external authorization server")
 	f.StringVar(&flags.Tokens.Introspection.URL, "introspection-url", "", "RFC 7662 endpoint for opaque tokens (client id and secret: B2BUA_INTROSPECTION_CLIENT_ID/_SECRET or YAML)")
 	f.StringVar(&flags.LogLevel, "log-level", flags.LogLevel, "debug, info, warn or error")
@@ -96,6 +99,7 @@ func overlayFlags(cmd *cobra.Command, c *config.Config, f config.Config) {
 	set("identity-claim", func() { c.Tokens.IdentityClaim = f.Tokens.IdentityClaim })
 	set("jwks-uri", func() { c.Tokens.JWKSURI = f.Tokens.JWKSURI })
 	set("digest-algorithms", func() { c.DigestAlgorithms = f.DigestAlgorithms })
+	set("auth-challenge", func() { c.AuthChallenges = f.AuthChallenges })
 	set("introspection-url", func() { c.Tokens.Introspection.URL = f.Tokens.Introspection.URL })
 	set("log-level", func() { c.LogLevel = f.LogLevel })
 	set("log-format", func() { c.LogFormat = f.LogFormat })
