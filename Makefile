@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzContact$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzExpiresAndQ$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./auth/authparam -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data
