@@ -11,6 +11,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/auth/authparam"
 )
 
 // BearerVerifier verifies an RFC 8898 bearer token (auth.Bearer).
@@ -225,18 +226,60 @@ func reasonOf(err error) string {
 	return msg
 }
 
-// logAuth logs a failed authentication once, without credentials.
+// logAuth logs a failed authentication at debug, once, and counts it for
+// the info summary (auth.FailureSummary: one line per 10 s at most). A
+// missing Authorization is the normal first leg of Digest, so it is no
+// news at info. Credentials never reach the log: the line names the AOR,
+// the Digest username, the token's sub and jti (or hash prefix), never a
+// token, a response or an Authorization header.
 func (s *Server) logAuth(req *sip.Request, aor registrar.AOR, id *auth.Identity, err error) {
-	ce := s.log.Check(zap.InfoLevel, "authentication failed")
+	if s.authFails != nil {
+		s.authFails.Add(err)
+	}
+	ce := s.log.Check(zap.DebugLevel, "authentication failed")
 	if ce == nil {
 		return
 	}
-	fields := []zap.Field{zap.String("method", string(req.Method)), callIDField(req), zap.Error(err)}
+	if aor == "" {
+		switch to, from := req.To(), req.From(); {
+		case req.Method == sip.REGISTER && to != nil:
+			aor, _ = aorOf(&to.Address)
+		case req.Method != sip.REGISTER && from != nil:
+			aor, _ = aorOf(&from.Address)
+		}
+	}
+	fields := []zap.Field{zap.String("method", string(req.Method)), callIDField(req),
+		zap.String("reason", auth.Reason(err)), zap.Error(err)}
 	if aor != "" {
 		fields = append(fields, zap.String("aor", string(aor)))
+	}
+	if user := digestUser(req); user != "" {
+		fields = append(fields, zap.String("user", user))
 	}
 	if id != nil {
 		fields = append(fields, zap.String("sub", id.Subject), zap.String("token_id", id.TokenID))
 	}
 	ce.Write(fields...)
+}
+
+// digestUser is the username of the request's Digest credentials, if any:
+// who tried, without anything that proves it.
+func digestUser(req *sip.Request) string {
+	for _, h := range req.GetHeaders("Authorization") {
+		scheme, params, err := auth.ParseAuthorization(h.Value())
+		if err != nil || scheme != "Digest" {
+			continue
+		}
+		p := authparam.Scanner{S: params}
+		for {
+			param, ok, err := p.Next()
+			if err != nil || !ok {
+				break
+			}
+			if strings.EqualFold(param.Name, "username") {
+				return param.Value
+			}
+		}
+	}
+	return ""
 }

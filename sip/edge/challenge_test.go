@@ -2,11 +2,13 @@ package edge_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/auth/digest"
@@ -87,6 +89,84 @@ func TestChallengePolicy(t *testing.T) {
 					t.Fatalf("a phone got a SHA-256 challenge: %q", got[0])
 				}
 			})
+		}
+	}
+}
+
+// TestFailedAuthLogging (issue 8 §7): each failed authentication is one
+// debug line naming the AOR, the reason and the Digest username, never at
+// info; the info log gets one summary with counts by reason (written at
+// Close here, at most every 10 s in service); no line carries a token or
+// an Authorization header.
+func TestFailedAuthLogging(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	ds, err := digest.New(digest.Config{Realm: "localhost", Secret: []byte("0123456789abcdef0123456789abcdef")}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &edge.Auth{Digest: &digestOnly{server: ds, ha1: map[string]string{}}, Bearer: refusingBearer{},
+		Scopes: auth.DefaultScopes(), Realm: "localhost"}
+	s := startServerOpts(t, options{auth: a, log: zap.New(core)})
+	const (
+		token    = "c2VjcmV0LXRva2Vu.c2VjcmV0.c2ln"
+		response = "0123456789abcdef0123456789abcdef"
+	)
+	tests := []struct {
+		name, authz, reason, user string
+	}{
+		{"no credentials", "", "no_credentials", ""},
+		{"bad digest", `Digest username="mallory", realm="localhost", nonce="bm9uY2U", uri="sip:localhost", response="` + response + `"`,
+			"", "mallory"},
+		{"bad token", "Bearer " + token, "invalid_token", ""},
+	}
+	c := s.dial(t, "udp")
+	for i, tc := range tests {
+		id := fmt.Sprintf("authlog-%d", i)
+		lines := []string{
+			"REGISTER sip:localhost SIP/2.0",
+			"Via: SIP/2.0/UDP " + c.LocalAddr() + ";branch=z9hG4bK-" + id,
+			"From: <sip:eve@localhost>;tag=1",
+			"To: <sip:eve@localhost>",
+			"Call-ID: " + id,
+			"CSeq: 1 REGISTER",
+			"User-Agent: baresip",
+		}
+		if tc.authz != "" {
+			lines = append(lines, "Authorization: "+tc.authz)
+		}
+		res, err := c.Do(siptest.Lines(append(lines, "Content-Length: 0")...), 2*time.Second)
+		if err != nil || siptest.Status(res) != 401 {
+			t.Fatalf("%s: %v\n%s", tc.name, err, res)
+		}
+	}
+	if err := s.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	failed := logs.FilterMessage("authentication failed").AllUntimed()
+	if len(failed) != len(tests) {
+		t.Fatalf("%d failure lines, want %d", len(failed), len(tests))
+	}
+	for i, e := range failed {
+		m := e.ContextMap()
+		tc := tests[i]
+		if e.Level != zap.DebugLevel || m["aor"] != "sip:eve@localhost" || m["method"] != "REGISTER" ||
+			(tc.reason != "" && m["reason"] != tc.reason) || (tc.user != "" && m["user"] != tc.user) {
+			t.Errorf("%s: %v %v", tc.name, e.Level, m)
+		}
+	}
+	summary := logs.FilterMessage("authentication failures").AllUntimed()
+	if len(summary) != 1 || summary[0].Level != zap.InfoLevel || summary[0].ContextMap()["total"] != int64(len(tests)) {
+		t.Fatalf("summary: %+v", summary)
+	}
+	for _, e := range logs.AllUntimed() {
+		if e.Level >= zap.InfoLevel && strings.Contains(e.Message, "authentication failed") {
+			t.Errorf("a failure at %v", e.Level)
+		}
+		line := fmt.Sprint(e.Message, e.ContextMap())
+		for _, secret := range []string{token, response, "Bearer ", "Digest "} {
+			if strings.Contains(line, secret) {
+				t.Errorf("log line carries %q: %s", secret, line)
+			}
 		}
 	}
 }
