@@ -43,12 +43,12 @@ const (
 // more than it gives:
 //   - A request must never wait on the JWKS endpoint for a key we hold.
 //     httprc runs every Lookup and Refresh through one controller
-//     goroutine, which hands a forced refresh to the worker synchronously:
-//     while the endpoint hangs, a second refresh parks the controller and
-//     every Lookup behind it, known kid or not (TestJWKSSlow). CachedSet
-//     waits with context.Background() for the first successful fetch, so
-//     with the endpoint down at start every verification would hang
-//     (TestJWKSDown).
+//     goroutine, which hands forced refreshes to its workers over a channel
+//     of workers+1 slots: once hanging fetches fill the workers and the
+//     slots, the controller parks in that send and every Lookup waits
+//     behind it, known kid or not (TestJWKSSlow). CachedSet waits with
+//     context.Background() for the first successful fetch, so with the
+//     endpoint down at start every verification would hang (TestJWKSDown).
 //   - An unknown kid while the endpoint fails must be ErrUnavailable (503),
 //     not ErrInvalidToken (401): the token may be good. jwk.Cache keeps the
 //     last good set and reports failures only to an asynchronous ErrorSink,
