@@ -40,6 +40,12 @@ func TestLoadLayers(t *testing.T) {
 					t.Fatalf("got %+v", c)
 				}
 			}},
+		{name: "challenge rules from env", env: map[string]string{"B2BUA_AUTH_CHALLENGES": "ua:MyApp/*=full, default=phone"},
+			check: func(t *testing.T, c Config) {
+				if len(c.AuthChallenges) != 2 || c.AuthChallenges[0] != "ua:MyApp/*=full" || c.AuthChallenges[1] != "default=phone" {
+					t.Fatalf("got %q", c.AuthChallenges)
+				}
+			}},
 		{name: "bad number in env", env: map[string]string{"B2BUA_MAX_EXPIRES": "lots"}, err: true},
 		{name: "missing file", path: filepath.Join(dir, "nope.yaml"), err: true},
 	}
