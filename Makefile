@@ -1,6 +1,7 @@
 # make test: everything CI runs. It installs what the tests need when it is
-# missing (SIPp from Debian's sip-tester, and sipsak), then vets and runs
-# every test with the race detector.
+# missing (SIPp from Debian's sip-tester, sipsak, and the softphones baresip
+# and linphonec for the interop tests), then vets and runs every test with
+# the race detector.
 GO ?= go
 
 .PHONY: test deps vet build bench bench-sipp fuzz clean
@@ -8,10 +9,13 @@ GO ?= go
 test: deps vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+# baresip-core and linphone-cli without recommends: the phones' command-line
+# clients only, not their GUIs, video and GStreamer stacks.
 deps:
-	@{ command -v sipp && command -v sipsak; } >/dev/null 2>&1 || { \
-		echo "installing SIPp (sip-tester) and sipsak"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester sipsak >/dev/null; }
+	@{ command -v sipp && command -v sipsak && command -v baresip && command -v linphonec; } >/dev/null 2>&1 || { \
+		echo "installing SIPp (sip-tester), sipsak, baresip-core and linphone-cli"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			sip-tester sipsak baresip-core linphone-cli >/dev/null; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
@@ -35,6 +39,7 @@ fuzz:
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzContact$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzExpiresAndQ$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./auth/authparam -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

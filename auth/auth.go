@@ -70,4 +70,7 @@ var (
 	// ErrUnavailable: the authority could not be asked (JWKS or
 	// introspection endpoint down): 503, never an acceptance.
 	ErrUnavailable = errors.New("auth: authority unavailable")
+	// ErrBadChallengeRule: a challenge policy rule that does not parse: a
+	// configuration error, never a request's.
+	ErrBadChallengeRule = errors.New("auth: bad challenge rule")
 )

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/b2bua/b2bua/auth/authparam"
 )
 
 // MaxTokenLength bounds a bearer token. Longer tokens are refused before any
@@ -57,7 +59,7 @@ func ParseAuthorization(value string) (scheme string, credentials string, err er
 		i = len(v)
 	}
 	scheme, credentials = v[:i], trimOWS(v[i:])
-	if !isToken(scheme) {
+	if !authparam.IsToken(scheme) { // RFC 3261 §25.1: auth-scheme = token
 		return "", "", errHeaderScheme
 	}
 	if credentials == "" {
@@ -102,27 +104,6 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
-}
-
-// isToken reports whether s is an RFC 7230 token (1*tchar).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // isB64Token reports RFC 6750 §2.1 syntax:

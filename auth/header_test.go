@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/b2bua/b2bua/auth/authparam"
 )
 
 func TestParseAuthorization(t *testing.T) {
@@ -97,55 +99,29 @@ var (
 	b64tokenRE = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
 )
 
-// parseChallenge parses a challenge (RFC 7235 §2.1): auth-scheme, then
-// 1*SP and a comma-separated auth-param list, values tokens or
-// quoted-strings. It is written independently of BearerChallenge.
+// parseChallenge parses a challenge (RFC 7235 §2.1, RFC 3261 §25.1):
+// auth-scheme, then a space and an auth-param list read by the shared
+// scanner (auth/authparam), which knows nothing of BearerChallenge.
 func parseChallenge(s string) (string, []authParam, error) {
 	scheme, rest, _ := strings.Cut(s, " ")
 	if !tokenRE.MatchString(scheme) {
 		return "", nil, fmt.Errorf("scheme %q", scheme)
 	}
 	var params []authParam
-	for rest != "" {
-		name, after, ok := strings.Cut(rest, "=")
-		if !ok || !tokenRE.MatchString(name) {
-			return "", nil, fmt.Errorf("param name in %q", rest)
-		}
-		value, tail, err := unquote(after)
+	p := authparam.Scanner{S: rest}
+	for {
+		param, ok, err := p.Next()
 		if err != nil {
 			return "", nil, err
 		}
-		params = append(params, authParam{strings.ToLower(name), value})
-		if rest = tail; rest != "" {
-			if !strings.HasPrefix(rest, ", ") {
-				return "", nil, fmt.Errorf("separator in %q", rest)
-			}
-			rest = rest[2:]
+		if !ok {
+			return scheme, params, nil
 		}
-	}
-	return scheme, params, nil
-}
-
-// unquote reads a quoted-string at the start of s (RFC 7230 §3.2.6).
-func unquote(s string) (value, rest string, err error) {
-	if !strings.HasPrefix(s, `"`) {
-		return "", "", fmt.Errorf("unquoted value %q", s)
-	}
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"':
-			return b.String(), s[i+1:], nil
-		case c == '\\' && i+1 < len(s):
-			i++
-			b.WriteByte(s[i])
-		case c == '\t' || (c >= 0x20 && c != 0x7f):
-			b.WriteByte(c)
-		default:
-			return "", "", fmt.Errorf("control %#x in quoted-string", c)
+		if !param.Quoted {
+			return "", nil, fmt.Errorf("unquoted %s in %q", param.Name, s)
 		}
+		params = append(params, authParam{strings.ToLower(param.Name), param.Value})
 	}
-	return "", "", fmt.Errorf("unterminated quoted-string %q", s)
 }
 
 func TestScopeMapCheck(t *testing.T) {

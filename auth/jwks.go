@@ -36,6 +36,35 @@ const (
 // jwks_uri), kept fresh by a background goroutine that honours
 // Cache-Control, and refreshed on demand when a token names a kid it does
 // not hold.
+//
+// Why not jwx's jwk.Cache (jwx v3.3.0 on httprc v3.0.6, read for issue 8
+// §7)? It does refresh in the background and reads Cache-Control max-age
+// and Expires, clamped to [MinInterval, MaxInterval], but a SIP edge needs
+// more than it gives:
+//   - A request must never wait on the JWKS endpoint for a key we hold.
+//     httprc runs every Lookup and Refresh through one controller
+//     goroutine, which hands forced refreshes to its workers over a channel
+//     of workers+1 slots: once hanging fetches fill the workers and the
+//     slots, the controller parks in that send and every Lookup waits
+//     behind it, known kid or not (TestJWKSSlow). CachedSet waits with
+//     context.Background() for the first successful fetch, so with the
+//     endpoint down at start every verification would hang (TestJWKSDown).
+//   - An unknown kid while the endpoint fails must be ErrUnavailable (503),
+//     not ErrInvalidToken (401): the token may be good. jwk.Cache keeps the
+//     last good set and reports failures only to an asynchronous ErrorSink,
+//     so "did the last fetch fail?" has no answer at lookup time.
+//   - Freshness per RFC 9111: Age is ignored (§4.2.3); a response without
+//     max-age or Expires is refetched every MinInterval, the same knob that
+//     floors max-age, so "no header: 15 min" and "floor: 1 min" cannot both
+//     hold; a failed fetch also retries at MinInterval (ours: 30 s).
+//   - It runs on time.Now, so the unknown-kid rate limit and the schedule
+//     cannot be tested with a fake clock.
+//
+// Each could be worked around (an HTTPClient that rewrites Cache-Control,
+// hooks on the response body to learn the outcome, holding the
+// ResourceBase instead of calling Lookup), but the wrappers would be larger
+// and subtler than this file. We keep ours and reuse jwx where it fits:
+// jwk.Parse for the set, and the same key types the verifier uses.
 type remoteKeys struct {
 	url                    string
 	client                 *http.Client

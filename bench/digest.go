@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+
+	"github.com/b2bua/b2bua/auth/authparam"
 )
 
 // Challenge is a parsed Digest challenge of WWW-Authenticate or
@@ -73,43 +75,21 @@ func ParseChallenge(v []byte) (*Challenge, error) {
 	return c, nil
 }
 
-// parseAuthParams reads comma-separated auth-params (RFC 7235 §2.1); names
-// are lower-cased, quoted values unescaped.
+// parseAuthParams reads comma-separated auth-params (RFC 7235 §2.1, RFC
+// 3261 §25.1) with the repository's one scanner; names are lower-cased,
+// quoted values unescaped.
 func parseAuthParams(s string) (map[string]string, error) {
 	m := map[string]string{}
+	p := authparam.Scanner{S: strings.TrimLeft(s, " \t\r\n")}
 	for {
-		s = strings.TrimLeft(s, " \t\r\n,")
-		if s == "" {
+		param, ok, err := p.Next()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadChallenge, err)
+		}
+		if !ok {
 			return m, nil
 		}
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 {
-			return nil, fmt.Errorf("%w: bad parameter near %q", ErrBadChallenge, s)
-		}
-		name := strings.ToLower(strings.TrimSpace(s[:eq]))
-		s = strings.TrimLeft(s[eq+1:], " \t")
-		var val string
-		if strings.HasPrefix(s, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				b.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, fmt.Errorf("%w: unterminated quote", ErrBadChallenge)
-			}
-			val, s = b.String(), s[i+1:]
-		} else {
-			end := strings.IndexAny(s, ", \t\r\n")
-			if end < 0 {
-				end = len(s)
-			}
-			val, s = s[:end], s[end:]
-		}
-		m[name] = val
+		m[strings.ToLower(param.Name)] = param.Value
 	}
 }
 
@@ -187,6 +167,4 @@ func newCnonce() string {
 
 // quote makes a quoted-string (RFC 3261 §25.1): backslash and double quote
 // are escaped.
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
+func quote(s string) string { return string(authparam.AppendQuoted(nil, s)) }

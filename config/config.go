@@ -50,6 +50,13 @@ type Config struct {
 	// know only MD5 (sipsak fails on a SHA-256 one). A fleet of RFC 8760
 	// clients should say "SHA-256,MD5" or "SHA-256".
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// AuthChallenges picks the challenges of each 401 (auth.ChallengePolicy):
+	// rules "ua:PATTERN=PROFILE", "domain:NAME=PROFILE" and
+	// "default=PROFILE", first match wins; profiles phone (one Digest
+	// challenge), full (every Digest algorithm, then Bearer) and auto (full
+	// without User-Agent, else phone). Empty: default=auto, under which
+	// phones and RFC 8898 clients both register.
+	AuthChallenges []string `yaml:"auth_challenges"`
 }
 
 // Tokens configures bearer verification (auth.BearerConfig) and the

@@ -54,6 +54,12 @@ func TestLoadLayers(t *testing.T) {
 					t.Fatalf("got %+v", c)
 				}
 			}},
+		{name: "challenge rules from env", env: map[string]string{"B2BUA_AUTH_CHALLENGES": "ua:MyApp/*=full, default=phone"},
+			check: func(t *testing.T, c Config) {
+				if len(c.AuthChallenges) != 2 || c.AuthChallenges[0] != "ua:MyApp/*=full" || c.AuthChallenges[1] != "default=phone" {
+					t.Fatalf("got %q", c.AuthChallenges)
+				}
+			}},
 		{name: "bad number in env", env: map[string]string{"B2BUA_MAX_EXPIRES": "lots"}, err: true},
 		{name: "bad duration in env", env: map[string]string{"B2BUA_IDLE": "soon"}, err: true},
 		{name: "bad boolean in env", env: map[string]string{"B2BUA_FSYNC": "maybe"}, err: true},
@@ -171,6 +177,8 @@ func TestValidate(t *testing.T) {
 		{"ES256 only", func(c *Config) { c.Tokens.Algorithms = []string{"ES256"} }, ""},
 		{"client without id", func(c *Config) { c.Tokens.Clients = []Client{{Secret: "x"}} }, "no id"},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, "log format"},
+		{"challenge rules", func(c *Config) { c.AuthChallenges = []string{"ua:MyApp/*=full", "default=phone"} }, ""},
+		{"bad challenge rule", func(c *Config) { c.AuthChallenges = []string{"ua:MyApp/*=bearer"} }, "auth_challenges"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,6 +43,10 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.Auth }},
 	{flag: "digest-algorithms", env: "B2BUA_DIGEST_ALGORITHMS", usage: "Digest algorithms offered, preferred first",
 		field: func(c *Config) any { return &c.DigestAlgorithms }},
+	{flag: "auth-challenge", env: "B2BUA_AUTH_CHALLENGES", repeat: true,
+		usage: "challenges of a 401 per request, first match wins: ua:PATTERN=PROFILE, domain:NAME=PROFILE, default=PROFILE;\n" +
+			"profiles phone (one Digest), full (all Digest, then Bearer), auto (full without User-Agent) (repeatable; default default=auto)",
+		field: func(c *Config) any { return &c.AuthChallenges }},
 	{flag: "token-issuer", env: "B2BUA_TOKEN_ISSUER", usage: "iss of our tokens, required of every token (default http://<--http>)",
 		field: func(c *Config) any { return &c.Tokens.Issuer }},
 	{flag: "token-audience", env: "B2BUA_TOKEN_AUDIENCE", usage: "aud required of every token (default sip:<--domain>)",

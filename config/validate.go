@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/b2bua/b2bua/auth"
 	"net"
 	"strings"
 
@@ -70,6 +71,9 @@ func checkPort(network, addr string) error {
 func (c *Config) validateAuth() error {
 	if err := validateSchemes(c.Auth); err != nil {
 		return err
+	}
+	if _, err := auth.ParseChallengePolicy(c.AuthChallenges); err != nil {
+		return fmt.Errorf("config: auth_challenges: %w", err)
 	}
 	if len(c.DigestAlgorithms) == 0 {
 		return errors.New("config: no digest algorithm")

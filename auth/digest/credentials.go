@@ -51,7 +51,7 @@ func ParseCredentials(params string) (*Credentials, error) {
 	var seen uint
 	var unknown [maxParams]string
 	nUnknown := 0
-	p := paramScanner{s: params}
+	p := newParamScanner(params)
 	for {
 		name, value, ok, err := p.next()
 		if err != nil {

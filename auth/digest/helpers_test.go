@@ -109,7 +109,7 @@ func challengeParams(t testing.TB, challenge string) map[string]string {
 		t.Fatalf("challenge %q does not start with Digest", challenge)
 	}
 	params := map[string]string{}
-	p := paramScanner{s: rest}
+	p := newParamScanner(rest)
 	for {
 		name, value, ok, err := p.next()
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 )
 
@@ -14,28 +15,46 @@ import (
 const (
 	userFailures   = 5  // per minute, burst the same
 	sourceFailures = 20 // per minute, burst the same
-	// maxLimited bounds each map: names are attacker-chosen.
+	// maxLimited bounds each table: names are attacker-chosen.
 	maxLimited = 10000
 )
 
 // limiter holds the failure budgets of user names and source addresses.
+// Each table is an LRU ordered by the last failure, so every operation is
+// O(1) (amortised) however many names an attacker tries: a full table drops
+// its least recently failing entry instead of scanning for one.
 type limiter struct {
 	now func() time.Time
 
 	// mu guards users and sources.
 	mu      sync.Mutex
-	users   map[string]*limitEntry
-	sources map[string]*limitEntry
+	users   *budgets
+	sources *budgets
 }
 
-type limitEntry struct {
-	lim  *rate.Limiter
-	last time.Time
+// budgets is one table of failure budgets, all with the same rate.
+type budgets struct {
+	perMinute int
+	lru       *simplelru.LRU[string, *rate.Limiter]
+}
+
+func newBudgets(perMinute int) *budgets {
+	lru, err := simplelru.NewLRU[string, *rate.Limiter](maxLimited, nil)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return &budgets{perMinute: perMinute, lru: lru}
 }
 
 func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, users: map[string]*limitEntry{}, sources: map[string]*limitEntry{}}
+	return &limiter{now: now, users: newBudgets(userFailures), sources: newBudgets(sourceFailures)}
 }
+
+// Len is the number of entries held (tests).
+func (b *budgets) Len() int { return b.lru.Len() }
+
+// has reports whether key has an entry, without touching its recency.
+func (b *budgets) has(key string) bool { return b.lru.Contains(key) }
 
 // wait returns how long user at source must wait before the next password
 // attempt; zero when one may be made now.
@@ -43,18 +62,21 @@ func (l *limiter) wait(user, source string) time.Duration {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return max(delay(l.users[user], now), delay(l.sources[source], now))
+	return max(l.users.delay(user, now), l.sources.delay(source, now))
 }
 
-func delay(e *limitEntry, now time.Time) time.Duration {
-	if e == nil {
+// delay peeks, so a look-up does not reorder the LRU: its order must stay
+// the order of the last failures (see take).
+func (b *budgets) delay(key string, now time.Time) time.Duration {
+	lim, ok := b.lru.Peek(key)
+	if !ok {
 		return 0
 	}
-	missing := 1 - e.lim.TokensAt(now)
+	missing := 1 - lim.TokensAt(now)
 	if missing <= 0 {
 		return 0
 	}
-	return time.Duration(missing / float64(e.lim.Limit()) * float64(time.Second))
+	return time.Duration(missing / float64(lim.Limit()) * float64(time.Second))
 }
 
 // fail records a failed attempt of user from source.
@@ -62,42 +84,30 @@ func (l *limiter) fail(user, source string) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	take(l.users, user, userFailures, now)
-	take(l.sources, source, sourceFailures, now)
+	l.users.take(user, now)
+	l.sources.take(source, now)
 }
 
-func take(m map[string]*limitEntry, key string, perMinute int, now time.Time) {
-	e := m[key]
-	if e == nil {
-		if len(m) >= maxLimited {
-			evict(m, now)
+// take spends one token of key's budget. A new key first drops, from the
+// old end of the LRU, the entries whose budget has refilled: they remember
+// nothing. The pruning stops at the first entry still counting, so each
+// entry is dropped at most once and the cost is amortised O(1); a refilled
+// entry behind a live one stays until it ages out (it only costs memory).
+// Past that, a full LRU drops its least recently failing entry.
+func (b *budgets) take(key string, now time.Time) {
+	lim, ok := b.lru.Get(key)
+	if !ok {
+		for {
+			_, old, ok := b.lru.GetOldest()
+			if !ok || old.TokensAt(now) < float64(old.Burst()) {
+				break
+			}
+			b.lru.RemoveOldest()
 		}
-		e = &limitEntry{lim: rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), perMinute)}
-		m[key] = e
+		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(b.perMinute)), b.perMinute)
+		b.lru.Add(key, lim)
 	}
-	e.last = now
-	e.lim.AllowN(now, 1)
-}
-
-// evict makes room in a full map: first every entry whose budget has
-// refilled (it remembers nothing), then, under a flood of live entries, the
-// one used least recently.
-func evict(m map[string]*limitEntry, now time.Time) {
-	for k, e := range m {
-		if e.lim.TokensAt(now) >= float64(e.lim.Burst()) {
-			delete(m, k)
-		}
-	}
-	if len(m) < maxLimited {
-		return
-	}
-	oldest, at := "", time.Time{}
-	for k, e := range m {
-		if oldest == "" || e.last.Before(at) {
-			oldest, at = k, e.last
-		}
-	}
-	delete(m, oldest)
+	lim.AllowN(now, 1)
 }
 
 // retryAfter renders d as a Retry-After value in whole seconds, at least 1

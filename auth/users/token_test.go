@@ -322,15 +322,67 @@ func TestLimiterBounded(t *testing.T) {
 		l.fail("user"+strconv.Itoa(i), "192.0.2.1")
 		c.Advance(time.Millisecond)
 	}
-	if len(l.users) > maxLimited || len(l.sources) != 1 {
-		t.Fatalf("users=%d sources=%d", len(l.users), len(l.sources))
+	if l.users.Len() > maxLimited || l.sources.Len() != 1 {
+		t.Fatalf("users=%d sources=%d", l.users.Len(), l.sources.Len())
 	}
-	if _, ok := l.users["user0"]; ok {
+	if l.users.has("user0") {
 		t.Fatal("the least recently used entry was not evicted")
 	}
 	c.Advance(time.Hour) // every budget refilled: one eviction pass empties the map
 	l.fail("late", "192.0.2.2")
-	if len(l.users) != 1 {
-		t.Fatalf("users=%d after refill", len(l.users))
+	if l.users.Len() != 1 {
+		t.Fatalf("users=%d after refill", l.users.Len())
+	}
+}
+
+// TestLimiterEviction: a full table drops the entry whose last failure is
+// oldest, not the one created first; a look-up (wait) does not count as a
+// use; an evicted name starts again with a full budget; and entries whose
+// budget has refilled go before any live one.
+func TestLimiterEviction(t *testing.T) {
+	c := &clock{t: time.Unix(0, 0)}
+	l := newLimiter(c.Now)
+	for range userFailures {
+		l.fail("victim", "192.0.2.1") // victim's budget is spent
+	}
+	if l.wait("victim", "192.0.2.9") == 0 {
+		t.Fatal("victim not limited after its failures")
+	}
+	for i := 1; i < maxLimited; i++ {
+		l.fail("user"+strconv.Itoa(i), "192.0.2.1")
+	}
+	// Full. Fail user1 again: now victim is the least recently failing.
+	l.fail("user1", "192.0.2.1")
+	_ = l.wait("victim", "192.0.2.9") // a look-up must not save it
+	l.fail("newcomer", "192.0.2.1")
+	tests := []struct {
+		name string
+		held bool
+	}{
+		{"victim", false}, {"user1", true}, {"user2", true}, {"newcomer", true},
+	}
+	for _, tt := range tests {
+		if got := l.users.has(tt.name); got != tt.held {
+			t.Errorf("%s held = %v, want %v", tt.name, got, tt.held)
+		}
+	}
+	if l.users.Len() != maxLimited {
+		t.Fatalf("users=%d, want %d", l.users.Len(), maxLimited)
+	}
+	if d := l.wait("victim", "192.0.2.9"); d != 0 {
+		t.Fatalf("evicted victim still waits %v", d)
+	}
+	// Seconds later nothing has refilled (one failure of userFailures per
+	// minute takes 12 s); a minute after the last failures everything has,
+	// and one new name prunes them all.
+	c.Advance(5 * time.Second)
+	l.fail("late", "192.0.2.1")
+	if l.users.Len() != maxLimited {
+		t.Fatalf("users=%d: live entries were pruned", l.users.Len())
+	}
+	c.Advance(time.Minute)
+	l.fail("later", "192.0.2.1")
+	if l.users.Len() != 1 || !l.users.has("later") {
+		t.Fatalf("users=%d after refill", l.users.Len())
 	}
 }

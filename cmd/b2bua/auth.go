@@ -42,7 +42,11 @@ func buildAuth(c config.Config, st store.Store, svc *users.Service, log *zap.Log
 			scopes[strings.ToUpper(m)] = sc
 		}
 	}
-	a := &edge.Auth{Scopes: scopes, Realm: c.Edge.Domain, AuthzServer: c.Tokens.Issuer + "/oauth/token"}
+	policy, err := auth.ParseChallengePolicy(c.AuthChallenges)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := &edge.Auth{Scopes: scopes, Realm: c.Edge.Domain, AuthzServer: c.Tokens.Issuer + "/oauth/token", Policy: policy}
 	stop := func() {}
 	if bearerOn {
 		cfg := auth.BearerConfig{

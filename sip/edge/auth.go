@@ -11,6 +11,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/auth/authparam"
 )
 
 // BearerVerifier verifies an RFC 8898 bearer token (auth.Bearer).
@@ -42,6 +43,10 @@ type Auth struct {
 	AuthzServer string
 	// Timeout bounds one verification (JWKS fetch, introspection).
 	Timeout time.Duration
+	// Policy picks the challenges of each 401 (auth.ChallengePolicy); nil
+	// is the default: phones get one Digest challenge, RFC 8898 clients
+	// every challenge.
+	Policy *auth.ChallengePolicy
 }
 
 func (a *Auth) enabled() bool { return a != nil && (a.Bearer != nil || a.Digest != nil) }
@@ -140,22 +145,56 @@ func (a *Auth) verify(req *sip.Request) (*auth.Identity, error) {
 	return nil, auth.ErrNoCredentials
 }
 
-// challenges are the WWW-Authenticate headers answering an auth failure:
-// the Digest challenges, then a Bearer challenge (with error= when a token
-// was given and failed), each when that scheme is on. Digest goes first
-// because many phones and tools read only the first WWW-Authenticate
-// (sipsak gives up on a Bearer one); bearer clients scan them all.
-func (a *Auth) challenges(method string, err error) []sip.Header {
+// challenges are the WWW-Authenticate headers answering an auth failure of
+// req. The policy picks a profile (auth.ChallengePolicy): ProfilePhone is
+// one Digest challenge, with the first configured algorithm, because
+// Linphone crashes on a 401 with several and baresip gives up on any it
+// does not know; ProfileFull is every Digest challenge, preferred first
+// (RFC 8760 §2.4), then Bearer with error= when a token was given and
+// failed (RFC 8898 §2.3, RFC 6750 §3). Digest goes first because many
+// tools read only the first WWW-Authenticate (sipsak gives up on a Bearer
+// one); bearer clients scan them all. A scope or identity failure is about
+// the token, so it gets Bearer alone.
+func (a *Auth) challenges(req *sip.Request, err error) []sip.Header {
+	method := string(req.Method)
+	prof := a.Policy.Select(challengeRequest(req))
 	var out []sip.Header
 	if a.Digest != nil && !errors.Is(err, auth.ErrInsufficientScope) && !errors.Is(err, auth.ErrIdentityMismatch) {
-		for _, v := range a.Digest.Challenges(errors.Is(err, auth.ErrStaleNonce)) {
+		digests := a.Digest.Challenges(errors.Is(err, auth.ErrStaleNonce))
+		if prof == auth.ProfilePhone && len(digests) > 1 {
+			digests = digests[:1]
+		}
+		for _, v := range digests {
 			out = append(out, sip.NewHeader("WWW-Authenticate", v))
 		}
 	}
-	if a.Bearer != nil {
+	if a.Bearer != nil && (prof == auth.ProfileFull || len(out) == 0) {
 		out = append(out, sip.NewHeader("WWW-Authenticate", auth.BearerChallenge(a.bearerChallenge(method, err))))
 	}
 	return out
+}
+
+// challengeRequest is what the challenge policy looks at in req.
+func challengeRequest(req *sip.Request) auth.ChallengeRequest {
+	var r auth.ChallengeRequest
+	if h := req.GetHeader("User-Agent"); h != nil {
+		r.UserAgent, r.HasUserAgent = h.Value(), true
+	}
+	party := req.From()
+	if req.Method == sip.REGISTER {
+		if to := req.To(); to != nil {
+			r.Domain = to.Address.Host
+		}
+	} else if party != nil {
+		r.Domain = party.Address.Host
+	}
+	for _, h := range req.GetHeaders("Authorization") {
+		if scheme, _, err := auth.ParseAuthorization(h.Value()); err == nil && scheme == "Bearer" {
+			r.Bearer = true
+			break
+		}
+	}
+	return r
 }
 
 // bearerChallenge names the scope the method needs, so a client knows what
@@ -187,18 +226,60 @@ func reasonOf(err error) string {
 	return msg
 }
 
-// logAuth logs a failed authentication once, without credentials.
+// logAuth logs a failed authentication at debug, once, and counts it for
+// the info summary (auth.FailureSummary: one line per 10 s at most). A
+// missing Authorization is the normal first leg of Digest, so it is no
+// news at info. Credentials never reach the log: the line names the AOR,
+// the Digest username, the token's sub and jti (or hash prefix), never a
+// token, a response or an Authorization header.
 func (s *Server) logAuth(req *sip.Request, aor registrar.AOR, id *auth.Identity, err error) {
-	ce := s.log.Check(zap.InfoLevel, "authentication failed")
+	if s.authFails != nil {
+		s.authFails.Add(err)
+	}
+	ce := s.log.Check(zap.DebugLevel, "authentication failed")
 	if ce == nil {
 		return
 	}
-	fields := []zap.Field{zap.String("method", string(req.Method)), callIDField(req), zap.Error(err)}
+	if aor == "" {
+		switch to, from := req.To(), req.From(); {
+		case req.Method == sip.REGISTER && to != nil:
+			aor, _ = aorOf(&to.Address)
+		case req.Method != sip.REGISTER && from != nil:
+			aor, _ = aorOf(&from.Address)
+		}
+	}
+	fields := []zap.Field{zap.String("method", string(req.Method)), callIDField(req),
+		zap.String("reason", auth.Reason(err)), zap.Error(err)}
 	if aor != "" {
 		fields = append(fields, zap.String("aor", string(aor)))
+	}
+	if user := digestUser(req); user != "" {
+		fields = append(fields, zap.String("user", user))
 	}
 	if id != nil {
 		fields = append(fields, zap.String("sub", id.Subject), zap.String("token_id", id.TokenID))
 	}
 	ce.Write(fields...)
+}
+
+// digestUser is the username of the request's Digest credentials, if any:
+// who tried, without anything that proves it.
+func digestUser(req *sip.Request) string {
+	for _, h := range req.GetHeaders("Authorization") {
+		scheme, params, err := auth.ParseAuthorization(h.Value())
+		if err != nil || scheme != "Digest" {
+			continue
+		}
+		p := authparam.Scanner{S: params}
+		for {
+			param, ok, err := p.Next()
+			if err != nil || !ok {
+				break
+			}
+			if strings.EqualFold(param.Name, "username") {
+				return param.Value
+			}
+		}
+	}
+	return ""
 }

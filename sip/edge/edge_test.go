@@ -37,6 +37,7 @@ type options struct {
 	auth        *edge.Auth
 	maxInFlight int
 	slowStore   time.Duration // hold every write this long
+	log         *zap.Logger   // nil: quiet (warnings with -v)
 }
 
 func startServerOpts(t testing.TB, o options) *server {
@@ -44,6 +45,9 @@ func startServerOpts(t testing.TB, o options) *server {
 	log := zap.NewNop()
 	if testing.Verbose() {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	if o.log != nil {
+		log = o.log
 	}
 	bolt, err := store.OpenBolt(store.BoltConfig{Path: filepath.Join(t.TempDir(), "b2bua.db")}, log)
 	if err != nil {

@@ -88,7 +88,7 @@ func (s *Server) fail(req *sip.Request, w responder, err error) {
 	switch {
 	case code == status.Unauthorized || errors.Is(err, auth.ErrInsufficientScope):
 		if s.conf.Auth.enabled() {
-			for _, h := range s.conf.Auth.challenges(string(req.Method), err) {
+			for _, h := range s.conf.Auth.challenges(req, err) {
 				res.AppendHeader(h)
 			}
 		}

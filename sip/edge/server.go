@@ -15,6 +15,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/actors/registrar"
+	"github.com/b2bua/b2bua/auth"
 )
 
 // udpListener is a UDP socket we serve and the sender of its stateless
@@ -93,6 +94,8 @@ type Server struct {
 
 	inflight atomic.Int64  // requests with an actor, not yet answered
 	slowAuth chan struct{} // slots for UDP requests whose verification may block
+	// authFails sums failed authentications into one info line per 10 s.
+	authFails *auth.FailureSummary
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -132,6 +135,7 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	s := &Server{conf: c, log: log, reg: routers.Registrar, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
+	s.authFails = auth.NewFailureSummary(log, 10*time.Second)
 	sl := Slog(log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent), sipgo.WithUserAgentHostname(c.Domain),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl), sip.WithTransportLayerReadFilter(s.readFilter)),
@@ -219,6 +223,7 @@ func (s *Server) Close() error {
 		}
 		err = errors.Join(err, s.ua.Close())
 		s.wg.Wait()
+		s.authFails.Close()
 	})
 	return err
 }
