@@ -22,6 +22,7 @@ type shard struct {
 	booted *atomic.Bool // the root handed out the first restore: a (re)start restores itself
 
 	active map[string]*entry
+	peak   int              // most resident entities since the map was last rebuilt
 	asleep map[string]int64 // passivated keys → next deadline (Unix ns; 0: none)
 	heap   deadlines
 	gen    uint64
@@ -136,6 +137,7 @@ func (s *shard) spawn(ctx actor.Context, key string) *entry {
 	s.spec.Metrics.spawned(s.spec.Name)
 	e := &entry{pid: pid, gen: s.gen, used: s.ticks}
 	s.active[key] = e
+	s.peak = max(s.peak, len(s.active))
 	return e
 }
 
@@ -239,8 +241,23 @@ func (s *shard) tick(ctx actor.Context) {
 				s.route(ctx, &passivate{Envelope{key: key}})
 			}
 		}
+		s.shrink()
 	}
 	s.timer.Reset(s.spec.tickEvery())
+}
+
+// shrink rebuilds the map of resident entities once it holds a quarter of
+// what it held at its peak: Go maps never give back the room a burst
+// (a reboot storm of REGISTERs) made them grow to.
+func (s *shard) shrink() {
+	if s.peak < 4096 || len(s.active) > s.peak/4 {
+		return
+	}
+	active := make(map[string]*entry, len(s.active))
+	for k, e := range s.active {
+		active[k] = e
+	}
+	s.active, s.peak = active, len(active)
 }
 
 // fail answers msg with err when it is a request.
