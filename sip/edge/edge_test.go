@@ -23,6 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // server is a real edge on loopback in front of a real registrar and store.
 type server struct {
 	edge     *edge.Server
+	sys      *actors.System
 	udp, tcp string
 }
 
@@ -37,6 +38,10 @@ type options struct {
 	auth        *edge.Auth
 	maxInFlight int
 	slowStore   time.Duration // hold every write this long
+	listen      []edge.Listener
+	// edit changes the edge's configuration and routers before New.
+	edit    func(*edge.Config, *actors.Routers)
+	metrics *edge.Metrics
 }
 
 func startServerOpts(t testing.TB, o options) *server {
@@ -59,8 +64,15 @@ func startServerOpts(t testing.TB, o options) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}},
-		Auth: o.auth, MaxInFlight: o.maxInFlight}, log, sys.Routers, nil)
+	conf := edge.Config{Domain: "localhost", Listen: o.listen, Auth: o.auth, MaxInFlight: o.maxInFlight}
+	if conf.Listen == nil {
+		conf.Listen = []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}}
+	}
+	routers := sys.Routers
+	if o.edit != nil {
+		o.edit(&conf, &routers)
+	}
+	e, err := edge.New(conf, log, routers, o.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +91,7 @@ func startServerOpts(t testing.TB, o options) *server {
 		}
 		time.Sleep(100 * time.Millisecond) // dead-letter throttle
 	})
-	s := &server{edge: e}
+	s := &server{edge: e, sys: sys}
 	for _, l := range e.Addrs() {
 		if l.Network == "udp" {
 			s.udp = l.Addr

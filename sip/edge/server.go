@@ -93,7 +93,8 @@ type Server struct {
 	hosts  map[string]bool // Request-URI hosts we answer for
 	server sip.Header
 
-	// Set in Start, read-only afterwards (the UDP read filter reads udp).
+	// Set in Start before any listener serves, read-only afterwards (the
+	// UDP read filter reads udp without a lock).
 	udp       map[string]*udpListener
 	closers   []func() error
 	addrs     []Listener
@@ -144,23 +145,34 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	return s, nil
 }
 
-// Start opens every listener and serves them until Close.
+// Start opens every listener and serves them until Close. Every socket is
+// opened (and s.udp filled) before any is served: the UDP read filter of a
+// listener that already serves reads s.udp, so filling it afterwards would
+// race (two UDP listeners, e.g. IPv4 and IPv6).
 func (s *Server) Start() error {
+	var serves []func() error
 	for _, l := range s.conf.Listen {
-		if err := s.listen(l); err != nil {
+		serve, err := s.listen(l)
+		if err != nil {
 			_ = s.Close()
 			return err
 		}
+		serves = append(serves, serve)
+	}
+	for _, f := range serves {
+		s.serve(f)
 	}
 	return nil
 }
 
-func (s *Server) listen(l Listener) error {
+// listen opens l and returns the function that serves it.
+func (s *Server) listen(l Listener) (func() error, error) {
+	var serve func() error
 	switch l.Network {
 	case "udp":
 		pc, err := net.ListenPacket("udp", l.Addr)
 		if err != nil {
-			return fmt.Errorf("edge: listen %s: %w", l, err)
+			return nil, fmt.Errorf("edge: listen %s: %w", l, err)
 		}
 		if uc, ok := pc.(*net.UDPConn); ok {
 			_ = uc.SetReadBuffer(s.conf.UDPBuffer)
@@ -170,20 +182,20 @@ func (s *Server) listen(l Listener) error {
 		s.udp[pc.LocalAddr().String()] = l
 		s.closers = append(s.closers, func() error { err := pc.Close(); l.sender.close(); return err })
 		s.addrs = append(s.addrs, Listener{"udp", pc.LocalAddr().String()})
-		s.serve(func() error { return s.srv.ServeUDP(pc) })
+		serve = func() error { return s.srv.ServeUDP(pc) }
 	case "tcp":
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
-			return fmt.Errorf("edge: listen %s: %w", l, err)
+			return nil, fmt.Errorf("edge: listen %s: %w", l, err)
 		}
 		s.closers = append(s.closers, ln.Close)
 		s.addrs = append(s.addrs, Listener{"tcp", ln.Addr().String()})
-		s.serve(func() error { return s.srv.ServeTCP(ln) })
+		serve = func() error { return s.srv.ServeTCP(ln) }
 	default:
-		return fmt.Errorf("edge: unknown network %q", l.Network)
+		return nil, fmt.Errorf("edge: unknown network %q", l.Network)
 	}
 	s.log.Info("listening", zap.Stringer("listener", s.addrs[len(s.addrs)-1]))
-	return nil
+	return serve, nil
 }
 
 func (s *Server) serve(f func() error) {
