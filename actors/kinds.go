@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/store"
@@ -24,6 +25,9 @@ type Deps struct {
 	// Outbound sends SIP for actors; Start fills it with a Deferred port
 	// that the edge is plugged into once it runs (System.Outbound.Set).
 	Outbound outbound.Port
+	// Dialogs is where kinds register the dialogs they own; Start fills it
+	// and hands the same registry to the edge (Routers.Dialogs).
+	Dialogs *dialog.Registry
 }
 
 // Kind is one actor kind: its name (the PID of its root is
@@ -52,6 +56,9 @@ const Top = "b2bua"
 // so a new kind adds a field here, not a parameter to every constructor.
 type Routers struct {
 	Registrar *registrar.Router
+	// Dialogs routes in-dialog requests (ACK included) to the actor that
+	// owns the dialog; kinds that establish dialogs add them there.
+	Dialogs *dialog.Registry
 }
 
 // System is the running actor tree and the routers the edge talks to.
@@ -73,6 +80,7 @@ func Start(d Deps) (*System, error) {
 	sys := supervision.NewSystem(d.Log.Named("actor"))
 	port := outbound.NewDeferred(sys.Root)
 	d.Outbound = port
+	d.Dialogs = dialog.NewRegistry(sys.Root)
 	var children []supervision.Child
 	for _, k := range Kinds(d) {
 		children = append(children, supervision.Child{Name: k.Name, Props: k.Props(k.Decider), Decider: k.Decider})
@@ -94,6 +102,7 @@ func Start(d Deps) (*System, error) {
 	}
 	d.Log.Info("actors started", zap.Int("registrations_restored", res.(*registrar.ReadyResult).Restored))
 	s.Routers.Registrar = registrar.NewRouter(sys, regPID, d.Registrar.Shards)
+	s.Routers.Dialogs = d.Dialogs
 	return s, nil
 }
 

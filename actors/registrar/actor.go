@@ -64,6 +64,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.expire(ctx)
 	case *outbound.Result:
 		a.forwarded(ctx, msg)
+	case *outbound.Provisional: // a forward waits for the final response only
 	case *written:
 		a.pending = max(0, a.pending-1)
 		if msg.err != nil {
