@@ -40,7 +40,7 @@ type options struct {
 	slowStore   time.Duration // hold every write this long
 	listen      []edge.Listener
 	// edit changes the edge's configuration and routers before New.
-	edit    func(*edge.Config, *actors.Routers)
+	edit    func(*edge.Config, *actors.System, *actors.Routers)
 	metrics *edge.Metrics
 }
 
@@ -70,7 +70,7 @@ func startServerOpts(t testing.TB, o options) *server {
 	}
 	routers := sys.Routers
 	if o.edit != nil {
-		o.edit(&conf, &routers)
+		o.edit(&conf, sys, &routers)
 	}
 	e, err := edge.New(conf, log, routers, o.metrics)
 	if err != nil {

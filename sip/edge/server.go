@@ -14,14 +14,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors"
+	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/registrar"
 )
 
 // udpListener is a UDP socket we serve and the sender of its stateless
 // responses.
 type udpListener struct {
-	conn   net.PacketConn
-	sender *udpSender
+	conn      net.PacketConn
+	sender    *udpSender
+	deadlines *deadlines
 }
 
 // Listener is one address the edge listens on, e.g. {udp 0.0.0.0:5060}.
@@ -50,9 +52,16 @@ type Config struct {
 	Domain  string   // the SIP domain served; AORs of other domains get 403
 	Aliases []string // more names of the same domain (and Request-URI hosts)
 	Listen  []Listener
-	// ReplyTimeout bounds the wait for an actor's reply on the transaction
-	// path; past it the request gets 500.
+	// ReplyTimeout bounds the wait for an actor's reply, on both paths;
+	// past it the edge answers 500 (ErrNoReply) and drops the late reply.
 	ReplyTimeout time.Duration
+	// ClientTimeout bounds an outbound request of the client port (and a
+	// forwarded OPTIONS): no final response by then is outbound.ErrTimeout
+	// (408). Default 64*T1 = 32 s, RFC 3261 Timer F.
+	ClientTimeout time.Duration
+	// ClientConcurrency bounds the outbound requests in flight; past it
+	// Send answers outbound.ErrUnavailable at once. Default 4096.
+	ClientConcurrency int
 	// UDPBuffer is the socket receive and send buffer size, in bytes.
 	UDPBuffer int
 	// UserAgent is the Server and User-Agent header value.
@@ -82,6 +91,7 @@ type Server struct {
 	conf    Config
 	log     *zap.Logger
 	reg     *registrar.Router
+	dialogs *dialog.Registry
 	metrics *Metrics
 
 	inflight atomic.Int64  // requests with an actor, not yet answered
@@ -89,6 +99,8 @@ type Server struct {
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
+	client *sipgo.Client
+	port   *clientPort // what Port hands to actors
 	parser *sip.Parser
 	hosts  map[string]bool // Request-URI hosts we answer for
 	server sip.Header
@@ -110,6 +122,12 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	if c.ReplyTimeout <= 0 {
 		c.ReplyTimeout = 5 * time.Second
 	}
+	if c.ClientTimeout <= 0 {
+		c.ClientTimeout = 32 * time.Second // 64*T1, RFC 3261 Timer F
+	}
+	if c.ClientConcurrency <= 0 {
+		c.ClientConcurrency = 4096
+	}
 	if c.UDPBuffer <= 0 {
 		c.UDPBuffer = 4 << 20
 	}
@@ -125,10 +143,13 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	s := &Server{conf: c, log: log, reg: routers.Registrar, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
+	if s.dialogs = routers.Dialogs; s.dialogs == nil {
+		s.dialogs = dialog.NewRegistry(nil) // no dialogs: every in-dialog request gets 481
+	}
 	sl := Slog(log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent), sipgo.WithUserAgentHostname(c.Domain),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl), sip.WithTransportLayerReadFilter(s.readFilter)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl), sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse)))
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
@@ -136,12 +157,20 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
-	s.ua, s.srv = ua, srv
-	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
-	srv.OnNoRoute(s.onTx) // every method goes through serve, which dispatches
-	for _, m := range []sip.RequestMethod{sip.REGISTER, sip.OPTIONS, sip.CANCEL} {
-		srv.OnRequest(m, s.onTx)
+	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sl), sipgo.WithClientHostname(c.Domain))
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
 	}
+	s.ua, s.srv, s.client = ua, srv, client
+	s.port = newClientPort(s, client)
+	for _, m := range table() {
+		if m.name == sip.ACK {
+			srv.OnAck(s.onAck)
+		} else {
+			srv.OnRequest(m.name, s.onTx)
+		}
+	}
+	srv.OnNoRoute(s.onTx) // methods not in the table: 405 with Allow
 	return s, nil
 }
 
@@ -178,9 +207,9 @@ func (s *Server) listen(l Listener) (func() error, error) {
 			_ = uc.SetReadBuffer(s.conf.UDPBuffer)
 			_ = uc.SetWriteBuffer(s.conf.UDPBuffer)
 		}
-		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log)}
+		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log), deadlines: newDeadlines(s.conf.ReplyTimeout)}
 		s.udp[pc.LocalAddr().String()] = l
-		s.closers = append(s.closers, func() error { err := pc.Close(); l.sender.close(); return err })
+		s.closers = append(s.closers, func() error { err := pc.Close(); l.deadlines.close(); l.sender.close(); return err })
 		s.addrs = append(s.addrs, Listener{"udp", pc.LocalAddr().String()})
 		serve = func() error { return s.srv.ServeUDP(pc) }
 	case "tcp":
@@ -211,11 +240,12 @@ func (s *Server) serve(f func() error) {
 // Addrs returns the bound listeners (with real ports when 0 was asked).
 func (s *Server) Addrs() []Listener { return s.addrs }
 
-// Close stops the listeners and the transports, and waits for the serving
-// goroutines.
+// Close ends the client port's requests in flight (ErrUnavailable), stops
+// the listeners and the transports, and waits for the serving goroutines.
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.port.close()
 		for _, c := range s.closers {
 			if e := c(); e != nil && !errors.Is(e, net.ErrClosed) {
 				err = errors.Join(err, e)
