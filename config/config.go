@@ -37,6 +37,11 @@ type Config struct {
 	// SHA-256 one). A fleet of RFC 8760 clients should say "SHA-256,MD5"
 	// or "SHA-256".
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
+
+	// ClientTimeout bounds a request the server sends (a forwarded
+	// OPTIONS, later NOTIFY and MESSAGE): no final response by then is a
+	// 408 upstream. Default 32s (64*T1, RFC 3261 Timer F).
+	ClientTimeout time.Duration `yaml:"client_timeout"`
 }
 
 // Tokens configures bearer verification and the built-in authorization
@@ -111,6 +116,7 @@ func Default() Config {
 		DigestAlgorithms: []string{"MD5", "SHA-256"},
 		LogLevel:         "info",
 		LogFormat:        "auto",
+		ClientTimeout:    32 * time.Second,
 		Registrar:        Registrar{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600, MaxContacts: 32},
 	}
 }

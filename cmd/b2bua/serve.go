@@ -69,6 +69,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "json, console or auto")
 	f.BoolVar(&flags.Fsync, "fsync", flags.Fsync, "fsync every store commit (survives power loss, slower)")
 	f.IntVar(&flags.MaxInFlight, "max-inflight", flags.MaxInFlight, "requests waiting for an actor before the edge answers 503 + Retry-After")
+	f.DurationVar(&flags.ClientTimeout, "client-timeout", flags.ClientTimeout, "how long a request the server sends (a forwarded OPTIONS) waits for its final response (408 past it)")
 	f.IntVar(&flags.Registrar.MinExpires, "min-expires", flags.Registrar.MinExpires, "shortest registration accepted, seconds (423 below)")
 	f.IntVar(&flags.Registrar.MaxExpires, "max-expires", flags.Registrar.MaxExpires, "longest registration, seconds (clamped above)")
 	f.IntVar(&flags.Registrar.DefaultExpires, "default-expires", flags.Registrar.DefaultExpires, "registration time when the client gives none, seconds")
@@ -101,6 +102,7 @@ func overlayFlags(cmd *cobra.Command, c *config.Config, f config.Config) {
 	set("log-format", func() { c.LogFormat = f.LogFormat })
 	set("fsync", func() { c.Fsync = f.Fsync })
 	set("max-inflight", func() { c.MaxInFlight = f.MaxInFlight })
+	set("client-timeout", func() { c.ClientTimeout = f.ClientTimeout })
 	set("min-expires", func() { c.Registrar.MinExpires = f.Registrar.MinExpires })
 	set("max-expires", func() { c.Registrar.MaxExpires = f.Registrar.MaxExpires })
 	set("default-expires", func() { c.Registrar.DefaultExpires = f.Registrar.DefaultExpires })
@@ -160,8 +162,8 @@ func serve(ctx context.Context, c config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners, Auth: edgeAuth, MaxInFlight: c.MaxInFlight},
-		log.Named("edge"), sys.Routers, edge.NewMetrics(reg))
+	sipEdge, err := edge.New(edge.Config{Domain: c.Domain, Aliases: c.Aliases, Listen: listeners, Auth: edgeAuth,
+		MaxInFlight: c.MaxInFlight, ClientTimeout: c.ClientTimeout}, log.Named("edge"), sys.Routers, edge.NewMetrics(reg))
 	if err != nil {
 		return err
 	}
@@ -169,6 +171,11 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer closeLogged(log, "sip edge", sipEdge.Close)
+	// Actors send SIP through the edge's client port from now on; the
+	// deferred Set(nil) runs before the edge closes, so a Send during
+	// shutdown gets ErrUnavailable instead of a closed transport.
+	sys.Outbound.Set(sipEdge.Port(sys.Actors))
+	defer sys.Outbound.Set(nil)
 
 	var ready atomic.Bool
 	httpSrv, err := startHTTP(c.HTTP, reg, &ready, log, svc.Handler(), adminHandler(svc, adminToken, log.Named("admin")))
