@@ -19,11 +19,12 @@ type method struct {
 	// serve answers an out-of-dialog request of the method; nil for ACK,
 	// which gets no response (RFC 3261 §17.1.1.3).
 	serve func(s *Server, req *sip.Request, w responder)
-	// stateless: over UDP, a request the server answers itself (no user in
-	// the Request-URI, no To tag) is taken in the read filter, before
-	// sipgo's transaction layer, and its actor absorbs retransmissions
-	// (see doc.go). A request to a user is forwarded, which may take
-	// seconds: it goes through a server transaction, which absorbs them.
+	// stateless: over UDP, a request the server answers itself is taken
+	// in the read filter, before sipgo's transaction layer, and its actor
+	// absorbs retransmissions (see doc.go). An OPTIONS to a user is
+	// forwarded, which may take seconds, and an in-dialog request goes to
+	// the dialog's owner: those go through a server transaction, which
+	// absorbs the retransmissions meanwhile (takeStateless).
 	stateless bool
 	// dialog: a request with a To tag goes to the dialog's owner (RFC
 	// 3261 §12.2.2) through the dialog registry; without one, to serve.
