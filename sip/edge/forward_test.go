@@ -108,6 +108,13 @@ func TestForwardOptions(t *testing.T) {
 			t.Fatalf("%v\n%s", err, res)
 		}
 	})
+	t.Run("max-forwards zero", func(t *testing.T) {
+		c := s.dial(t, "udp")
+		req := strings.Replace(string(optionsFor(c, "udp", "alice-udp")), "Accept:", "Max-Forwards: 0\r\nAccept:", 1)
+		if res, err := c.Do([]byte(req), 2*time.Second); err != nil || siptest.Status(res) != 483 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+	})
 	t.Run("contact silent", func(t *testing.T) {
 		phone, sender := s.dial(t, "udp"), s.dial(t, "udp")
 		registerContact(t, phone, "udp", "carol")

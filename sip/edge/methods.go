@@ -99,8 +99,14 @@ func statelessMethod(data []byte) bool {
 // takeStateless reports whether a parsed UDP request of a stateless method
 // is one the server answers itself, so the read filter may take it.
 func takeStateless(req *sip.Request) bool {
-	_, inDialog := dialog.Incoming(req)
-	return !toUser(req) && !inDialog
+	if toUser(req) {
+		return false
+	}
+	if m := methods[req.Method]; m != nil && m.dialog {
+		_, inDialog := dialog.Incoming(req)
+		return !inDialog
+	}
+	return true
 }
 
 // toUser reports whether an out-of-dialog OPTIONS names a user (sip:alice@

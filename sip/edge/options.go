@@ -44,6 +44,12 @@ func (s *Server) forward(req *sip.Request, w responder) {
 		s.fail(req, w, err)
 		return
 	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		// RFC 3261 §16.3 step 3: never forwarded with Max-Forwards 0 (which
+		// also ends a loop through a contact that points back at us).
+		s.fail(req, w, status.New(status.TooManyHops, status.Reason(status.TooManyHops)))
+		return
+	}
 	if !s.admit(w) {
 		s.overloaded(req, w)
 		return
