@@ -177,6 +177,13 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 			*p = n
 		}
 	}
+	if v, ok := getenv("B2BUA_CLIENT_TIMEOUT"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("config: B2BUA_CLIENT_TIMEOUT=%q: not a duration", v)
+		}
+		c.ClientTimeout = d
+	}
 	if v, ok := getenv("B2BUA_FSYNC"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -41,6 +42,12 @@ func TestLoadLayers(t *testing.T) {
 				}
 			}},
 		{name: "bad number in env", env: map[string]string{"B2BUA_MAX_EXPIRES": "lots"}, err: true},
+		{name: "client timeout from env", env: map[string]string{"B2BUA_CLIENT_TIMEOUT": "300ms"}, check: func(t *testing.T, c Config) {
+			if c.ClientTimeout != 300*time.Millisecond {
+				t.Fatalf("got %v", c.ClientTimeout)
+			}
+		}},
+		{name: "bad duration in env", env: map[string]string{"B2BUA_CLIENT_TIMEOUT": "soon"}, err: true},
 		{name: "missing file", path: filepath.Join(dir, "nope.yaml"), err: true},
 	}
 	for _, tc := range tests {
