@@ -135,8 +135,8 @@ func (p *clientPort) classify(ctx context.Context, err error) error {
 
 // build completes an actor's request for sending (a sipgo
 // ClientRequestOption): our Via with a fresh branch (RFC 3261 §8.1.1.7)
-// and rport (RFC 3581), Max-Forwards, and for UDP the listener it leaves
-// from.
+// and rport (RFC 3581), Max-Forwards, Content-Length, and for UDP the
+// listener it leaves from.
 func (p *clientPort) build(_ *sipgo.Client, req *sip.Request) error {
 	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: req.Transport(), Params: sip.NewParams()}
 	via.Params.Add("branch", sip.GenerateBranchN(16))
@@ -157,6 +157,9 @@ func (p *clientPort) build(_ *sipgo.Client, req *sip.Request) error {
 	if req.MaxForwards() == nil {
 		mf := sip.MaxForwardsHeader(70)
 		req.AppendHeader(&mf)
+	}
+	if req.ContentLength() == nil { // a MUST on TCP (RFC 3261 §20.14)
+		req.SetBody(req.Body())
 	}
 	return nil
 }
