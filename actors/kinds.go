@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
@@ -28,6 +29,9 @@ type Deps struct {
 	// Outbound sends SIP for actors. Start sets it to System.Outbound, a
 	// port the edge is plugged into once it runs.
 	Outbound outbound.Port
+	// Dialogs is where kinds register the dialogs they own; Start fills it
+	// and hands the same registry to the edge (Routers.Dialogs).
+	Dialogs *dialog.Registry
 }
 
 // Kind is one actor kind: its spec (name, entities, store bucket,
@@ -53,6 +57,9 @@ const Top = "b2bua"
 // so a new kind adds a field here, not a parameter to every constructor.
 type Routers struct {
 	Registrar *registrar.Router
+	// Dialogs routes in-dialog requests (ACK included) to the actor that
+	// owns the dialog; kinds that establish dialogs add them there.
+	Dialogs *dialog.Registry
 }
 
 // System is the running actor tree and the routers the edge talks to.
@@ -75,6 +82,7 @@ func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 	sys := supervision.NewSystem(d.Log.Named("actor"))
 	port := outbound.NewDeferred(sys.Root)
 	d.Outbound = port
+	d.Dialogs = dialog.NewRegistry(sys.Root)
 	list := Kinds(d)
 	if len(kinds) > 0 {
 		list = list[:0]
@@ -98,6 +106,7 @@ func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 		}
 		d.Log.Info("kind ready", zap.String("kind", k.Spec.Name), zap.Int("restored", tree.Restored[k.Spec.Name]))
 	}
+	s.Routers.Dialogs = d.Dialogs
 	return s, nil
 }
 

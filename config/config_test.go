@@ -61,6 +61,11 @@ func TestLoadLayers(t *testing.T) {
 				}
 			}},
 		{name: "bad number in env", env: map[string]string{"B2BUA_MAX_EXPIRES": "lots"}, err: true},
+		{name: "client timeout from env", env: map[string]string{"B2BUA_CLIENT_TIMEOUT": "300ms"}, check: func(t *testing.T, c Config) {
+			if c.Edge.ClientTimeout != 300*time.Millisecond {
+				t.Fatalf("got %v", c.Edge.ClientTimeout)
+			}
+		}},
 		{name: "bad duration in env", env: map[string]string{"B2BUA_IDLE": "soon"}, err: true},
 		{name: "bad boolean in env", env: map[string]string{"B2BUA_FSYNC": "maybe"}, err: true},
 		{name: "missing file", path: filepath.Join(dir, "nope.yaml"), err: true},

@@ -47,6 +47,8 @@ var settings = []setting{
 		usage: "challenges of a 401 per request, first match wins: ua:PATTERN=PROFILE, domain:NAME=PROFILE, default=PROFILE;\n" +
 			"profiles phone (one Digest), full (all Digest, then Bearer), auto (full without User-Agent) (repeatable; default default=auto)",
 		field: func(c *Config) any { return &c.AuthChallenges }},
+	{flag: "client-timeout", env: "B2BUA_CLIENT_TIMEOUT", usage: "how long a request the server sends (a forwarded OPTIONS) waits for its final response (408 past it)",
+		field: func(c *Config) any { return &c.Edge.ClientTimeout }},
 	{flag: "token-issuer", env: "B2BUA_TOKEN_ISSUER", usage: "iss of our tokens, required of every token (default http://<--http>)",
 		field: func(c *Config) any { return &c.Tokens.Issuer }},
 	{flag: "token-audience", env: "B2BUA_TOKEN_AUDIENCE", usage: "aud required of every token (default sip:<--domain>)",

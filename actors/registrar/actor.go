@@ -56,6 +56,7 @@ func (a *Actor) Receive(c *shard.Context, msg any) {
 		a.forward(c, msg)
 	case *expire:
 		a.expire(c)
+	case *outbound.Provisional: // a forward waits for the final response only
 	case *written:
 		a.written(c, msg)
 	case *outbound.Result:

@@ -35,7 +35,7 @@ func openUsers(c config.Config, st store.Store, log *zap.Logger) (*users.Service
 // function that stops the verifiers' background work.
 func buildAuth(c config.Config, st store.Store, svc *users.Service, log *zap.Logger) (*edge.Auth, func(), error) {
 	bearerOn, digestOn := c.AuthSchemes()
-	scopes := auth.DefaultScopes()
+	scopes := edge.DefaultScopes() // from the edge's method table
 	if len(c.Tokens.Scopes) > 0 {
 		scopes = auth.ScopeMap{}
 		for m, sc := range c.Tokens.Scopes {

@@ -131,6 +131,11 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer closeLogged(log, "sip edge", sipEdge.Close)
+	// Actors send SIP through the edge's client port from now on; the
+	// deferred Set(nil) runs before the edge closes, so a Send during
+	// shutdown gets ErrUnavailable instead of a closed transport.
+	sys.Outbound.Set(sipEdge.Port(sys.Actors))
+	defer sys.Outbound.Set(nil)
 
 	var ready atomic.Bool
 	httpSrv, err := startHTTP(c.HTTP, reg, &ready, log, svc.Handler(), adminHandler(svc, adminToken, log.Named("admin")))

@@ -80,12 +80,6 @@ func (a *Auth) mayBlock(req *sip.Request) bool {
 	return false
 }
 
-// exempt methods are never challenged: ACK and CANCEL cannot be (RFC 3261
-// §22.1), and OPTIONS is the keep-alive and capability probe of phones.
-func exempt(m sip.RequestMethod) bool {
-	return m == sip.ACK || m == sip.CANCEL || m == sip.OPTIONS
-}
-
 // authenticate checks the credentials of req and that they allow the
 // request: the scope of its method, and acting for the AOR it names (To of
 // REGISTER, From of anything else). A nil identity with a nil error means

@@ -2,19 +2,29 @@
 // and the server transactions, and translates between SIP and the actors'
 // typed messages. Nothing past the edge sees a socket or a transaction.
 //
-// A request is checked (sanity.go: RFC 3261 §8.2 and §16.3), routed by
-// method to one handler file (register.go, options.go), turned into a typed
+// A request is checked (sanity.go: RFC 3261 §8.2 and §16.3), routed by the
+// method table (methods.go) to one handler file (register.go, options.go),
+// or by dialog id to the dialog's owner (dialog.go), turned into a typed
 // message for the owning actor, and the actor's reply is turned into the
 // response. Errors map to statuses in one place, sip/status.
 //
-// Two paths deliver a request to a handler, both through a responder:
-//   - UDP REGISTER and OPTIONS are read off the socket before sipgo's
+// Two paths deliver a request to a handler, both through an answer
+// (responder.go) that lets exactly one response out and releases the
+// request's in-flight slot with it:
+//   - UDP requests of the table's stateless methods (REGISTER, and OPTIONS
+//     to the server itself) are read off the socket before sipgo's
 //     transaction layer (udp.go) and answered statelessly. sipgo keeps a
 //     server transaction 32 s after its final response (Timer J), which caps
 //     a registrar near 10,000 REGISTER/s and costs gigabytes of memory;
 //     the registration actor recognises retransmissions itself instead
-//     (RFC 3261 §10.3 step 7 compares Call-ID and CSeq anyway).
+//     (RFC 3261 §10.3 step 7 compares Call-ID and CSeq anyway). Each
+//     listener's deadline queue (deadline.go) answers 500 for an actor that
+//     has not replied in time.
 //   - Everything else goes through sipgo server transactions; the handler
 //     waits for the actor's reply, since sipgo ends the transaction when
-//     the handler returns.
+//     the handler returns, and answers 500 itself past the deadline.
+//
+// Actors send requests through the client port (client.go), an
+// outbound.Port over sipgo client transactions; an OPTIONS to a user is
+// forwarded that way to the user's contact and its answer relayed.
 package edge

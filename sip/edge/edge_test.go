@@ -23,6 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // server is a real edge on loopback in front of a real registrar and store.
 type server struct {
 	edge     *edge.Server
+	sys      *actors.System
 	udp, tcp string
 }
 
@@ -38,6 +39,10 @@ type options struct {
 	maxInFlight int
 	slowStore   time.Duration // hold every write this long
 	log         *zap.Logger   // nil: quiet (warnings with -v)
+	listen      []edge.Listener
+	// edit changes the edge's configuration and routers before New.
+	edit    func(*edge.Config, *actors.System, *actors.Routers)
+	metrics *edge.Metrics
 }
 
 func startServerOpts(t testing.TB, o options) *server {
@@ -63,8 +68,15 @@ func startServerOpts(t testing.TB, o options) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := edge.New(edge.Config{Domain: "localhost", Listen: []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}},
-		Auth: o.auth, MaxInFlight: o.maxInFlight}, log, sys.Routers, nil)
+	conf := edge.Config{Domain: "localhost", Listen: o.listen, Auth: o.auth, MaxInFlight: o.maxInFlight}
+	if conf.Listen == nil {
+		conf.Listen = []edge.Listener{{Network: "udp", Addr: "127.0.0.1:0"}, {Network: "tcp", Addr: "127.0.0.1:0"}}
+	}
+	routers := sys.Routers
+	if o.edit != nil {
+		o.edit(&conf, sys, &routers)
+	}
+	e, err := edge.New(conf, log, routers, o.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +95,7 @@ func startServerOpts(t testing.TB, o options) *server {
 		}
 		time.Sleep(100 * time.Millisecond) // dead-letter throttle
 	})
-	s := &server{edge: e}
+	s := &server{edge: e, sys: sys}
 	for _, l := range e.Addrs() {
 		if l.Network == "udp" {
 			s.udp = l.Addr

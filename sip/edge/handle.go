@@ -7,37 +7,38 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/sip/status"
 )
 
-// allow is what the server answers in Allow (405 and OPTIONS).
-const allow = "REGISTER, OPTIONS, ACK, CANCEL"
-
 // onTx is the sipgo handler for requests that come through a server
 // transaction. It answers before returning, as sipgo requires.
 func (s *Server) onTx(req *sip.Request, tx sip.ServerTransaction) {
-	w := newTxResponder(tx, s.log)
+	t := newTxResponder(tx, s.log)
+	w := s.newAnswer(req, t)
+	timeout := s.conf.ReplyTimeout
+	if toUser(req) { // forwarded: the contact has ClientTimeout to answer
+		timeout += s.conf.ClientTimeout
+	}
 	s.handle(req, w)
-	w.wait(s.conf.ReplyTimeout, func() *sip.Response {
-		return s.response(req, status.ServerInternalError, "Server Timeout")
-	})
+	t.wait(timeout, w.expire)
 }
 
-// handle checks a request and dispatches it by method. ACK gets no
-// response (RFC 3261 §17.2.1).
+// handle checks a request and dispatches it by the method table: to the
+// dialog's owner when it is in a dialog, else to the method's handler.
 func (s *Server) handle(req *sip.Request, w responder) {
-	if req.IsAck() {
+	if req.IsAck() { // no response (RFC 3261 §17.2.1); sipgo hands ACK to onAck
 		return
 	}
-	w = &countingResponder{next: w, metrics: s.metrics, method: string(req.Method)}
+	m := methods[req.Method]
 	defer s.recoverHandler(req, w)
 	if err := check(req); err != nil {
 		s.fail(req, w, err)
 		return
 	}
-	if !handled(req.Method) { // RFC 3261 §8.2.1: method inspection comes first
+	if m == nil { // RFC 3261 §8.2.1: method inspection comes first
 		res := s.response(req, status.MethodNotAllowed, status.Reason(status.MethodNotAllowed))
 		res.AppendHeader(sip.NewHeader("Allow", allow))
 		w.respond(res)
@@ -48,21 +49,11 @@ func (s *Server) handle(req *sip.Request, w responder) {
 		s.fail(req, w, err)
 		return
 	}
-	switch req.Method {
-	case sip.REGISTER:
-		s.register(req, w)
-	case sip.OPTIONS:
-		s.options(req, w)
-	case sip.CANCEL:
-		// A CANCEL matching an INVITE is handled by sipgo's transaction
-		// layer; one that reaches us matches nothing (RFC 3261 §9.2).
-		w.respond(s.response(req, 481, "Call/Transaction Does Not Exist"))
+	if id, ok := dialog.Incoming(req); ok && m.dialog {
+		s.inDialog(req, id, w)
+		return
 	}
-}
-
-// handled reports whether the server implements method (the Allow list).
-func handled(m sip.RequestMethod) bool {
-	return m == sip.REGISTER || m == sip.OPTIONS || m == sip.CANCEL
+	m.serve(s, req, w)
 }
 
 // response builds a response to req with our To tag (derived from the
@@ -114,27 +105,25 @@ func callIDField(req *sip.Request) zap.Field {
 	return zap.Skip()
 }
 
-// countingResponder counts responses by method and status.
-type countingResponder struct {
-	next    responder
-	metrics *Metrics
-	method  string
-}
-
-func (c *countingResponder) respond(res *sip.Response) {
-	c.metrics.observe(c.method, res.StatusCode)
-	c.next.respond(res)
-}
-
 // admit counts a request handed to an actor, unless MaxInFlight are
-// already waiting for theirs.
-func (s *Server) admit() bool {
+// already waiting for theirs. The answer releases the count when it is
+// sent; on the stateless UDP path it is also queued for the listener's
+// deadline, so an actor that never replies cannot hold it.
+func (s *Server) admit(w responder) bool {
 	if s.inflight.Add(1) > int64(s.conf.MaxInFlight) {
 		s.inflight.Add(-1)
 		return false
 	}
+	a := w.(*answer) // what onTx and the read filter hand every handler
+	a.admitted = true
+	if u, ok := a.next.(*udpResponder); ok && u.deadlines != nil {
+		u.deadlines.add(a)
+	}
 	return true
 }
+
+// InFlight is the number of admitted requests not yet answered.
+func (s *Server) InFlight() int64 { return s.inflight.Load() }
 
 // overloaded answers 503 with Retry-After (RFC 3261 §21.5.4): the client
 // tries again shortly, or another server.

@@ -19,14 +19,11 @@ func (s *Server) register(req *sip.Request, w responder) {
 		s.fail(req, w, err)
 		return
 	}
-	if !s.admit() {
+	if !s.admit(w) {
 		s.overloaded(req, w)
 		return
 	}
-	msg.Reply = func(res *registrar.RegisterResult) {
-		s.inflight.Add(-1)
-		s.registered(req, w, msg.AOR, res)
-	}
+	msg.Reply = func(res *registrar.RegisterResult) { s.registered(req, w, msg.AOR, res) }
 	s.reg.Register(msg)
 }
 
@@ -63,7 +60,8 @@ func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
 // with every current binding and its remaining expires (step 8).
 func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r *registrar.RegisterResult) {
 	if errors.Is(r.Err, registrar.ErrInProgress) {
-		return // a retransmission: the original's answer is on its way
+		w.respond(nil) // a retransmission: the original's answer is on its way
+		return
 	}
 	if r.Err != nil {
 		s.fail(req, w, r.Err)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors"
+	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
 )
@@ -21,8 +22,9 @@ import (
 // udpListener is a UDP socket we serve and the sender of its stateless
 // responses.
 type udpListener struct {
-	conn   net.PacketConn
-	sender *udpSender
+	conn      net.PacketConn
+	sender    *udpSender
+	deadlines *deadlines
 }
 
 // Listener is one address the edge listens on, e.g. {udp 0.0.0.0:5060}.
@@ -52,9 +54,16 @@ type Config struct {
 	Domain  string     `yaml:"domain"`  // the SIP domain served; AORs of other domains get 403
 	Aliases []string   `yaml:"aliases"` // more names of the same domain (and Request-URI hosts)
 	Listen  []Listener `yaml:"-"`
-	// ReplyTimeout bounds the wait for an actor's reply on the transaction
-	// path; past it the request gets 500.
+	// ReplyTimeout bounds the wait for an actor's reply, on both paths;
+	// past it the edge answers 500 (ErrNoReply) and drops the late reply.
 	ReplyTimeout time.Duration `yaml:"-"`
+	// ClientTimeout bounds an outbound request of the client port (and a
+	// forwarded OPTIONS): no final response by then is outbound.ErrTimeout
+	// (408). Default 64*T1 = 32 s, RFC 3261 Timer F.
+	ClientTimeout time.Duration `yaml:"client_timeout"`
+	// ClientConcurrency bounds the outbound requests in flight; past it
+	// Send answers outbound.ErrUnavailable at once. Default 4096.
+	ClientConcurrency int `yaml:"-"`
 	// UDPBuffer is the socket receive and send buffer size, in bytes.
 	UDPBuffer int `yaml:"-"`
 	// UserAgent is the Server and User-Agent header value.
@@ -71,7 +80,8 @@ type Config struct {
 // DefaultConfig is domain localhost, a 5 s reply timeout, 4 MiB UDP socket
 // buffers, User-Agent b2bua and 5000 requests in flight; no listener.
 func DefaultConfig() Config {
-	return Config{Domain: "localhost", ReplyTimeout: 5 * time.Second, UDPBuffer: 4 << 20, UserAgent: "b2bua", MaxInFlight: 5000}
+	return Config{Domain: "localhost", ReplyTimeout: 5 * time.Second, UDPBuffer: 4 << 20, UserAgent: "b2bua", MaxInFlight: 5000,
+		ClientTimeout: 32 * time.Second /* 64*T1, RFC 3261 Timer F */, ClientConcurrency: 4096}
 }
 
 // Validate reports a configuration that cannot work.
@@ -90,6 +100,7 @@ type Server struct {
 	conf    Config
 	log     *zap.Logger
 	reg     *registrar.Router
+	dialogs *dialog.Registry
 	metrics *Metrics
 
 	inflight atomic.Int64  // requests with an actor, not yet answered
@@ -99,11 +110,14 @@ type Server struct {
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
+	client *sipgo.Client
+	port   *clientPort // what Port hands to actors
 	parser *sip.Parser
 	hosts  map[string]bool // Request-URI hosts we answer for
 	server sip.Header
 
-	// Set in Start, read-only afterwards (the UDP read filter reads udp).
+	// Set in Start before any listener serves, read-only afterwards (the
+	// UDP read filter reads udp without a lock).
 	udp       map[string]*udpListener
 	closers   []func() error
 	addrs     []Listener
@@ -119,6 +133,12 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	d := DefaultConfig()
 	if c.ReplyTimeout <= 0 {
 		c.ReplyTimeout = d.ReplyTimeout
+	}
+	if c.ClientTimeout <= 0 {
+		c.ClientTimeout = 32 * time.Second // 64*T1, RFC 3261 Timer F
+	}
+	if c.ClientConcurrency <= 0 {
+		c.ClientConcurrency = 4096
 	}
 	if c.UDPBuffer <= 0 {
 		c.UDPBuffer = d.UDPBuffer
@@ -136,10 +156,13 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
 	s.authFails = auth.NewFailureSummary(log, 10*time.Second)
+	if s.dialogs = routers.Dialogs; s.dialogs == nil {
+		s.dialogs = dialog.NewRegistry(nil) // no dialogs: every in-dialog request gets 481
+	}
 	sl := Slog(log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent), sipgo.WithUserAgentHostname(c.Domain),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl), sip.WithTransportLayerReadFilter(s.readFilter)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl), sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse)))
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
@@ -147,55 +170,74 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	if err != nil {
 		return nil, fmt.Errorf("edge: %w", err)
 	}
-	s.ua, s.srv = ua, srv
-	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
-	srv.OnNoRoute(s.onTx) // every method goes through serve, which dispatches
-	for _, m := range []sip.RequestMethod{sip.REGISTER, sip.OPTIONS, sip.CANCEL} {
-		srv.OnRequest(m, s.onTx)
+	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sl), sipgo.WithClientHostname(c.Domain))
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
 	}
+	s.ua, s.srv, s.client = ua, srv, client
+	s.port = newClientPort(s, client)
+	for _, m := range table() {
+		if m.name == sip.ACK {
+			srv.OnAck(s.onAck)
+		} else {
+			srv.OnRequest(m.name, s.onTx)
+		}
+	}
+	srv.OnNoRoute(s.onTx) // methods not in the table: 405 with Allow
 	return s, nil
 }
 
-// Start opens every listener and serves them until Close.
+// Start opens every listener and serves them until Close. Every socket is
+// opened (and s.udp filled) before any is served: the UDP read filter of a
+// listener that already serves reads s.udp, so filling it afterwards would
+// race (two UDP listeners, e.g. IPv4 and IPv6).
 func (s *Server) Start() error {
+	var serves []func() error
 	for _, l := range s.conf.Listen {
-		if err := s.listen(l); err != nil {
+		serve, err := s.listen(l)
+		if err != nil {
 			_ = s.Close()
 			return err
 		}
+		serves = append(serves, serve)
+	}
+	for _, f := range serves {
+		s.serve(f)
 	}
 	return nil
 }
 
-func (s *Server) listen(l Listener) error {
+// listen opens l and returns the function that serves it.
+func (s *Server) listen(l Listener) (func() error, error) {
+	var serve func() error
 	switch l.Network {
 	case "udp":
 		pc, err := net.ListenPacket("udp", l.Addr)
 		if err != nil {
-			return fmt.Errorf("edge: listen %s: %w", l, err)
+			return nil, fmt.Errorf("edge: listen %s: %w", l, err)
 		}
 		if uc, ok := pc.(*net.UDPConn); ok {
 			_ = uc.SetReadBuffer(s.conf.UDPBuffer)
 			_ = uc.SetWriteBuffer(s.conf.UDPBuffer)
 		}
-		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log)}
+		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log), deadlines: newDeadlines(s.conf.ReplyTimeout)}
 		s.udp[pc.LocalAddr().String()] = l
-		s.closers = append(s.closers, func() error { err := pc.Close(); l.sender.close(); return err })
+		s.closers = append(s.closers, func() error { err := pc.Close(); l.deadlines.close(); l.sender.close(); return err })
 		s.addrs = append(s.addrs, Listener{"udp", pc.LocalAddr().String()})
-		s.serve(func() error { return s.srv.ServeUDP(pc) })
+		serve = func() error { return s.srv.ServeUDP(pc) }
 	case "tcp":
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
-			return fmt.Errorf("edge: listen %s: %w", l, err)
+			return nil, fmt.Errorf("edge: listen %s: %w", l, err)
 		}
 		s.closers = append(s.closers, ln.Close)
 		s.addrs = append(s.addrs, Listener{"tcp", ln.Addr().String()})
-		s.serve(func() error { return s.srv.ServeTCP(ln) })
+		serve = func() error { return s.srv.ServeTCP(ln) }
 	default:
-		return fmt.Errorf("edge: unknown network %q", l.Network)
+		return nil, fmt.Errorf("edge: unknown network %q", l.Network)
 	}
 	s.log.Info("listening", zap.Stringer("listener", s.addrs[len(s.addrs)-1]))
-	return nil
+	return serve, nil
 }
 
 func (s *Server) serve(f func() error) {
@@ -211,11 +253,12 @@ func (s *Server) serve(f func() error) {
 // Addrs returns the bound listeners (with real ports when 0 was asked).
 func (s *Server) Addrs() []Listener { return s.addrs }
 
-// Close stops the listeners and the transports, and waits for the serving
-// goroutines.
+// Close ends the client port's requests in flight (ErrUnavailable), stops
+// the listeners and the transports, and waits for the serving goroutines.
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.port.close()
 		for _, c := range s.closers {
 			if e := c(); e != nil && !errors.Is(e, net.ErrClosed) {
 				err = errors.Join(err, e)

@@ -9,9 +9,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// readFilter sees every UDP datagram before sipgo parses it. REGISTER and
-// OPTIONS are taken here and answered without a server transaction (see
-// doc.go); everything else goes on to sipgo unchanged. It runs on the
+// readFilter sees every UDP datagram before sipgo parses it. Requests of
+// the method table's stateless methods that the server answers itself are
+// taken here and answered without a server transaction (see doc.go);
+// everything else goes on to sipgo unchanged. It runs on the
 // listener's read goroutine, so it never waits for an actor.
 func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
 	if !strings.EqualFold(p.Transport, "udp") || !statelessMethod(data) {
@@ -36,9 +37,14 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	if !ok {
 		return nil, nil
 	}
+	if !takeStateless(req) {
+		// Forwarded or in-dialog: sipgo parses it again, which only
+		// these (rarer) requests pay for.
+		return data, nil
+	}
 	req.SetTransport("UDP")
 	req.SetSource(p.RemoteAddr.String())
-	w := &udpResponder{sender: l.sender, to: replyAddr(req, p.RemoteAddr)}
+	w := s.newAnswer(req, &udpResponder{sender: l.sender, deadlines: l.deadlines, to: replyAddr(req, p.RemoteAddr)})
 	if s.conf.Auth.mayBlock(req) {
 		// Verifying this token may wait on the network (JWKS,
 		// introspection) or a signature check: not on the read goroutine,
@@ -74,15 +80,6 @@ func replyAddr(req *sip.Request, src net.Addr) net.Addr {
 		port = 5060
 	}
 	return &net.UDPAddr{IP: udp.IP, Port: port, Zone: udp.Zone}
-}
-
-var (
-	prefixRegister = []byte("REGISTER ")
-	prefixOptions  = []byte("OPTIONS ")
-)
-
-func statelessMethod(data []byte) bool {
-	return bytes.HasPrefix(data, prefixRegister) || bytes.HasPrefix(data, prefixOptions)
 }
 
 // rawBadRequest builds a 400 for a request sipgo could not parse, from the

@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth"
@@ -33,6 +35,8 @@ const (
 	UnsupportedURIScheme = 416
 	BadExtension         = 420
 	IntervalTooBrief     = 423
+	TemporarilyUnavail   = 480
+	NoSuchDialog         = 481
 	TooManyHops          = 483
 	BadEvent             = 489
 	ServerInternalError  = 500
@@ -64,6 +68,8 @@ var reasons = map[int]string{
 	UnsupportedURIScheme: "Unsupported URI Scheme",
 	BadExtension:         "Bad Extension",
 	IntervalTooBrief:     "Interval Too Brief",
+	TemporarilyUnavail:   "Temporarily Unavailable",
+	NoSuchDialog:         "Call/Transaction Does Not Exist",
 	TooManyHops:          "Too Many Hops",
 	BadEvent:             "Bad Event",
 	ServerInternalError:  "Server Internal Error",
@@ -117,7 +123,15 @@ var table = []entry{
 	{registrar.ErrStore, ServerInternalError, Reason(ServerInternalError)},
 	{shard.ErrInternal, ServerInternalError, Reason(ServerInternalError)},
 	{shard.ErrUnavailable, ServiceUnavailable, Reason(ServiceUnavailable)},
+	{registrar.ErrNoContact, TemporarilyUnavail, Reason(TemporarilyUnavail)}, // RFC 3261 §21.4.18
+	{dialog.ErrNoDialog, NoSuchDialog, Reason(NoSuchDialog)},                 // RFC 3261 §12.2.2, §15.1.2
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
+	// The client port (actors/outbound): no final response in time is 408
+	// (RFC 3261 §8.1.3.1, Timer F); a request that could not be sent is
+	// taken as a 503 (RFC 3261 §16.9), and so is a port that is not running.
+	{outbound.ErrTimeout, RequestTimeout, Reason(RequestTimeout)},
+	{outbound.ErrTransport, ServiceUnavailable, Reason(ServiceUnavailable)},
+	{outbound.ErrUnavailable, ServiceUnavailable, Reason(ServiceUnavailable)},
 	// The edge adds the WWW-Authenticate challenges (RFC 8898, RFC 7616).
 	{auth.ErrNoCredentials, Unauthorized, Reason(Unauthorized)},
 	{auth.ErrInvalidToken, Unauthorized, Reason(Unauthorized)},

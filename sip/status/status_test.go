@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth"
@@ -30,6 +32,11 @@ func TestOf(t *testing.T) {
 		{"entity gone", shard.ErrUnavailable, 503, "Service Unavailable"},
 		{"interval too brief classifies itself", &registrar.IntervalTooBriefError{MinExpires: 60}, 423, "Interval Too Brief"},
 		{"edge error classifies itself", status.New(400, "Missing Call-ID"), 400, "Missing Call-ID"},
+		{"no contact", registrar.ErrNoContact, 480, "Temporarily Unavailable"},
+		{"no dialog", dialog.ErrNoDialog, 481, "Call/Transaction Does Not Exist"},
+		{"contact did not answer", fmt.Errorf("forward: %w", outbound.ErrTimeout), 408, "Request Timeout"},
+		{"contact unreachable", fmt.Errorf("%w: connection refused", outbound.ErrTransport), 503, "Service Unavailable"},
+		{"port not running", outbound.ErrUnavailable, 503, "Service Unavailable"},
 		{"deadline", context.DeadlineExceeded, 408, "Request Timeout"},
 		{"no credentials", auth.ErrNoCredentials, 401, "Unauthorized"},
 		{"invalid token", fmt.Errorf("%w: expired", auth.ErrInvalidToken), 401, "Unauthorized"},

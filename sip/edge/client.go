@@ -1,0 +1,217 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/outbound"
+)
+
+// clientPort is the edge's outbound.Port: it sends actors' requests over
+// sipgo client transactions and delivers each result to the actor as a
+// message.
+//
+// Concurrency: each request in flight has one goroutine that reads its
+// transaction (sipgo passes responses up on an unbuffered channel, so
+// someone must read it), and at most Config.ClientConcurrency of them
+// exist; past that Send answers outbound.ErrUnavailable at once (503
+// upstream), the same shedding the edge does with MaxInFlight. Unlike a
+// fixed pool of workers that each wait for one transaction, a contact that
+// never answers holds one slot for ClientTimeout, not a worker that others
+// queue behind. Measured in DEPENDENCIES.md: bounded transactions hold
+// about 25,000/s on UDP; the stateless design (own Via branch, responses
+// matched in the unhandled-response handler, own retransmissions) reaches
+// about 56,000/s and is the way up when NOTIFY fan-out needs it.
+//
+// UDP requests leave from the edge's own listener (so a contact behind a
+// NAT, which registered through that listener, accepts them, RFC 5626
+// §3.3), whose socket already has Config.UDPBuffer of receive buffer; TCP
+// requests reuse the connection the contact registered over.
+type clientPort struct {
+	s      *Server
+	client *sipgo.Client
+	slots  chan struct{}
+	ctx    context.Context // cancelled by close: in-flight requests end ErrUnavailable
+	cancel context.CancelFunc
+
+	mu     sync.RWMutex // guards closed against wg.Add after close's Wait
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newClientPort(s *Server, client *sipgo.Client) *clientPort {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &clientPort{s: s, client: client, slots: make(chan struct{}, s.conf.ClientConcurrency), ctx: ctx, cancel: cancel}
+}
+
+// Port returns the edge's client port, which delivers results through sys.
+// Plug it into actors.System.Outbound after Start and unplug it (Set(nil))
+// before Close; Close ends the requests still in flight with
+// outbound.ErrUnavailable, and Sends after it get that at once.
+func (s *Server) Port(sys *actor.ActorSystem) outbound.Port {
+	return &boundPort{p: s.port, root: sys.Root}
+}
+
+// boundPort is the client port delivering through one actor system.
+type boundPort struct {
+	p    *clientPort
+	root *actor.RootContext
+}
+
+// Send implements outbound.Port. It never blocks.
+func (b *boundPort) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
+	p, root := b.p, b.root
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrUnavailable})
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		p.mu.RUnlock()
+		root.Send(replyTo, &outbound.Result{ID: id, Err: fmt.Errorf("%w: %d requests in flight", outbound.ErrUnavailable, cap(p.slots))})
+		return
+	}
+	p.wg.Add(1)
+	p.mu.RUnlock()
+	go func() {
+		defer p.wg.Done()
+		defer func() { <-p.slots }()
+		res, err := p.transact(req, func(r *sip.Response) { root.Send(replyTo, &outbound.Provisional{ID: id, Response: r}) })
+		root.Send(replyTo, &outbound.Result{ID: id, Response: res, Err: err})
+	}()
+}
+
+// transact runs one client transaction to its final response, an error or
+// the port's own deadline: sipgo's ctx bounds only connection setup, and
+// its Timer F is 32 s whatever we need.
+func (p *clientPort) transact(req *sip.Request, provisional func(*sip.Response)) (*sip.Response, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.s.conf.ClientTimeout)
+	defer cancel()
+	tx, err := p.client.TransactionRequest(ctx, req, p.build)
+	if err != nil {
+		return nil, p.classify(ctx, err)
+	}
+	// A completed non-INVITE UDP transaction otherwise lingers 32 s
+	// (Timer K/D): memory and CPU at 10,000/s (DEPENDENCIES.md).
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				provisional(res)
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			return nil, p.classify(ctx, tx.Err())
+		case <-ctx.Done():
+			return nil, p.classify(ctx, ctx.Err())
+		}
+	}
+}
+
+// classify maps what ended a transaction to the port's errors.
+func (p *clientPort) classify(ctx context.Context, err error) error {
+	switch {
+	case p.ctx.Err() != nil:
+		return outbound.ErrUnavailable
+	case errors.Is(err, sip.ErrTransactionTimeout), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
+		return fmt.Errorf("%w: %w", outbound.ErrTimeout, err)
+	default:
+		return fmt.Errorf("%w: %w", outbound.ErrTransport, err)
+	}
+}
+
+// build completes an actor's request for sending (a sipgo
+// ClientRequestOption): our Via with a fresh branch (RFC 3261 §8.1.1.7)
+// and rport (RFC 3581), Max-Forwards, Content-Length, and for UDP the
+// listener it leaves from.
+func (p *clientPort) build(_ *sipgo.Client, req *sip.Request) error {
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: req.Transport(), Params: sip.NewParams()}
+	via.Params.Add("branch", sip.GenerateBranchN(16))
+	via.Params.Add("rport", "")
+	if sip.NetworkToLower(req.Transport()) == "udp" {
+		l, err := p.s.udpFor(req.Destination())
+		if err != nil {
+			return err
+		}
+		a := l.conn.LocalAddr().(*net.UDPAddr)
+		req.Laddr = sip.Addr{IP: a.IP, Port: a.Port, Hostname: a.IP.String()}
+		via.Host, via.Port = a.IP.String(), a.Port
+		if a.IP.IsUnspecified() { // sent-by must be reachable: the domain (RFC 3261 §18.1.1)
+			via.Host = p.s.conf.Domain
+		}
+	} // TCP: sipgo fills sent-by from the connection
+	req.PrependHeader(via)
+	if req.MaxForwards() == nil {
+		mf := sip.MaxForwardsHeader(70)
+		req.AppendHeader(&mf)
+	}
+	if req.ContentLength() == nil { // a MUST on TCP (RFC 3261 §20.14)
+		req.SetBody(req.Body())
+	}
+	return nil
+}
+
+// udpFor picks the UDP listener to send to dst from: one of dst's address
+// family, else the first.
+func (s *Server) udpFor(dst string) (*udpListener, error) {
+	host, _, _ := net.SplitHostPort(dst)
+	ip := net.ParseIP(host)
+	var first *udpListener
+	for _, a := range s.addrs {
+		if a.Network != "udp" {
+			continue
+		}
+		l := s.udp[a.Addr]
+		if first == nil {
+			first = l
+		}
+		la := l.conn.LocalAddr().(*net.UDPAddr)
+		if ip != nil && (ip.To4() != nil) == (la.IP.To4() != nil || la.IP.IsUnspecified()) {
+			return l, nil
+		}
+	}
+	if first == nil {
+		return nil, errors.New("edge: no UDP listener to send from")
+	}
+	return first, nil
+}
+
+// close ends the port: Sends from now on get ErrUnavailable, and so do the
+// requests in flight, whose transactions are terminated.
+func (p *clientPort) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cancel()
+	p.wg.Wait()
+}
+
+// strayResponse takes the responses no client transaction matches
+// (retransmitted 200s after Terminate, answers past our deadline): sipgo
+// would log each at INFO.
+func (s *Server) strayResponse(res *sip.Response) {
+	s.metrics.stray.Inc()
+	if ce := s.log.Check(zap.DebugLevel, "stray response"); ce != nil {
+		ce.Write(zap.Int("status", res.StatusCode), zap.String("call_id", callIDOf(res)))
+	}
+}
+
+func callIDOf(m sip.Message) string {
+	if c := m.CallID(); c != nil {
+		return c.Value()
+	}
+	return ""
+}

@@ -1,0 +1,169 @@
+package edge_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/actors"
+	"github.com/b2bua/b2bua/actors/outbound"
+	"github.com/b2bua/b2bua/sip/edge"
+	"github.com/b2bua/b2bua/sip/siptest"
+)
+
+// registerContact registers user's contact at c's own address over c.
+func registerContact(t *testing.T, c *siptest.Client, network, user string) {
+	t.Helper()
+	res, err := c.Do(siptest.Lines(
+		"REGISTER sip:localhost SIP/2.0",
+		"Via: SIP/2.0/"+strings.ToUpper(network)+" "+c.LocalAddr()+";branch=z9hG4bK-reg-"+user,
+		"From: <sip:"+user+"@localhost>;tag=r",
+		"To: <sip:"+user+"@localhost>",
+		"Call-ID: reg-"+user,
+		"CSeq: 1 REGISTER",
+		"Contact: <sip:"+user+"@"+c.LocalAddr()+";transport="+network+">",
+		"Content-Length: 0",
+	), 2*time.Second)
+	if err != nil || siptest.Status(res) != 200 {
+		t.Fatalf("REGISTER %s: %v\n%s", user, err, res)
+	}
+}
+
+// optionsFor is an out-of-dialog OPTIONS to sip:user@localhost from c.
+func optionsFor(c *siptest.Client, network, user string) []byte {
+	return siptest.Lines(
+		"OPTIONS sip:"+user+"@localhost SIP/2.0",
+		"Via: SIP/2.0/"+strings.ToUpper(network)+" "+c.LocalAddr()+";branch=z9hG4bK-opt-"+user+network+";rport",
+		"From: <sip:probe@localhost>;tag=p",
+		"To: <sip:"+user+"@localhost>",
+		"Call-ID: opt-"+user+network,
+		"CSeq: 7 OPTIONS",
+		"Accept: application/sdp",
+		"Content-Length: 0",
+	)
+}
+
+// reply answers a raw request with status line and extra header lines, as
+// a phone would: Via, From, To (with a tag), Call-ID and CSeq copied.
+func reply(req, status string, extra ...string) []byte {
+	lines := []string{"SIP/2.0 " + status}
+	for _, name := range []string{"Via", "From", "To", "Call-ID", "CSeq"} {
+		for _, v := range siptest.Header(req, name) {
+			if name == "To" {
+				v += ";tag=phone"
+			}
+			lines = append(lines, name+": "+v)
+		}
+	}
+	lines = append(lines, extra...)
+	return siptest.Lines(append(lines, "Content-Length: 0")...)
+}
+
+// TestForwardOptions: an OPTIONS to a registered user is forwarded to the
+// contact, over the transport it registered on, and the contact's answer
+// (with its Allow and Accept) goes back to the sender; 480 when the user
+// has no contact, 408 when the contact does not answer.
+func TestForwardOptions(t *testing.T) {
+	const clientTimeout = 300 * time.Millisecond
+	s := startServerOpts(t, options{edit: func(c *edge.Config, _ *actors.System, _ *actors.Routers) { c.ClientTimeout = clientTimeout }})
+	s.sys.Outbound.Set(s.edge.Port(s.sys.Actors))
+	t.Cleanup(func() { s.sys.Outbound.Set(nil) })
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network+"/answered", func(t *testing.T) {
+			phone, sender := s.dial(t, network), s.dial(t, network)
+			registerContact(t, phone, network, "alice-"+network)
+			if err := sender.Send(optionsFor(sender, network, "alice-"+network)); err != nil {
+				t.Fatal(err)
+			}
+			fwd, err := phone.Read(2 * time.Second)
+			if err != nil || !strings.HasPrefix(fwd, "OPTIONS sip:alice-"+network+"@"+phone.LocalAddr()) {
+				t.Fatalf("phone got: %v\n%s", err, fwd)
+			}
+			if vias := siptest.Header(fwd, "Via"); len(vias) != 1 || strings.Contains(vias[0], sender.LocalAddr()) {
+				t.Fatalf("forwarded with the sender's Via: %v", vias)
+			}
+			if err := phone.Send(reply(fwd, "200 OK", "Allow: INVITE, ACK, BYE, MESSAGE", "Accept: text/plain", "X-Secret: no")); err != nil {
+				t.Fatal(err)
+			}
+			res, err := sender.Read(2 * time.Second)
+			if err != nil || siptest.Status(res) != 200 {
+				t.Fatalf("sender got: %v\n%s", err, res)
+			}
+			allow, accept := siptest.Header(res, "Allow"), siptest.Header(res, "Accept")
+			if len(allow) != 1 || allow[0] != "INVITE, ACK, BYE, MESSAGE" || len(accept) != 1 || accept[0] != "text/plain" {
+				t.Fatalf("contact's headers not relayed:\n%s", res)
+			}
+			if len(siptest.Header(res, "X-Secret")) != 0 || siptest.Header(res, "CSeq")[0] != "7 OPTIONS" {
+				t.Fatalf("not an answer to the sender's request:\n%s", res)
+			}
+		})
+	}
+	t.Run("no contact", func(t *testing.T) {
+		c := s.dial(t, "udp")
+		if res, err := c.Do(optionsFor(c, "udp", "nobody"), 2*time.Second); err != nil || siptest.Status(res) != 480 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+	})
+	t.Run("max-forwards zero", func(t *testing.T) {
+		c := s.dial(t, "udp")
+		req := strings.Replace(string(optionsFor(c, "udp", "alice-udp")), "Accept:", "Max-Forwards: 0\r\nAccept:", 1)
+		if res, err := c.Do([]byte(req), 2*time.Second); err != nil || siptest.Status(res) != 483 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+	})
+	t.Run("contact silent", func(t *testing.T) {
+		phone, sender := s.dial(t, "udp"), s.dial(t, "udp")
+		registerContact(t, phone, "udp", "carol")
+		start := time.Now()
+		res, err := sender.Do(optionsFor(sender, "udp", "carol"), 5*clientTimeout)
+		if err != nil || siptest.Status(res) != 408 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+		if d := time.Since(start); d < clientTimeout {
+			t.Fatalf("408 after %v, before the client timeout", d)
+		}
+	})
+	t.Run("contact unreachable", func(t *testing.T) {
+		phone, sender := s.dial(t, "tcp"), s.dial(t, "udp")
+		registerContact(t, phone, "tcp", "dave")
+		_ = phone.Close() // its connection goes, and nothing listens at its address
+		time.Sleep(50 * time.Millisecond)
+		res, err := sender.Do(optionsFor(sender, "udp", "dave"), 5*clientTimeout)
+		if err != nil || siptest.Status(res) != 503 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+	})
+	if n := s.edge.InFlight(); n != 0 {
+		t.Fatalf("%d requests in flight", n)
+	}
+}
+
+// TestPortAfterClose: a Send on the port of a closed edge gets
+// ErrUnavailable at once.
+func TestPortAfterClose(t *testing.T) {
+	s := startServer(t)
+	port := s.edge.Port(s.sys.Actors)
+	if err := s.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *outbound.Result, 1)
+	pid := s.sys.Actors.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if r, ok := c.Message().(*outbound.Result); ok {
+			got <- r
+		}
+	}))
+	t.Cleanup(func() { _ = s.sys.Actors.Root.StopFuture(pid).Wait() })
+	port.Send(sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: 9}), pid, 42)
+	select {
+	case r := <-got:
+		if r.ID != 42 || !errors.Is(r.Err, outbound.ErrUnavailable) {
+			t.Fatalf("result %+v", r)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no result")
+	}
+}
