@@ -218,7 +218,7 @@ func TestKill9KeepsEveryAcknowledgedBinding(t *testing.T) {
 		t.Fatal("kill -9 reported a clean exit")
 	}
 	p = start(t, dir)
-	if !strings.Contains(p.logs.String(), `"registrations_restored":1000`) {
+	if !strings.Contains(p.logs.String(), `"restored":1000`) {
 		t.Fatalf("restart did not restore 1000 registrations:\n%s", p.logs)
 	}
 	sipp(t, "query.xml", p.udp, 1000, 1000)

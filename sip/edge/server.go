@@ -204,7 +204,27 @@ func (s *Server) Start() error {
 	for _, f := range serves {
 		s.serve(f)
 	}
+	s.awaitServing()
 	return nil
+}
+
+// awaitServing returns once sipgo has taken every UDP listener into its
+// connection pool (ServeUDP does that on its own goroutine): until then a
+// request of the client port would try to bind the listener's address
+// again, and fail.
+func (s *Server) awaitServing() {
+	deadline := time.Now().Add(2 * time.Second)
+	for _, a := range s.addrs {
+		if a.Network != "udp" {
+			continue
+		}
+		for time.Now().Before(deadline) {
+			if c, err := s.ua.TransportLayer().GetConnection("udp", a.Addr); err == nil && c != nil {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // listen opens l and returns the function that serves it.
