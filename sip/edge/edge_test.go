@@ -43,6 +43,8 @@ type options struct {
 	// edit changes the edge's configuration and routers before New.
 	edit    func(*edge.Config, *actors.System, *actors.Routers)
 	metrics *edge.Metrics
+	// kinds replaces the server's kinds (actors.Start).
+	kinds []func(actors.Deps) actors.Kind
 }
 
 func startServerOpts(t testing.TB, o options) *server {
@@ -64,7 +66,7 @@ func startServerOpts(t testing.TB, o options) *server {
 	}
 	rc := registrar.DefaultConfig()
 	rc.Shards = 4
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: rc})
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: rc}, o.kinds...)
 	if err != nil {
 		t.Fatal(err)
 	}

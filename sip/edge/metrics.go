@@ -12,6 +12,7 @@ type Metrics struct {
 	malformed prometheus.Counter
 	shed      prometheus.Counter
 	stray     prometheus.Counter
+	reg       prometheus.Registerer // for the gauges of the server, registered by New
 }
 
 // NewMetrics registers the edge's metrics with reg (nil: not exported).
@@ -33,7 +34,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.requests, m.malformed, m.shed, m.stray)
 	}
+	m.reg = reg
 	return m
+}
+
+// track exports the requests s has handed to actors and not yet answered.
+func (m *Metrics) track(s *Server) {
+	if m.reg == nil {
+		return
+	}
+	_ = m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "b2bua_sip_inflight", Help: "Requests handed to an actor and not yet answered.",
+	}, func() float64 { return float64(s.inflight.Load()) }))
 }
 
 func (m *Metrics) observe(method string, code int) {

@@ -155,6 +155,7 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	s := &Server{conf: c, log: log, reg: routers.Registrar, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
+	m.track(s)
 	s.authFails = auth.NewFailureSummary(log, 10*time.Second)
 	if s.dialogs = routers.Dialogs; s.dialogs == nil {
 		s.dialogs = dialog.NewRegistry(nil) // no dialogs: every in-dialog request gets 481
