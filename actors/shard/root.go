@@ -73,7 +73,7 @@ func (r *root) start(ctx actor.Context) {
 		// shard's decides for the entities.
 		// A shard's mailbox is tracked like an entity's: requests queued in
 		// it when it stops past its budget are answered.
-		opts := []actor.PropsOption{actor.WithSupervisor(strategy(r.spec)), actor.WithMailbox(trackedMailbox)}
+		opts := r.spec.dispatch([]actor.PropsOption{actor.WithSupervisor(strategy(r.spec)), actor.WithMailbox(trackedMailbox)})
 		if len(r.spec.ShardMiddleware) > 0 {
 			opts = append(opts, actor.WithReceiverMiddleware(r.spec.ShardMiddleware...))
 		}

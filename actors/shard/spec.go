@@ -43,6 +43,16 @@ type Spec struct {
 	// tests that inject faults, never in production wiring.
 	EntityMiddleware []actor.ReceiverMiddleware
 	ShardMiddleware  []actor.ReceiverMiddleware
+
+	pool *pool // set by Start: runs the shards' and entities' mailboxes
+}
+
+// dispatch adds the worker pool, when there is one, to opts.
+func (s *Spec) dispatch(opts []actor.PropsOption) []actor.PropsOption {
+	if s.pool != nil {
+		opts = append(opts, actor.WithDispatcher(s.pool))
+	}
+	return opts
 }
 
 // Validate reports a spec that cannot work.

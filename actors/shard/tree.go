@@ -22,22 +22,27 @@ type Tree struct {
 
 	top  *actor.PID
 	dead *eventstream.Subscription
+	pool *pool
 }
 
 // Start spawns every kind under a guardian named top in system and waits
 // until each has restored its state (within readyTimeout).
 func Start(system *actor.ActorSystem, log *zap.Logger, top string, readyTimeout time.Duration, specs ...Spec) (*Tree, error) {
 	var children []supervision.Child
+	workers := newPool()
 	for i := range specs {
 		if err := specs[i].Validate(); err != nil {
+			workers.close()
 			return nil, err
 		}
+		specs[i].pool = workers
 		children = append(children, supervision.Child{Name: specs[i].Name, Props: Props(specs[i])})
 	}
-	t := &Tree{System: system, Routers: map[string]*Router{}, Restored: map[string]int{}, dead: answerDeadLetters(system)}
+	t := &Tree{System: system, Routers: map[string]*Router{}, Restored: map[string]int{}, dead: answerDeadLetters(system), pool: workers}
 	pid, err := system.Root.SpawnNamed(supervision.Guardian(log, children), top)
 	if err != nil {
 		system.EventStream.Unsubscribe(t.dead)
+		workers.close()
 		return nil, fmt.Errorf("shard: %w", err)
 	}
 	t.top = pid
@@ -62,5 +67,6 @@ func Start(system *actor.ActorSystem, log *zap.Logger, top string, readyTimeout 
 func (t *Tree) Stop() error {
 	err := supervision.Stop(t.System, t.top)
 	t.System.EventStream.Unsubscribe(t.dead)
+	t.pool.close()
 	return err
 }
