@@ -15,13 +15,14 @@
 # retransmitted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SERVERS=${SERVERS:-"new=bin/b2bua kamailio"}
+B2BUA=${B2BUA:-bin/b2bua}
+SERVERS=${SERVERS:-"new=$B2BUA kamailio"}
 RATES=${RATES:-"5000 10000 15000 20000"}
 SECS=${SECONDS_PER_STEP:-6}
 PORT=${PORT:-25060}
 SERVE_FLAGS=${SERVE_FLAGS:-}
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
-[ -x bin/b2bua ] || go build -o bin/b2bua ./cmd/b2bua
+[ -x "$B2BUA" ] || go build -o "$B2BUA" ./cmd/b2bua
 
 work=$(mktemp -d)
 srv=""
@@ -37,7 +38,7 @@ start() { # name spec → sets srv
     "$2" serve --auth none --listen "udp:127.0.0.1:$PORT" --http 127.0.0.1:0 --data "$work/data" --log-level warn --log-format json $SERVE_FLAGS 2>"$work/server.log" &
   fi
   srv=$!
-  for _ in $(seq 50); do grep -q . <(ss -lun "sport = :$PORT" | tail -n +2) && break; sleep 0.1; done
+  wait_udp
   sleep 0.3
 }
 cpu_ticks() { # the server and its children (Kamailio forks workers)
@@ -49,6 +50,7 @@ cpu_ticks() { # the server and its children (Kamailio forks workers)
 }
 rss_kb() { local t=0 p; for p in $(pgrep -P "$1") "$1"; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
 
+. bench/sipp-lib.sh
 declare -A best
 for rate in $RATES; do
   for entry in $SERVERS; do
@@ -56,20 +58,15 @@ for rate in $RATES; do
     start "$name" "$bin"
     calls=$((rate * SECS))
     t0=$(cpu_ticks "$srv")
-    timeout $((SECS * 4 + 60)) sipp -sf testdata/sipp/register.xml -key domain localhost -i 127.0.0.1 -p $((PORT + 1)) \
-      -m "$calls" -r "$rate" -l $((rate * 2)) -buff_size 4194304 -timeout $((SECS * 3 + 30))s -nostdin \
-      -trace_screen -screen_file "$work/screen.log" "127.0.0.1:$PORT" >/dev/null 2>&1 || true
+    sipp_register "$calls" "$rate" "$work/screen.log"
     t1=$(cpu_ticks "$srv")
     rss=$(rss_kb "$srv")
     kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
     pkill -f "kamailio -f bench/kamailio" 2>/dev/null || true
-    ok=$(awk -F'|' '/Successful call/ {gsub(/ /,"",$3); print $3}' "$work/screen.log")
-    failed=$(awk -F'|' '/Failed call/ {gsub(/ /,"",$3); print $3}' "$work/screen.log")
-    retrans=$(awk '/REGISTER ---------->/ {print $4}' "$work/screen.log")
-    cpu=$(awk -v t="$((t1 - t0))" -v s="$SECS" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", 100 * t / hz / s}')
-    pct=$(awk -v r="${retrans:-0}" -v c="$calls" 'BEGIN {printf "%.2f", 100 * r / c}')
+    sipp_result "$work/screen.log" "$calls"
+    cpu=$(cpu_pct "$t0" "$t1")
     echo "step server=$name rate=$rate calls=$calls ok=${ok:-0} failed=${failed:-?} retrans=${retrans:-?} retrans_pct=$pct server_cpu_pct=$cpu server_rss_kb=$rss"
-    if [ "${failed:-1}" = "0" ] && awk -v p="$pct" 'BEGIN {exit !(p < 1)}'; then best[$name]=$rate; fi
+    if clean; then best[$name]=$rate; fi
     sleep 1
   done
 done

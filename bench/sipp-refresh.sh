@@ -26,11 +26,7 @@ srv=""
 cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-run_sipp() { # calls rate screen
-  timeout $((SECS * 4 + 60)) sipp -sf testdata/sipp/register.xml -key domain localhost -i 127.0.0.1 -p $((PORT + 1)) \
-    -m "$1" -r "$2" -l $(($2 * 2)) -buff_size 4194304 -timeout $((SECS * 3 + 30))s -nostdin \
-    -trace_screen -screen_file "$3" "127.0.0.1:$PORT" >/dev/null 2>&1 || true
-}
+. bench/sipp-lib.sh
 
 declare -A best
 for idle in $IDLES; do
@@ -38,21 +34,18 @@ for idle in $IDLES; do
     rm -rf "$work/data"
     "$B2BUA" serve --auth none --idle "$idle" --listen "udp:127.0.0.1:$PORT" --http 127.0.0.1:0 --data "$work/data" --log-level warn --log-format json 2>"$work/server.log" &
     srv=$!
-    for _ in $(seq 50); do grep -q . <(ss -lun "sport = :$PORT" | tail -n +2) && break; sleep 0.1; done
+    wait_udp
     calls=$((rate * SECS))
-    run_sipp "$calls" "$FILL_RATE" "$work/fill.log"
+    sipp_register "$calls" "$FILL_RATE" "$work/fill.log"
     sleep 3 # --idle 1s: every actor passivates (the idle scan runs every 250 ms)
     t0=$(cpu_ticks "$srv")
-    run_sipp "$calls" "$rate" "$work/screen.log"
+    sipp_register "$calls" "$rate" "$work/screen.log"
     t1=$(cpu_ticks "$srv")
     kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
-    ok=$(awk -F'|' '/Successful call/ {gsub(/ /,"",$3); print $3}' "$work/screen.log")
-    failed=$(awk -F'|' '/Failed call/ {gsub(/ /,"",$3); print $3}' "$work/screen.log")
-    retrans=$(awk '/REGISTER ---------->/ {print $4}' "$work/screen.log")
-    cpu=$(awk -v t="$((t1 - t0))" -v s="$SECS" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", 100 * t / hz / s}')
-    pct=$(awk -v r="${retrans:-0}" -v c="$calls" 'BEGIN {printf "%.2f", 100 * r / c}')
+    sipp_result "$work/screen.log" "$calls"
+    cpu=$(cpu_pct "$t0" "$t1")
     echo "step idle=$idle rate=$rate calls=$calls ok=${ok:-0} failed=${failed:-?} retrans=${retrans:-?} retrans_pct=$pct server_cpu_pct=$cpu"
-    if [ "${failed:-1}" = "0" ] && awk -v p="$pct" 'BEGIN {exit !(p < 1)}'; then best[$idle]=$rate; fi
+    if clean; then best[$idle]=$rate; fi
   done
 done
 for idle in $IDLES; do

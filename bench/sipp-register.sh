@@ -23,28 +23,24 @@ cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+. bench/sipp-lib.sh
 best=0
 for rate in $RATES; do
   rm -rf "$work/data"
   "$B2BUA" serve --auth none --listen "udp:127.0.0.1:$PORT" --http 127.0.0.1:0 --data "$work/data" --log-level warn --log-format json 2>"$work/server.log" &
   srv=$!
-  for _ in $(seq 50); do grep -q . <(ss -lun "sport = :$PORT" | tail -n +2) && break; sleep 0.1; done
+  wait_udp
   calls=$((rate * SECS))
   t0=$(cpu_ticks "$srv")
-  timeout $((SECS * 4 + 60)) sipp -sf testdata/sipp/register.xml -key domain localhost -i 127.0.0.1 -p $((PORT + 1)) \
-    -m "$calls" -r "$rate" -l $((rate * 2)) -buff_size 4194304 -timeout $((SECS * 3 + 30))s -nostdin \
-    -trace_screen -screen_file "$work/screen.log" "127.0.0.1:$PORT" >/dev/null 2>&1 || true
+  sipp_register "$calls" "$rate" "$work/screen.log"
   t1=$(cpu_ticks "$srv")
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$srv/status")
   kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
-  ok=$(awk -F'|' '/Successful call/ {gsub(/ /,"",$3); print $3}' "$work/screen.log")
-  failed=$(awk -F'|' '/Failed call/ {gsub(/ /,"",$3); print $3}' "$work/screen.log")
-  retrans=$(awk '/REGISTER ---------->/ {print $4}' "$work/screen.log")
+  sipp_result "$work/screen.log" "$calls"
   elapsed=$(awk -F'|' '/Elapsed Time/ {print $3}' "$work/screen.log" | tr -d ' ')
   achieved=$(awk -F'|' '/Call Rate/ {gsub(/ cps| /,"",$3); print $3}' "$work/screen.log")
-  cpu=$(awk -v t="$((t1 - t0))" -v s="$SECS" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", 100 * t / hz / s}')
-  pct=$(awk -v r="${retrans:-0}" -v c="$calls" 'BEGIN {printf "%.2f", 100 * r / c}')
+  cpu=$(cpu_pct "$t0" "$t1")
   echo "step rate=$rate calls=$calls ok=${ok:-0} failed=${failed:-?} retrans=${retrans:-?} retrans_pct=$pct achieved_cps=${achieved:-?} elapsed=$elapsed server_cpu_pct=$cpu server_rss_kb=$rss"
-  if [ "${failed:-1}" = "0" ] && awk -v p="$pct" 'BEGIN {exit !(p < 1)}'; then best=$rate; fi
+  if clean; then best=$rate; fi
 done
 echo "SUMMARY max_clean_rate=$best seconds_per_step=$SECS go=$(go env GOVERSION) cpus=$(nproc)"

@@ -31,6 +31,8 @@ func TestBenchScripts(t *testing.T) {
 	}{
 		{"sipp-register", []string{"bench/sipp-register.sh"}, []string{"RATES=200", "SECONDS_PER_STEP=1", "PORT=" + strconv.Itoa(freeUDPPort(t))}, "SUMMARY max_clean_rate=200"},
 		{"compare ours", []string{"bench/compare.sh", "--only", "ours", "--rates", "200", "--step", "1s"}, nil, "server=ours rate=200 ok_rate="},
+		{"sipp-compare", []string{"bench/sipp-compare.sh"}, []string{"SERVERS=new=" + binary, "RATES=200", "SECONDS_PER_STEP=1", "PORT=" + strconv.Itoa(freeUDPPort(t))}, "SUMMARY server=new max_clean_rate=200"},
+		{"sipp-refresh", []string{"bench/sipp-refresh.sh"}, []string{"IDLES=1s", "RATES=200", "SECONDS_PER_STEP=1", "FILL_RATE=200", "PORT=" + strconv.Itoa(freeUDPPort(t))}, "SUMMARY idle=1s max_clean_refresh_rate=200"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(tc.cmd[0], tc.cmd[1:]...)
