@@ -58,14 +58,31 @@ type Bolt struct {
 	notified  sync.WaitGroup
 
 	metrics atomic.Pointer[Metrics]
+
+	// queuedMu guards queued: the latest value of every key with a write
+	// queued or being committed, and how many such writes there are. Load
+	// reads it first, so a reader sees every write queued before it (an
+	// actor restarted, or a successor, never reads a record older than
+	// what its predecessor already acknowledged or is about to).
+	queuedMu sync.Mutex
+	queued   map[string]*pending
 }
+
+// pending is the latest queued value of one key (nil: a deletion) and the
+// number of its writes not yet through a commit.
+type pending struct {
+	val []byte
+	n   int
+}
+
+func queuedKey(kind Kind, key string) string { return string(kind) + "\x00" + key }
 
 // notifiers is how many goroutines run done callbacks.
 const notifiers = 2
 
 type committed struct {
-	ops []op
-	err error
+	ops  []op
+	errs []error // per op; nil when the whole batch committed
 }
 
 type op struct {
@@ -100,7 +117,7 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 		cfg.Queue = d.Queue
 	}
 	b := &Bolt{db: db, log: log, ops: make(chan op, cfg.Queue), done: make(chan struct{}),
-		committed: make(chan committed, notifiers*2)}
+		committed: make(chan committed, notifiers*2), queued: map[string]*pending{}}
 	b.notified.Add(notifiers)
 	for range notifiers {
 		go b.notifier()
@@ -109,8 +126,18 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 	return b, nil
 }
 
-// Load implements Store.
+// Load implements Store. A write queued before it wins over the file.
 func (b *Bolt) Load(kind Kind, key string) ([]byte, error) {
+	b.queuedMu.Lock()
+	if p, ok := b.queued[queuedKey(kind, key)]; ok {
+		val := p.val
+		b.queuedMu.Unlock()
+		if val == nil {
+			return nil, ErrNotFound
+		}
+		return append([]byte(nil), val...), nil
+	}
+	b.queuedMu.Unlock()
 	var out []byte
 	err := b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(kind))
@@ -149,14 +176,45 @@ func (b *Bolt) enqueue(o op) {
 		}
 		return
 	}
+	if len(o.key) == 0 || len(o.key) > bolt.MaxKeySize || len(o.val) > bolt.MaxValueSize {
+		if o.done != nil {
+			o.done(ErrTooLarge) // refused here, so it cannot fail a whole batch
+		}
+		return
+	}
+	b.queuedMu.Lock()
 	select {
 	case b.ops <- o:
+		k := queuedKey(o.kind, o.key)
+		p := b.queued[k]
+		if p == nil {
+			p = &pending{}
+			b.queued[k] = p
+		}
+		p.val, p.n = o.val, p.n+1
+		b.queuedMu.Unlock()
 	default:
+		b.queuedMu.Unlock()
 		b.busy()
 		if o.done != nil {
 			o.done(ErrBusy)
 		}
 	}
+}
+
+// settled forgets the queued writes of a batch that went through a commit
+// (or failed): Load reads the file for them again.
+func (b *Bolt) settled(batch []op) {
+	b.queuedMu.Lock()
+	for _, o := range batch {
+		k := queuedKey(o.kind, o.key)
+		if p := b.queued[k]; p != nil {
+			if p.n--; p.n <= 0 {
+				delete(b.queued, k)
+			}
+		}
+	}
+	b.queuedMu.Unlock()
 }
 
 // Scan implements Store.
@@ -207,23 +265,53 @@ func (b *Bolt) writer(max int) {
 			}
 		}
 		start := time.Now()
-		err := b.commit(batch)
+		errs := b.commitAll(batch)
 		b.observe(len(batch), time.Since(start))
-		if err != nil {
-			b.log.Error("store commit failed", zap.Int("writes", len(batch)), zap.Error(err))
-		}
-		b.committed <- committed{batch, err}
+		b.settled(batch)
+		b.committed <- committed{batch, errs}
 	}
+}
+
+// commitAll commits batch in one transaction. When that fails, each write
+// is committed on its own, so one bad write fails alone instead of every
+// writer of its batch (as bbolt's DB.Batch does); it returns the error of
+// each write, or nil when the batch committed.
+func (b *Bolt) commitAll(batch []op) []error {
+	err := b.commit(batch)
+	if err == nil {
+		return nil
+	}
+	errs := make([]error, len(batch))
+	if len(batch) == 1 {
+		errs[0] = err
+	} else {
+		for i := range batch {
+			errs[i] = b.commit(batch[i : i+1])
+		}
+	}
+	failed := 0
+	for _, e := range errs {
+		if e != nil {
+			failed++
+		}
+	}
+	b.log.Error("store commit failed", zap.Int("writes", len(batch)), zap.Int("failed", failed), zap.Error(err))
+	return errs
 }
 
 // notifier answers the writers of committed batches.
 func (b *Bolt) notifier() {
 	defer b.notified.Done()
 	for c := range b.committed {
-		for _, o := range c.ops {
-			if o.done != nil {
-				b.call(o, c.err)
+		for i, o := range c.ops {
+			if o.done == nil {
+				continue
 			}
+			var err error
+			if c.errs != nil {
+				err = c.errs[i]
+			}
+			b.call(o, err)
 		}
 	}
 }

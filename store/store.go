@@ -19,7 +19,8 @@ type Kind string
 // Store is what actors persist through. Implementations are safe for
 // concurrent use.
 type Store interface {
-	// Load returns the record of key, or ErrNotFound.
+	// Load returns the record of key, or ErrNotFound. It sees every write
+	// queued before it, committed or not.
 	Load(kind Kind, key string) ([]byte, error)
 	// Save queues val as the record of key and calls done after the batch
 	// holding it committed (err nil) or failed. done runs on one of the
@@ -41,6 +42,9 @@ var (
 	// ErrBusy is returned (through done, at once) for a write that found
 	// the queue full: the caller answers 503 instead of waiting.
 	ErrBusy = errors.New("store: write queue full")
+	// ErrTooLarge is returned (through done, at once) for a key or a value
+	// the store cannot hold.
+	ErrTooLarge = errors.New("store: key or value too large")
 	// ErrClosed is returned for writes queued after Close.
 	ErrClosed = errors.New("store: closed")
 	// ErrLocked is returned by OpenBolt when another process holds the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,13 +31,17 @@ type Actor struct {
 	writing  []txKey             // requests whose write is in flight: their retransmissions are absorbed
 	waiting  []*Register         // retransmissions answered once every write committed
 	forwards map[uint64]*Forward // sent through the port, not yet answered
-	sent     uint64              // ids of forwards
+	id       uint64              // this instance: writes of an earlier one are not counted in pending
 }
+
+// instances numbers registration actor instances (a restart makes a new
+// one under the same PID).
+var instances atomic.Uint64
 
 var _ shard.Entity = (*Actor)(nil)
 
 func newActor(c Config, s store.Store, port outbound.Port, log *zap.Logger) *Actor {
-	return &Actor{conf: c, store: s, port: port, log: log}
+	return &Actor{conf: c, store: s, port: port, log: log, id: instances.Add(1)}
 }
 
 // Receive implements shard.Entity.
@@ -126,8 +131,13 @@ func (a *Actor) register(c *shard.Context, r *Register) {
 		r.answer(&RegisterResult{Bindings: next, Now: now})
 		return
 	}
+	raw := record(next)
+	if len(raw) > maxRecord {
+		r.answer(&RegisterResult{Err: ErrTooLarge, Now: now})
+		return
+	}
 	a.bindings = next
-	a.persist(c, r, tx, now)
+	a.persist(c, r, tx, raw, now)
 	a.settle(c)
 }
 
@@ -147,8 +157,8 @@ func (a *Actor) applied(tx txKey) bool {
 // failed write the client gets 500 (503 when the store is full) and the
 // actor reloads what the store holds, so memory never runs ahead of what
 // was acknowledged.
-func (a *Actor) persist(c *shard.Context, r *Register, tx txKey, now time.Time) {
-	snapshot, self, root, log, aor := a.bindings, c.Self(), c.ActorSystem().Root, a.log, a.aor
+func (a *Actor) persist(c *shard.Context, r *Register, tx txKey, raw []byte, now time.Time) {
+	snapshot, self, root, log, aor, id := a.bindings, c.Self(), c.ActorSystem().Root, a.log, a.aor, a.id
 	a.pending++
 	if r != nil {
 		a.writing = append(a.writing, tx)
@@ -156,7 +166,7 @@ func (a *Actor) persist(c *shard.Context, r *Register, tx txKey, now time.Time) 
 	done := func(err error) { // on a store goroutine
 		// Tell the actor first: a client that retransmits after this answer
 		// must find the write done, not absorbed as still in progress.
-		root.Send(self, &written{err: err, tx: tx})
+		root.Send(self, &written{err: err, tx: tx, by: id})
 		if r == nil {
 			return
 		}
@@ -169,15 +179,28 @@ func (a *Actor) persist(c *shard.Context, r *Register, tx txKey, now time.Time) 
 		}
 		r.answer(&RegisterResult{Bindings: snapshot, Now: now})
 	}
-	if len(snapshot) == 0 {
+	if raw == nil {
 		a.store.Delete(Kind, string(a.aor), done)
 		return
 	}
-	a.store.Save(Kind, string(a.aor), encode(snapshot), done)
+	a.store.Save(Kind, string(a.aor), raw, done)
+}
+
+// record is what the store keeps for bs: nil (a deletion) when empty.
+func record(bs []Binding) []byte {
+	if len(bs) == 0 {
+		return nil
+	}
+	return encode(bs)
 }
 
 func (a *Actor) written(c *shard.Context, w *written) {
-	a.pending = max(0, a.pending-1)
+	if w.by != a.id {
+		// A write of the instance before a restart: this one loaded a
+		// state that already held it (the store's Load sees queued writes).
+		return
+	}
+	a.pending--
 	if i := slices.Index(a.writing, w.tx); i >= 0 {
 		a.writing = slices.Delete(a.writing, i, i+1)
 	}
@@ -208,7 +231,7 @@ func (a *Actor) expire(c *shard.Context) {
 			ce.Write(zap.String("aor", string(a.aor)), zap.Int("left", len(live)))
 		}
 		a.bindings = live
-		a.persist(c, nil, txKey{}, now)
+		a.persist(c, nil, txKey{}, record(live), now)
 	}
 	a.settle(c)
 }

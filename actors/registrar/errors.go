@@ -27,6 +27,9 @@ var (
 	// ErrInternal is a request whose handling failed on a bug (a panic);
 	// the actor restarts from the store.
 	ErrInternal = shard.ErrInternal
+	// ErrTooLarge is a REGISTER whose bindings would make a record larger
+	// than the registrar stores (1 MiB): 413.
+	ErrTooLarge = errors.New("registrar: registration too large")
 	// ErrNoContact is a request for an AOR that has no live binding: 480
 	// Temporarily Unavailable (RFC 3261 §21.4.18).
 	ErrNoContact = errors.New("registrar: no contact registered")

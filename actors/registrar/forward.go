@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -24,13 +25,32 @@ func (a *Actor) forward(c *shard.Context, f *Forward) {
 		f.answer(&ForwardResult{Err: err})
 		return
 	}
-	a.sent++
+	id := forwardIDs.Add(1)
 	if a.forwards == nil {
 		a.forwards = map[uint64]*Forward{}
 	}
-	a.forwards[a.sent] = f
-	a.port.Send(out, c.Self(), a.sent)
+	a.forwards[id] = f
+	a.port.Send(out, c.Self(), id)
 }
+
+// Abandon implements shard.Abandoner: the forwards still out, and the
+// retransmissions waiting for a write, are answered with err when this
+// instance ends (their results would come back to the next one).
+func (a *Actor) Abandon(err error) {
+	for id, f := range a.forwards {
+		f.answer(&ForwardResult{Err: err})
+		delete(a.forwards, id)
+	}
+	for _, r := range a.waiting {
+		r.answer(&RegisterResult{Err: err, Now: a.conf.now()})
+	}
+	a.waiting = nil
+}
+
+// forwardIDs numbers every forward of the process: a result that comes
+// back to a restarted actor (same PID, new instance) can never be taken
+// for one of the new instance's forwards.
+var forwardIDs atomic.Uint64
 
 // forwarded answers the Forward that id belongs to.
 func (a *Actor) forwarded(c *shard.Context, r *outbound.Result) {

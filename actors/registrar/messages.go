@@ -164,6 +164,7 @@ type expire struct{}
 type written struct {
 	err error
 	tx  txKey
+	by  uint64 // the Actor.id of the instance that wrote
 }
 
 // txKey identifies one REGISTER transaction (RFC 3261 §17.2.3: Call-ID,

@@ -15,6 +15,7 @@ import (
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/store"
+	"github.com/b2bua/b2bua/store/storetest"
 	"github.com/b2bua/b2bua/supervision"
 )
 
@@ -224,4 +225,111 @@ func (b *busyStore) Save(kind store.Kind, key string, val []byte, done func(erro
 		return
 	}
 	b.Store.Save(kind, key, val, done)
+}
+
+// TestFailedWriteKeepsAcknowledgedOnes: a write refused (store full) makes
+// the actor reload, while an earlier write of its is still queued; the
+// reload sees that queued write, so what it acknowledges is never lost.
+func TestFailedWriteKeepsAcknowledgedOnes(t *testing.T) {
+	slow := &storetest.Slow{Store: openStore(t, t.TempDir()), Delay: 150 * time.Millisecond}
+	defer slow.Close()
+	s := &busyStore{Store: slow}
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	aor := AOR("sip:alice@localhost")
+	first := reg(aor, "sip:a@10.0.0.1", 600, "a", 1)
+	acked := make(chan *RegisterResult, 1)
+	first.Reply = func(r *RegisterResult) { acked <- r }
+	h.router.Register(first)
+	time.Sleep(20 * time.Millisecond) // queued, not committed
+	s.busy.Store(true)
+	if res := h.register(reg(aor, "sip:b@10.0.0.2", 600, "b", 1)); !errors.Is(res.Err, store.ErrBusy) {
+		t.Fatalf("refused write answered %+v", res)
+	}
+	s.busy.Store(false)
+	if r := <-acked; r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	res := h.register(reg(aor, "sip:c@10.0.0.3", 600, "c", 1))
+	if res.Err != nil || len(res.Bindings) != 2 {
+		t.Fatalf("after a refused write = %+v, want a (acknowledged) and c", res)
+	}
+}
+
+// TestRestartKeepsAWriteInFlight: an actor that panics while its write is
+// queued restarts and reloads; the reload sees the queued write, so the
+// contact acknowledged after the restart is not lost by the next write.
+func TestRestartKeepsAWriteInFlight(t *testing.T) {
+	s := &storetest.Slow{Store: openStore(t, t.TempDir()), Delay: 150 * time.Millisecond}
+	defer s.Close()
+	h := start(t, s, zap.NewNop(), DefaultConfig())
+	defer h.stop()
+	aor := AOR("sip:alice@localhost")
+	first := reg(aor, "sip:a@10.0.0.1", 600, "a", 1)
+	acked := make(chan *RegisterResult, 1)
+	first.Reply = func(r *RegisterResult) { acked <- r }
+	h.router.Register(first)
+	time.Sleep(20 * time.Millisecond)
+	h.shards.Send(string(aor), &poison{})
+	if r := <-acked; r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	res := h.register(reg(aor, "sip:c@10.0.0.3", 600, "c", 1))
+	if res.Err != nil || len(res.Bindings) != 2 {
+		t.Fatalf("after a restart with a write in flight = %+v, want a and c", res)
+	}
+}
+
+// TestForwardAcrossARestart: a forward still out when its actor restarts
+// is answered (ErrInternal) at once, and its late result is not taken for
+// a forward of the new instance.
+func TestForwardAcrossARestart(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	port := &heldPort{sent: make(chan heldSend, 4)}
+	sys := supervision.NewSystem(zap.NewNop())
+	spec := Spec(zap.NewNop(), DefaultConfig(), s, port, nil)
+	spec.EntityMiddleware = []actor.ReceiverMiddleware{panicOn[*poison]}
+	tree, err := shard.Start(sys, zap.NewNop(), "b2bua", 5*time.Second, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, sys: sys, tree: tree, shards: tree.Routers[Name], router: NewRouter(tree.Routers[Name]), conf: DefaultConfig()}
+	defer h.stop()
+	aor := AOR("sip:alice@localhost")
+	h.register(reg(aor, "sip:alice@10.0.0.1", 600, "a", 1))
+	req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", User: "alice", Host: "localhost"})
+
+	one := make(chan *ForwardResult, 1)
+	h.router.Forward(&Forward{AOR: aor, Request: req, Reply: func(r *ForwardResult) { one <- r }})
+	first := <-port.sent
+	h.shards.Send(string(aor), &poison{})
+	select {
+	case r := <-one:
+		if !errors.Is(r.Err, shard.ErrInternal) {
+			t.Fatalf("abandoned forward answered %+v", r)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the forward out during the restart was never answered")
+	}
+	two := make(chan *ForwardResult, 1)
+	h.router.Forward(&Forward{AOR: aor, Request: req, Reply: func(r *ForwardResult) { two <- r }})
+	second := <-port.sent
+	sys.Root.Send(first.to, &outbound.Result{ID: first.id, Response: sip.NewResponseFromRequest(req, 486, "Busy Here", nil)})
+	sys.Root.Send(second.to, &outbound.Result{ID: second.id, Response: sip.NewResponseFromRequest(req, 200, "OK", nil)})
+	if r := <-two; r.Err != nil || r.Response.StatusCode != 200 {
+		t.Fatalf("second forward answered %+v, want its own 200", r)
+	}
+}
+
+type heldSend struct {
+	to *actor.PID
+	id uint64
+}
+
+// heldPort sends nothing: the test answers each request itself.
+type heldPort struct{ sent chan heldSend }
+
+func (p *heldPort) Send(_ *sip.Request, replyTo *actor.PID, id uint64) {
+	p.sent <- heldSend{replyTo, id}
 }

@@ -27,7 +27,8 @@
 //     can no longer be handled (its actor stopped with it still queued, or
 //     it went to dead letters).
 //   - Timers: an entity's Context holds one timer; stale firings (of a
-//     timer since reset or stopped) are ignored by generation.
+//     timer since reset or stopped, or armed by an instance before a
+//     restart) are ignored: each arming is a message of its own.
 //   - Supervision: entities are restarted by their shard within a budget
 //     (then stopped and forgotten); a shard is restarted by the root, and
 //     a shard stopped past its budget is spawned again, so the router

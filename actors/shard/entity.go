@@ -23,6 +23,14 @@ type Entity interface {
 	Busy() bool
 }
 
+// Abandoner is an entity that holds requests it answers later (sent on
+// through the outbound port, waiting for a write): Abandon answers them
+// with err when the entity's instance ends before it could (a restart
+// after a panic: ErrInternal; a stop: ErrUnavailable).
+type Abandoner interface {
+	Abandon(err error)
+}
+
 // Activate is the first message of every incarnation: load the state from
 // the store unless Fresh (the store holds nothing for the key), and
 // rebuild timers from the absolute deadlines it holds.
@@ -36,9 +44,9 @@ type Context struct {
 	key      string
 	gen, seq uint64 // stamps of the last routed message handled
 
-	timer    *time.Timer
-	timerGen uint64
-	due      time.Time // when the timer fires; zero when not armed
+	timer *time.Timer
+	armed *timerFired // the firing of the armed timer: any other is stale
+	due   time.Time   // when the timer fires; zero when not armed
 }
 
 // Key is the entity's key.
@@ -50,9 +58,9 @@ func (c *Context) Key() string { return c.key }
 // passivates.
 func (c *Context) SetTimer(at time.Time, msg any) {
 	c.StopTimer()
-	c.timerGen++
 	c.due = at
-	fire, self, root := &timerFired{gen: c.timerGen, msg: msg}, c.Self(), c.ActorSystem().Root
+	fire, self, root := &timerFired{msg: msg}, c.Self(), c.ActorSystem().Root
+	c.armed = fire
 	c.timer = time.AfterFunc(time.Until(at), func() { root.Send(self, fire) })
 }
 
@@ -62,17 +70,16 @@ func (c *Context) StopTimer() {
 		c.timer.Stop()
 		c.timer = nil
 	}
-	c.timerGen++
+	c.armed = nil
 	c.due = time.Time{}
 }
 
 // Due is when the timer fires; zero when it is not armed.
 func (c *Context) Due() time.Time { return c.due }
 
-type timerFired struct {
-	gen uint64
-	msg any
-}
+// timerFired is one arming of an entity's timer. Firings are told apart by
+// identity, which (unlike a counter) no restarted instance can repeat.
+type timerFired struct{ msg any }
 
 // wake activates an entity without a request of its own: its deadline
 // came while it was passivated, or its actor restarted.
@@ -116,17 +123,19 @@ func (h *host) Receive(ctx actor.Context) {
 	case *restarted:
 		h.activate(false)
 	case *timerFired:
-		if msg.gen == h.c.timerGen {
-			h.c.timer, h.c.due = nil, time.Time{}
+		if msg == h.c.armed {
+			h.c.timer, h.c.armed, h.c.due = nil, nil, time.Time{}
 			h.activate(false)
 			h.e.Receive(&h.c, msg.msg)
 		}
 	case *actor.Restarting:
 		h.c.StopTimer()
+		h.abandon(ErrInternal)
 		ctx.Send(ctx.Self(), &restarted{})
 		return
 	case *actor.Stopping:
 		h.c.StopTimer()
+		h.abandon(ErrUnavailable)
 		return
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 		return
@@ -149,6 +158,12 @@ func (h *host) routed(msg Message) {
 	default:
 		defer failOnPanic(msg)
 		h.e.Receive(&h.c, msg)
+	}
+}
+
+func (h *host) abandon(err error) {
+	if a, ok := h.e.(Abandoner); ok {
+		a.Abandon(err)
 	}
 }
 

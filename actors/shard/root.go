@@ -57,7 +57,8 @@ func (r *root) Receive(ctx actor.Context) {
 		} else {
 			r.waiting = append(r.waiting, ctx.Sender())
 		}
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// Its shards stop with it now: not a failure to make good.
 		r.stopping = true
 	case *actor.Terminated:
 		if !r.stopping {
@@ -73,7 +74,10 @@ func (r *root) start(ctx actor.Context) {
 		// shard's decides for the entities.
 		// A shard's mailbox is tracked like an entity's: requests queued in
 		// it when it stops past its budget are answered.
-		opts := r.spec.dispatch([]actor.PropsOption{actor.WithSupervisor(strategy(r.spec)), actor.WithMailbox(trackedMailbox)})
+		// Shards keep protoactor's default dispatcher: a shard's mailbox is
+		// busy under load and would hold a pool worker for long stretches,
+		// while the entities queue for one (see dispatch.go).
+		opts := []actor.PropsOption{actor.WithSupervisor(strategy(r.spec)), actor.WithMailbox(trackedMailbox)}
 		if len(r.spec.ShardMiddleware) > 0 {
 			opts = append(opts, actor.WithReceiverMiddleware(r.spec.ShardMiddleware...))
 		}

@@ -186,7 +186,8 @@ func TestShardStoppedPastBudgetIsRespawned(t *testing.T) {
 }
 
 // TestStaleTimerIgnored: a timer reset before it fired delivers only the
-// latest message; the earlier firing is dropped by generation.
+// latest message; the earlier firing is dropped (each arming is its own
+// message).
 func TestStaleTimerIgnored(t *testing.T) {
 	got := make(chan any, 4)
 	spec := Spec{Name: "timers", Log: zap.NewNop(), Shards: 1, New: func() Entity { return &timerEntity{got: got} }}

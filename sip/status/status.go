@@ -119,6 +119,8 @@ var table = []entry{
 	{registrar.ErrOutOfOrder, ServerInternalError, "CSeq Out of Order"}, // RFC 3261 §10.3 step 7 says 500
 	{registrar.ErrBadWildcard, BadRequest, "Invalid Wildcard Contact"},
 	{registrar.ErrTooManyContacts, Forbidden, "Too Many Contacts"},
+	{registrar.ErrTooLarge, RequestTooLarge, "Registration Too Large"},
+	{store.ErrTooLarge, RequestTooLarge, "Registration Too Large"},
 	{store.ErrBusy, ServiceUnavailable, "Store Busy"}, // before ErrStore, which wraps it
 	{registrar.ErrStore, ServerInternalError, Reason(ServerInternalError)},
 	{shard.ErrInternal, ServerInternalError, Reason(ServerInternalError)},

@@ -27,6 +27,7 @@ func TestOf(t *testing.T) {
 		{"bad wildcard", registrar.ErrBadWildcard, 400, "Invalid Wildcard Contact"},
 		{"too many contacts", registrar.ErrTooManyContacts, 403, "Too Many Contacts"},
 		{"store", fmt.Errorf("%w: disk", registrar.ErrStore), 500, "Server Internal Error"},
+		{"record too large", registrar.ErrTooLarge, 413, "Registration Too Large"},
 		{"store full", fmt.Errorf("%w: %w", registrar.ErrStore, store.ErrBusy), 503, "Store Busy"},
 		{"panic in an entity", fmt.Errorf("%w: boom", shard.ErrInternal), 500, "Server Internal Error"},
 		{"entity gone", shard.ErrUnavailable, 503, "Service Unavailable"},
