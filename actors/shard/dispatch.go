@@ -12,6 +12,10 @@ import (
 // bbolt): stack copying measured 28% of the CPU of a refresh that wakes a
 // passivated AOR. A worker grows its stack once.
 //
+// Shards get a pool of their own with a worker per shard: protoactor's
+// mailbox loop keeps its goroutine while messages keep coming, so a busy
+// shard holds its worker, and must not hold the entities' ones.
+//
 // Schedule never blocks (a mailbox schedules from inside another's run):
 // when every worker is busy and the queue is full, or after close, the
 // mailbox runs on a goroutine of its own, as with the default dispatcher.
@@ -27,9 +31,12 @@ type pool struct {
 // protoactor's default dispatcher.
 const throughput = 300
 
-func newPool() *pool {
+// newPool starts n workers (n <= 0: 4 per CPU).
+func newPool(n int) *pool {
 	p := &pool{work: make(chan func(), 4096), done: make(chan struct{}), throughput: throughput}
-	n := 4 * runtime.GOMAXPROCS(0)
+	if n <= 0 {
+		n = 4 * runtime.GOMAXPROCS(0)
+	}
 	p.wg.Add(n)
 	for range n {
 		go p.worker()

@@ -10,7 +10,7 @@ import (
 // whether a worker takes it, the queue is full (its own goroutine), it
 // schedules another from inside, or the pool is closed.
 func TestPoolRunsEverything(t *testing.T) {
-	p := newPool()
+	p := newPool(0)
 	var ran atomic.Int64
 	var wg sync.WaitGroup
 	const n = 20000

@@ -74,10 +74,8 @@ func (r *root) start(ctx actor.Context) {
 		// shard's decides for the entities.
 		// A shard's mailbox is tracked like an entity's: requests queued in
 		// it when it stops past its budget are answered.
-		// Shards keep protoactor's default dispatcher: a shard's mailbox is
-		// busy under load and would hold a pool worker for long stretches,
-		// while the entities queue for one (see dispatch.go).
-		opts := []actor.PropsOption{actor.WithSupervisor(strategy(r.spec)), actor.WithMailbox(trackedMailbox)}
+		// Shards run on a pool of their own (see dispatch.go).
+		opts := dispatch(r.spec.shardPool, []actor.PropsOption{actor.WithSupervisor(strategy(r.spec)), actor.WithMailbox(trackedMailbox)})
 		if len(r.spec.ShardMiddleware) > 0 {
 			opts = append(opts, actor.WithReceiverMiddleware(r.spec.ShardMiddleware...))
 		}

@@ -60,7 +60,7 @@ func newShard(spec *Spec, index int, booted *atomic.Bool) *shard {
 		s.idleTicks = uint32(max(1, spec.Idle/every))
 		s.scanEvery = max(1, s.idleTicks/4)
 	}
-	opts := spec.dispatch([]actor.PropsOption{actor.WithMailbox(trackedMailbox)})
+	opts := dispatch(spec.pool, []actor.PropsOption{actor.WithMailbox(trackedMailbox)})
 	if len(spec.EntityMiddleware) > 0 {
 		opts = append(opts, actor.WithReceiverMiddleware(spec.EntityMiddleware...))
 	}

@@ -44,13 +44,15 @@ type Spec struct {
 	EntityMiddleware []actor.ReceiverMiddleware
 	ShardMiddleware  []actor.ReceiverMiddleware
 
-	pool *pool // set by Start: runs the shards' and entities' mailboxes
+	// Set by Start: the pools that run the entities' and the shards'
+	// mailboxes (nil: protoactor's default dispatcher).
+	pool, shardPool *pool
 }
 
-// dispatch adds the worker pool, when there is one, to opts.
-func (s *Spec) dispatch(opts []actor.PropsOption) []actor.PropsOption {
-	if s.pool != nil {
-		opts = append(opts, actor.WithDispatcher(s.pool))
+// dispatch adds p, when there is one, to opts.
+func dispatch(p *pool, opts []actor.PropsOption) []actor.PropsOption {
+	if p != nil {
+		opts = append(opts, actor.WithDispatcher(p))
 	}
 	return opts
 }

@@ -20,29 +20,38 @@ type Tree struct {
 	// Restored is how many stored keys each kind restored.
 	Restored map[string]int
 
-	top  *actor.PID
-	dead *eventstream.Subscription
-	pool *pool
+	top   *actor.PID
+	dead  *eventstream.Subscription
+	pools []*pool
+}
+
+func (t *Tree) closePools() {
+	for _, p := range t.pools {
+		p.close()
+	}
 }
 
 // Start spawns every kind under a guardian named top in system and waits
 // until each has restored its state (within readyTimeout).
 func Start(system *actor.ActorSystem, log *zap.Logger, top string, readyTimeout time.Duration, specs ...Spec) (*Tree, error) {
 	var children []supervision.Child
-	workers := newPool()
+	shards := 0
 	for i := range specs {
 		if err := specs[i].Validate(); err != nil {
-			workers.close()
 			return nil, err
 		}
-		specs[i].pool = workers
+		shards += specs[i].Shards
+	}
+	workers, shardWorkers := newPool(0), newPool(shards)
+	for i := range specs {
+		specs[i].pool, specs[i].shardPool = workers, shardWorkers
 		children = append(children, supervision.Child{Name: specs[i].Name, Props: Props(specs[i])})
 	}
-	t := &Tree{System: system, Routers: map[string]*Router{}, Restored: map[string]int{}, dead: answerDeadLetters(system), pool: workers}
+	t := &Tree{System: system, Routers: map[string]*Router{}, Restored: map[string]int{}, dead: answerDeadLetters(system), pools: []*pool{workers, shardWorkers}}
 	pid, err := system.Root.SpawnNamed(supervision.Guardian(log, children), top)
 	if err != nil {
 		system.EventStream.Unsubscribe(t.dead)
-		workers.close()
+		t.closePools()
 		return nil, fmt.Errorf("shard: %w", err)
 	}
 	t.top = pid
@@ -67,6 +76,6 @@ func Start(system *actor.ActorSystem, log *zap.Logger, top string, readyTimeout 
 func (t *Tree) Stop() error {
 	err := supervision.Stop(t.System, t.top)
 	t.System.EventStream.Unsubscribe(t.dead)
-	t.pool.close()
+	t.closePools()
 	return err
 }
