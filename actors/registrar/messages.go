@@ -101,7 +101,7 @@ func (m *Lookup) AnswerAbsent(ctx actor.Context) { m.answer(ctx, &LookupResult{N
 // contact: the highest q-value, then the latest refresh. The request is
 // read-only; the actor sends a copy through the outbound port and answers
 // Reply once, with the contact's final response or an error
-// (ErrNoContact: 480; outbound.ErrTimeout: 408; outbound.ErrTransport).
+// (ErrNoContact: 480; outbound.ErrTimeout: 408; outbound.ErrTransport: 480).
 type Forward struct {
 	shard.Envelope
 	AOR     AOR

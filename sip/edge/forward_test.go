@@ -66,7 +66,7 @@ func reply(req, status string, extra ...string) []byte {
 // TestForwardOptions: an OPTIONS to a registered user is forwarded to the
 // contact, over the transport it registered on, and the contact's answer
 // (with its Allow and Accept) goes back to the sender; 480 when the user
-// has no contact, 408 when the contact does not answer.
+// has no contact or it cannot be reached, 408 when it does not answer.
 func TestForwardOptions(t *testing.T) {
 	const clientTimeout = 300 * time.Millisecond
 	s := startServerOpts(t, options{edit: func(c *edge.Config, _ *actors.System, _ *actors.Routers) { c.ClientTimeout = clientTimeout }})
@@ -133,7 +133,9 @@ func TestForwardOptions(t *testing.T) {
 		_ = phone.Close() // its connection goes, and nothing listens at its address
 		time.Sleep(50 * time.Millisecond)
 		res, err := sender.Do(optionsFor(sender, "udp", "dave"), 5*clientTimeout)
-		if err != nil || siptest.Status(res) != 503 {
+		// 480, not 503: the contact is out of reach, this server is not
+		// (RFC 3261 §16.7 step 6).
+		if err != nil || siptest.Status(res) != 480 {
 			t.Fatalf("%v\n%s", err, res)
 		}
 	})

@@ -32,7 +32,8 @@ func (s *Server) options(req *sip.Request, w responder) {
 // forward sends an OPTIONS for sip:user@domain to the user's registration
 // actor, which forwards it to the best contact through the client port and
 // replies with the contact's final response or an error: ErrNoContact
-// (480), outbound.ErrTimeout (408), outbound.ErrTransport (503).
+// (480), outbound.ErrTimeout (408), outbound.ErrTransport (480: the user
+// cannot be reached now; never 503, which would blame this server).
 func (s *Server) forward(req *sip.Request, w responder) {
 	host := strings.ToLower(req.Recipient.Host)
 	if !s.isDomain(host) { // one of our addresses: AORs are in the domain's name

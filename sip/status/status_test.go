@@ -35,7 +35,7 @@ func TestOf(t *testing.T) {
 		{"no contact", registrar.ErrNoContact, 480, "Temporarily Unavailable"},
 		{"no dialog", dialog.ErrNoDialog, 481, "Call/Transaction Does Not Exist"},
 		{"contact did not answer", fmt.Errorf("forward: %w", outbound.ErrTimeout), 408, "Request Timeout"},
-		{"contact unreachable", fmt.Errorf("%w: connection refused", outbound.ErrTransport), 503, "Service Unavailable"},
+		{"contact unreachable", fmt.Errorf("%w: connection refused", outbound.ErrTransport), 480, "Temporarily Unavailable"},
 		{"port not running", outbound.ErrUnavailable, 503, "Service Unavailable"},
 		{"deadline", context.DeadlineExceeded, 408, "Request Timeout"},
 		{"no credentials", auth.ErrNoCredentials, 401, "Unauthorized"},
