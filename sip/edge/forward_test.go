@@ -18,6 +18,12 @@ import (
 // registerContact registers user's contact at c's own address over c.
 func registerContact(t *testing.T, c *siptest.Client, network, user string) {
 	t.Helper()
+	registerAt(t, c, network, user, "sip:"+user+"@"+c.LocalAddr()+";transport="+network)
+}
+
+// registerAt registers contact for user over c.
+func registerAt(t *testing.T, c *siptest.Client, network, user, contact string) {
+	t.Helper()
 	res, err := c.Do(siptest.Lines(
 		"REGISTER sip:localhost SIP/2.0",
 		"Via: SIP/2.0/"+strings.ToUpper(network)+" "+c.LocalAddr()+";branch=z9hG4bK-reg-"+user,
@@ -25,7 +31,7 @@ func registerContact(t *testing.T, c *siptest.Client, network, user string) {
 		"To: <sip:"+user+"@localhost>",
 		"Call-ID: reg-"+user,
 		"CSeq: 1 REGISTER",
-		"Contact: <sip:"+user+"@"+c.LocalAddr()+";transport="+network+">",
+		"Contact: <"+contact+">",
 		"Content-Length: 0",
 	), 2*time.Second)
 	if err != nil || siptest.Status(res) != 200 {
@@ -113,6 +119,43 @@ func TestForwardOptions(t *testing.T) {
 		req := strings.Replace(string(optionsFor(c, "udp", "alice-udp")), "Accept:", "Max-Forwards: 0\r\nAccept:", 1)
 		if res, err := c.Do([]byte(req), 2*time.Second); err != nil || siptest.Status(res) != 483 {
 			t.Fatalf("%v\n%s", err, res)
+		}
+	})
+	t.Run("max-forwards lowered to 70", func(t *testing.T) {
+		// RFC 3261 §16.6 step 3: a proxy may lower Max-Forwards; uint32's
+		// maximum would otherwise keep a loop going for ever.
+		phone, sender := s.dial(t, "udp"), s.dial(t, "udp")
+		registerContact(t, phone, "udp", "erin")
+		req := strings.Replace(string(optionsFor(sender, "udp", "erin")), "Accept:", "Max-Forwards: 4294967295\r\nAccept:", 1)
+		if err := sender.Send([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		fwd, err := phone.Read(2 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mf := siptest.Header(fwd, "Max-Forwards"); len(mf) != 1 || mf[0] != "70" {
+			t.Fatalf("forwarded with Max-Forwards %v, want 70:\n%s", mf, fwd)
+		}
+		if err := phone.Send(reply(fwd, "200 OK")); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := sender.Read(2 * time.Second); err != nil || siptest.Status(res) != 200 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+	})
+	t.Run("contact points back at us", func(t *testing.T) {
+		// Contact names our own listener: forwarding would come back as a
+		// new OPTIONS to the same user, and again, until every slot is
+		// taken. RFC 3261 §16.3 step 4: 482.
+		phone, sender := s.dial(t, "udp"), s.dial(t, "udp")
+		registerAt(t, phone, "udp", "mallory", "sip:mallory@"+s.udp)
+		res, err := sender.Do(optionsFor(sender, "udp", "mallory"), 2*time.Second)
+		if err != nil || siptest.Status(res) != 482 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+		if fwd, err := phone.Read(200 * time.Millisecond); err == nil {
+			t.Fatalf("forwarded all the same:\n%s", fwd)
 		}
 	})
 	t.Run("contact silent", func(t *testing.T) {

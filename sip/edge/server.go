@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,6 +123,7 @@ type Server struct {
 	udp       map[string]*udpListener
 	closers   []func() error
 	addrs     []Listener
+	local     []string // host:port pairs that reach us (localHostPorts): Forward.Local
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -202,6 +205,7 @@ func (s *Server) Start() error {
 		}
 		serves = append(serves, serve)
 	}
+	s.local = localHostPorts(s.hosts, s.addrs)
 	for _, f := range serves {
 		s.serve(f)
 	}
@@ -307,6 +311,42 @@ func localHosts(c Config) map[string]bool {
 		}
 	}
 	return hosts
+}
+
+// localHostPorts lists the host:port pairs (registrar.HostPort) a request
+// sent to would reach one of listeners: a listener on an unspecified
+// address is reached through every host of ours, one on a given address
+// through that address and our names (domain, aliases, localhost).
+func localHostPorts(hosts map[string]bool, listeners []Listener) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(host string, port int) {
+		if hp := registrar.HostPort(host, port); !seen[hp] {
+			seen[hp] = true
+			out = append(out, hp)
+		}
+	}
+	for _, l := range listeners {
+		host, p, err := net.SplitHostPort(l.Addr)
+		if err != nil {
+			continue
+		}
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			continue
+		}
+		ip := net.ParseIP(host)
+		if ip != nil && !ip.IsUnspecified() {
+			add(host, port)
+		}
+		for h := range hosts {
+			if ip == nil || ip.IsUnspecified() || net.ParseIP(h) == nil {
+				add(h, port)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // isDomain reports whether host is our SIP domain (or an alias): AORs of

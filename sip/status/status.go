@@ -37,6 +37,7 @@ const (
 	IntervalTooBrief     = 423
 	TemporarilyUnavail   = 480
 	NoSuchDialog         = 481
+	LoopDetected         = 482
 	TooManyHops          = 483
 	BadEvent             = 489
 	ServerInternalError  = 500
@@ -70,6 +71,7 @@ var reasons = map[int]string{
 	IntervalTooBrief:     "Interval Too Brief",
 	TemporarilyUnavail:   "Temporarily Unavailable",
 	NoSuchDialog:         "Call/Transaction Does Not Exist",
+	LoopDetected:         "Loop Detected",
 	TooManyHops:          "Too Many Hops",
 	BadEvent:             "Bad Event",
 	ServerInternalError:  "Server Internal Error",
@@ -124,6 +126,8 @@ var table = []entry{
 	{shard.ErrInternal, ServerInternalError, Reason(ServerInternalError)},
 	{shard.ErrUnavailable, ServiceUnavailable, Reason(ServiceUnavailable)},
 	{registrar.ErrNoContact, TemporarilyUnavail, Reason(TemporarilyUnavail)}, // RFC 3261 §21.4.18
+	{registrar.ErrTooManyHops, TooManyHops, Reason(TooManyHops)},             // RFC 3261 §16.3 step 3
+	{registrar.ErrLoop, LoopDetected, Reason(LoopDetected)},                  // RFC 3261 §16.3 step 4
 	{dialog.ErrNoDialog, NoSuchDialog, Reason(NoSuchDialog)},                 // RFC 3261 §12.2.2, §15.1.2
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
 	// The client port (actors/outbound): no final response in time is 408

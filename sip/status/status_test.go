@@ -33,6 +33,8 @@ func TestOf(t *testing.T) {
 		{"interval too brief classifies itself", &registrar.IntervalTooBriefError{MinExpires: 60}, 423, "Interval Too Brief"},
 		{"edge error classifies itself", status.New(400, "Missing Call-ID"), 400, "Missing Call-ID"},
 		{"no contact", registrar.ErrNoContact, 480, "Temporarily Unavailable"},
+		{"max-forwards exhausted", registrar.ErrTooManyHops, 483, "Too Many Hops"},
+		{"contact loops back", fmt.Errorf("forward: %w", registrar.ErrLoop), 482, "Loop Detected"},
 		{"no dialog", dialog.ErrNoDialog, 481, "Call/Transaction Does Not Exist"},
 		{"contact did not answer", fmt.Errorf("forward: %w", outbound.ErrTimeout), 408, "Request Timeout"},
 		{"contact unreachable", fmt.Errorf("%w: connection refused", outbound.ErrTransport), 480, "Temporarily Unavailable"},
