@@ -53,7 +53,8 @@ const maxForwards = 70
 // the contact, a route through the binding's Path (RFC 3327 §5.3), sent to
 // the address the REGISTER came from (the contact may be behind NAT), and
 // without the Via stack, which the port starts anew: the server is the
-// client of this new transaction. Max-Forwards is min(received-1, 70) (70
+// client of this new transaction, and without the sender's credentials.
+// Max-Forwards is min(received-1, 70) (70
 // when absent), in a header of its own: Clone shares the original's
 // *sip.MaxForwardsHeader, so decrementing it in place would change req
 // too. A req with Max-Forwards 0 is ErrTooManyHops (§16.3 step 3), and a
@@ -78,10 +79,9 @@ func forwardRequest(req *sip.Request, b Binding, local []string) (*sip.Request, 
 	out.SetDestination("")
 	out.SetTransport("")
 	out.Recipient = uri
-	for _, name := range []string{"Via", "Route", "Max-Forwards"} {
-		for out.RemoveHeader(name) { // RemoveHeader removes the first only
-		}
-	}
+	// The sender's credentials were for us, who checked them; passed on,
+	// they would let the contact act as the sender (RFC 3261 §22.3).
+	removeHeaders(out, "Via", "Route", "Max-Forwards", "Authorization", "Proxy-Authorization")
 	for _, p := range b.Path {
 		out.AppendHeader(sip.NewHeader("Route", p))
 	}
@@ -99,6 +99,25 @@ func forwardRequest(req *sip.Request, b Binding, local []string) (*sip.Request, 
 		return nil, ErrLoop
 	}
 	return out, nil
+}
+
+// removeHeaders removes every header field of r named one of names, in
+// whatever case it came: sipgo keeps the names of header fields it does
+// not parse as sent, and its RemoveHeader compares them exactly and
+// removes the first match only.
+func removeHeaders(r *sip.Request, names ...string) {
+	for {
+		found := ""
+		for _, h := range r.Headers() {
+			if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(h.Name(), n) }) {
+				found = h.Name()
+				break
+			}
+		}
+		if found == "" || !r.RemoveHeader(found) {
+			return
+		}
+	}
 }
 
 // loops reports whether out would reach us again: the address it is sent

@@ -23,6 +23,8 @@ func options(t *testing.T, extra ...string) *sip.Request {
 		"CSeq: 1 OPTIONS",
 		"Route: <sip:203.0.113.7;lr>",
 		"Route: <sip:203.0.113.8;lr>",
+		"authorization: Bearer sender-token",
+		"Proxy-Authorization: Digest username=\"bob\"",
 	}, extra...)
 	lines = append(lines, "Content-Length: 0", "", "")
 	msg, err := sip.NewParser().ParseSIP([]byte(strings.Join(lines, "\r\n")))
@@ -34,8 +36,9 @@ func options(t *testing.T, extra ...string) *sip.Request {
 
 // TestForwardRequest: the copy sent to a contact lowers Max-Forwards to
 // min(received-1, 70) without touching the original (sipgo's Clone shares
-// the header), starts a new Via stack, routes through Path alone, goes to
-// the REGISTER's source, and is refused when it would reach us again.
+// the header), starts a new Via stack, drops the sender's credentials,
+// routes through Path alone, goes to the REGISTER's source, and is refused
+// when it would reach us again.
 func TestForwardRequest(t *testing.T) {
 	local := []string{HostPort("127.0.0.1", 5060), HostPort("127.0.0.1", 5061), HostPort("localhost", 5060), HostPort("::1", 5070)}
 	contact := Binding{Contact: "sip:alice@198.51.100.4:5070", Source: "udp:198.51.100.9:40000"}
@@ -92,8 +95,11 @@ func TestForwardRequest(t *testing.T) {
 			if mfs := out.GetHeaders("Max-Forwards"); len(mfs) != 1 || mfs[0].Value() != strconv.FormatUint(uint64(tc.mf), 10) {
 				t.Errorf("Max-Forwards %v, want %d", mfs, tc.mf)
 			}
-			if vias := out.GetHeaders("Via"); len(vias) != 0 {
-				t.Errorf("Via stack kept: %v", vias)
+			for _, h := range out.Headers() {
+				switch strings.ToLower(h.Name()) {
+				case "via", "authorization", "proxy-authorization":
+					t.Errorf("%s kept: %s", h.Name(), h.Value())
+				}
 			}
 			var routes []string
 			for _, h := range out.GetHeaders("Route") {

@@ -21,19 +21,19 @@ func registerContact(t *testing.T, c *siptest.Client, network, user string) {
 	registerAt(t, c, network, user, "sip:"+user+"@"+c.LocalAddr()+";transport="+network)
 }
 
-// registerAt registers contact for user over c.
-func registerAt(t *testing.T, c *siptest.Client, network, user, contact string) {
+// registerAt registers contact for user over c, with extra header lines.
+func registerAt(t *testing.T, c *siptest.Client, network, user, contact string, extra ...string) {
 	t.Helper()
-	res, err := c.Do(siptest.Lines(
+	lines := []string{
 		"REGISTER sip:localhost SIP/2.0",
-		"Via: SIP/2.0/"+strings.ToUpper(network)+" "+c.LocalAddr()+";branch=z9hG4bK-reg-"+user,
-		"From: <sip:"+user+"@localhost>;tag=r",
-		"To: <sip:"+user+"@localhost>",
-		"Call-ID: reg-"+user,
+		"Via: SIP/2.0/" + strings.ToUpper(network) + " " + c.LocalAddr() + ";branch=z9hG4bK-reg-" + user,
+		"From: <sip:" + user + "@localhost>;tag=r",
+		"To: <sip:" + user + "@localhost>",
+		"Call-ID: reg-" + user,
 		"CSeq: 1 REGISTER",
-		"Contact: <"+contact+">",
-		"Content-Length: 0",
-	), 2*time.Second)
+		"Contact: <" + contact + ">",
+	}
+	res, err := c.Do(siptest.Lines(append(append(lines, extra...), "Content-Length: 0")...), 2*time.Second)
 	if err != nil || siptest.Status(res) != 200 {
 		t.Fatalf("REGISTER %s: %v\n%s", user, err, res)
 	}
