@@ -171,14 +171,8 @@ func TestOptionsToUserAuthenticated(t *testing.T) {
 			phone, sender := s.dial(t, network), s.dial(t, network)
 			user := "alice-" + network
 			registerAt(t, phone, network, user, "sip:"+user+"@"+phone.LocalAddr()+";transport="+network, "Authorization: Bearer tok-"+user)
-			// options is an OPTIONS to user (to the server when user is
-			// ""), unique per name, with the extra header lines.
 			options := func(name, user string, extra ...string) []byte {
-				req := strings.ReplaceAll(string(optionsFor(sender, network, user)), "opt-", "opt-"+name+"-")
-				if user == "" {
-					req = strings.Replace(req, "OPTIONS sip:@localhost", "OPTIONS sip:localhost", 1)
-				}
-				return []byte(strings.Replace(req, "Accept:", strings.Join(append(extra, "Accept:"), "\r\n"), 1))
+				return optionsNamed(sender, network, user, name, extra...)
 			}
 			if res, err := sender.Do(options("server", ""), 2*time.Second); err != nil || siptest.Status(res) != 200 {
 				t.Fatalf("OPTIONS to the server without credentials: %v\n%s", err, res)

@@ -53,6 +53,16 @@ func optionsFor(c *siptest.Client, network, user string) []byte {
 	)
 }
 
+// optionsNamed is optionsFor with its own branch and Call-ID, by name, and
+// extra header lines; an empty user addresses the server itself.
+func optionsNamed(c *siptest.Client, network, user, name string, extra ...string) []byte {
+	req := strings.ReplaceAll(string(optionsFor(c, network, user)), "opt-", "opt-"+name+"-")
+	if user == "" {
+		req = strings.Replace(req, "OPTIONS sip:@localhost", "OPTIONS sip:localhost", 1)
+	}
+	return []byte(strings.Replace(req, "Accept:", strings.Join(append(extra, "Accept:"), "\r\n"), 1))
+}
+
 // reply answers a raw request with status line and extra header lines, as
 // a phone would: Via, From, To (with a tag), Call-ID and CSeq copied.
 func reply(req, status string, extra ...string) []byte {
@@ -184,6 +194,65 @@ func TestForwardOptions(t *testing.T) {
 	})
 	if n := s.edge.InFlight(); n != 0 {
 		t.Fatalf("%d requests in flight", n)
+	}
+}
+
+// TestForwardBudget: requests forwarded to a contact, which may each wait
+// ClientTimeout on it, get a quarter of MaxInFlight. With 4 in flight
+// allowed, a second OPTIONS to a user while one waits on its contact is
+// answered 503 with Retry-After at once, REGISTER is still served, and
+// once the first is answered OPTIONS are forwarded again.
+func TestForwardBudget(t *testing.T) {
+	s := startServerOpts(t, options{maxInFlight: 4,
+		edit: func(c *edge.Config, _ *actors.System, _ *actors.Routers) { c.ClientTimeout = 5 * time.Second }})
+	s.sys.Outbound.Set(s.edge.Port(s.sys.Actors))
+	t.Cleanup(func() { s.sys.Outbound.Set(nil) })
+	phone, first, second := s.dial(t, "udp"), s.dial(t, "udp"), s.dial(t, "udp")
+	registerContact(t, phone, "udp", "sink")
+	if err := first.Send(optionsNamed(first, "udp", "sink", "first")); err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := phone.Read(2 * time.Second) // the phone holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := second.Do(optionsNamed(second, "udp", "sink", "second"), 2*time.Second)
+	if err != nil || siptest.Status(res) != 503 || len(siptest.Header(res, "Retry-After")) != 1 {
+		t.Fatalf("OPTIONS past the forwards' budget: %v\n%s", err, res)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("503 after %v: not at once", d)
+	}
+	if other, err := phone.Read(100 * time.Millisecond); err == nil {
+		t.Fatalf("forwarded past the budget:\n%s", other)
+	}
+	registerContact(t, s.dial(t, "udp"), "udp", "zed") // REGISTER keeps the rest of MaxInFlight
+	if n := s.edge.Forwarding(); n != 1 {
+		t.Fatalf("%d forwards in flight, want 1", n)
+	}
+	if err := phone.Send(reply(fwd, "200 OK")); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := first.Read(2 * time.Second); err != nil || siptest.Status(res) != 200 {
+		t.Fatalf("first OPTIONS: %v\n%s", err, res)
+	}
+	if err := second.Send(optionsNamed(second, "udp", "sink", "again")); err != nil {
+		t.Fatal(err)
+	}
+	fwd, err = phone.Read(2 * time.Second)
+	if err != nil {
+		t.Fatalf("not forwarded once the budget freed: %v", err)
+	}
+	if err := phone.Send(reply(fwd, "200 OK")); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := second.Read(2 * time.Second); err != nil || siptest.Status(res) != 200 {
+		t.Fatalf("OPTIONS after the first was answered: %v\n%s", err, res)
+	}
+	waitInFlight(t, s.edge, 0)
+	if n := s.edge.Forwarding(); n != 0 {
+		t.Fatalf("%d forwards in flight after every answer", n)
 	}
 }
 

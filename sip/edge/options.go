@@ -52,7 +52,7 @@ func (s *Server) forward(req *sip.Request, w responder) {
 		s.fail(req, w, registrar.ErrTooManyHops)
 		return
 	}
-	if !s.admit(w) {
+	if !s.admitForward(w) {
 		s.overloaded(req, w)
 		return
 	}

@@ -75,7 +75,10 @@ type Config struct {
 	// MaxInFlight bounds the requests handed to actors and not yet
 	// answered. Past it the edge answers 503 with Retry-After at once,
 	// which costs a fraction of processing: overload degrades into 503s
-	// instead of growing queues, retransmissions and a collapse.
+	// instead of growing queues, retransmissions and a collapse. A quarter
+	// of it (at least 1) at most goes to requests forwarded to a contact
+	// (an OPTIONS to a user), which wait up to ClientTimeout each: past
+	// that they get the same 503, and REGISTER keeps the rest.
 	MaxInFlight int `yaml:"max_inflight"`
 }
 
@@ -109,6 +112,10 @@ type Server struct {
 	slowAuth chan struct{} // slots for UDP requests whose verification may block
 	// authFails sums failed authentications into one info line per 10 s.
 	authFails *auth.FailureSummary
+	// forwarding counts the admitted requests forwarded to a contact, at
+	// most forwardLimit (MaxInFlight/4): they are part of inflight too.
+	forwarding   atomic.Int64
+	forwardLimit int64
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -158,6 +165,7 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	s := &Server{conf: c, log: log, reg: routers.Registrar, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
+	s.forwardLimit = max(1, int64(c.MaxInFlight)/4)
 	m.track(s)
 	s.authFails = auth.NewFailureSummary(log, 10*time.Second)
 	if s.dialogs = routers.Dialogs; s.dialogs == nil {
