@@ -54,12 +54,12 @@ const maxForwards = 70
 // the address the REGISTER came from (the contact may be behind NAT), and
 // without the Via stack, which the port starts anew: the server is the
 // client of this new transaction, and without the sender's credentials.
-// Max-Forwards is min(received-1, 70) (70
-// when absent), in a header of its own: Clone shares the original's
-// *sip.MaxForwardsHeader, so decrementing it in place would change req
-// too. A req with Max-Forwards 0 is ErrTooManyHops (§16.3 step 3), and a
-// copy that would come back to one of local (our listeners' host:port, as
-// HostPort writes them) is ErrLoop. req is not changed.
+// Max-Forwards is min(received-1, 70) (70 when absent), in a header of its
+// own: Clone shares the original's *sip.MaxForwardsHeader, so decrementing
+// it in place would change req too. A req with Max-Forwards 0 is
+// ErrTooManyHops (§16.3 step 3), and a copy that would come back to one of
+// local (our listeners' host:port, as HostPort writes them) is ErrLoop.
+// req is not changed.
 func forwardRequest(req *sip.Request, b Binding, local []string) (*sip.Request, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri(b.Contact, &uri); err != nil || uri.Host == "" { // sipgo takes "sip:" for a URI

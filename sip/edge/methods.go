@@ -45,11 +45,12 @@ type exemption uint8
 const (
 	// challenged: every request is authenticated when auth is on.
 	challenged exemption = iota
-	// exemptAlways: none is; ACK and CANCEL cannot be challenged (RFC 3261
-	// §22.1).
+	// exemptAlways: no request is authenticated; ACK and CANCEL cannot be
+	// challenged (RFC 3261 §22.1).
 	exemptAlways
 	// exemptToServer: a request addressed to the server itself (no user
-	// part in the Request-URI) is not; one addressed to a user is. For
+	// part in the Request-URI) is not authenticated; one addressed to a
+	// user is, in a dialog or out of one (like BYE). For
 	// OPTIONS: to the server it is the keep-alive and capability probe of
 	// phones, answered at once; to a user it is forwarded to the user's
 	// contact, holds slots for up to ClientTimeout and tells who is online,
