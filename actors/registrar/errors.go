@@ -33,6 +33,13 @@ var (
 	// ErrNoContact is a request for an AOR that has no live binding: 480
 	// Temporarily Unavailable (RFC 3261 §21.4.18).
 	ErrNoContact = errors.New("registrar: no contact registered")
+	// ErrTooManyHops is a request to forward that arrived with
+	// Max-Forwards 0: 483 Too Many Hops (RFC 3261 §16.3 step 3).
+	ErrTooManyHops = errors.New("registrar: max-forwards exhausted")
+	// ErrLoop is a request whose forwarded copy would come back to this
+	// server (a contact, source or Path naming one of our listeners): 482
+	// Loop Detected (RFC 3261 §16.3 step 4, §21.4.20).
+	ErrLoop = errors.New("registrar: contact points back at this server")
 )
 
 // IntervalTooBriefError is a REGISTER asking for an expiry shorter than the

@@ -101,12 +101,17 @@ func (m *Lookup) AnswerAbsent(ctx actor.Context) { m.answer(ctx, &LookupResult{N
 // contact: the highest q-value, then the latest refresh. The request is
 // read-only; the actor sends a copy through the outbound port and answers
 // Reply once, with the contact's final response or an error
-// (ErrNoContact: 480; outbound.ErrTimeout: 408; outbound.ErrTransport).
+// (ErrNoContact: 480; outbound.ErrTimeout: 408; outbound.ErrTransport: 480;
+// ErrTooManyHops: 483; ErrLoop: 482).
 type Forward struct {
 	shard.Envelope
 	AOR     AOR
 	Request *sip.Request
-	Reply   func(*ForwardResult)
+	// Local lists the host:port pairs (in HostPort's form) that reach this
+	// server: a contact that names one of them is ErrLoop. The edge fills
+	// it from its listeners; it is read-only and shared between messages.
+	Local []string
+	Reply func(*ForwardResult)
 }
 
 // ForwardResult answers Forward.

@@ -62,7 +62,7 @@ type cachedVerifier interface {
 // check of ~100 µs). Digest and cached tokens are quick enough for the UDP
 // read goroutine, which spares a goroutine per request.
 func (a *Auth) mayBlock(req *sip.Request) bool {
-	if !a.enabled() || a.Bearer == nil || exempt(req.Method) {
+	if !a.enabled() || a.Bearer == nil || exempt(req) {
 		return false
 	}
 	cv, ok := a.Bearer.(cachedVerifier)
@@ -83,10 +83,11 @@ func (a *Auth) mayBlock(req *sip.Request) bool {
 // authenticate checks the credentials of req and that they allow the
 // request: the scope of its method, and acting for the AOR it names (To of
 // REGISTER, From of anything else). A nil identity with a nil error means
-// authentication is off or the method is exempt.
+// authentication is off or the request is exempt (the method table's
+// exempt: e.g. OPTIONS to the server, but not OPTIONS to a user).
 func (s *Server) authenticate(req *sip.Request) (*auth.Identity, error) {
 	a := s.conf.Auth
-	if !a.enabled() || exempt(req.Method) {
+	if !a.enabled() || exempt(req) {
 		return nil, nil
 	}
 	id, err := a.verify(req)

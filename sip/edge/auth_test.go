@@ -143,3 +143,66 @@ func TestSlowAuthorityIsBounded(t *testing.T) {
 		waiting++
 	}
 }
+
+// tokenBearer takes the token "tok-<user>" for sip:<user>@localhost, with
+// the register scope; anything else is an invalid token.
+type tokenBearer struct{}
+
+func (tokenBearer) Verify(_ context.Context, token string) (*auth.Identity, error) {
+	user, ok := strings.CutPrefix(token, "tok-")
+	if !ok {
+		return nil, auth.ErrInvalidToken
+	}
+	return &auth.Identity{Subject: user, URI: "sip:" + user + "@localhost", Scopes: []string{auth.ScopeRegister},
+		Method: "bearer", TokenID: token}, nil
+}
+
+// TestOptionsToUserAuthenticated: with authentication on, an OPTIONS to
+// the server is answered without credentials, but one to a user, which is
+// forwarded to the user's contact (holding slots meanwhile, and telling
+// who is online), is challenged without them, refused when From is not
+// the credentials' identity, and forwarded with them, without them.
+func TestOptionsToUserAuthenticated(t *testing.T) {
+	s := startServerWith(t, &edge.Auth{Bearer: tokenBearer{}, Scopes: auth.DefaultScopes(), Realm: "localhost"})
+	s.sys.Outbound.Set(s.edge.Port(s.sys.Actors))
+	t.Cleanup(func() { s.sys.Outbound.Set(nil) })
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			phone, sender := s.dial(t, network), s.dial(t, network)
+			user := "alice-" + network
+			registerAt(t, phone, network, user, "sip:"+user+"@"+phone.LocalAddr()+";transport="+network, "Authorization: Bearer tok-"+user)
+			options := func(name, user string, extra ...string) []byte {
+				return optionsNamed(sender, network, user, name, extra...)
+			}
+			if res, err := sender.Do(options("server", ""), 2*time.Second); err != nil || siptest.Status(res) != 200 {
+				t.Fatalf("OPTIONS to the server without credentials: %v\n%s", err, res)
+			}
+			res, err := sender.Do(options("anonymous", user), 2*time.Second)
+			if err != nil || siptest.Status(res) != 401 || len(siptest.Header(res, "WWW-Authenticate")) == 0 {
+				t.Fatalf("OPTIONS to a user without credentials: %v\n%s", err, res)
+			}
+			if res, err := sender.Do(options("someone-else", user, "Authorization: Bearer tok-bob"), 2*time.Second); err != nil || siptest.Status(res) != 403 {
+				t.Fatalf("OPTIONS from probe with bob's token: %v\n%s", err, res)
+			}
+			if fwd, err := phone.Read(100 * time.Millisecond); err == nil {
+				t.Fatalf("forwarded without the sender's identity:\n%s", fwd)
+			}
+			if err := sender.Send(options("authenticated", user, "Authorization: Bearer tok-probe")); err != nil {
+				t.Fatal(err)
+			}
+			fwd, err := phone.Read(2 * time.Second)
+			if err != nil || !strings.HasPrefix(fwd, "OPTIONS ") {
+				t.Fatalf("phone got: %v\n%s", err, fwd)
+			}
+			if len(siptest.Header(fwd, "Authorization")) != 0 {
+				t.Fatalf("the sender's credentials went on to the contact:\n%s", fwd)
+			}
+			if err := phone.Send(reply(fwd, "200 OK")); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := sender.Read(2 * time.Second); err != nil || siptest.Status(res) != 200 {
+				t.Fatalf("authenticated OPTIONS to a user: %v\n%s", err, res)
+			}
+		})
+	}
+}

@@ -122,8 +122,31 @@ func (s *Server) admit(w responder) bool {
 	return true
 }
 
+// admitForward is admit for a request forwarded to a contact: it also
+// takes one of the forwards' own slots (forwardLimit), so forwards that
+// wait on contacts which never answer, up to ClientTimeout each, cannot
+// take the whole of MaxInFlight from REGISTER. The answer releases both.
+func (s *Server) admitForward(w responder) bool {
+	if s.forwarding.Add(1) > s.forwardLimit {
+		s.forwarding.Add(-1)
+		return false
+	}
+	a := w.(*answer)
+	a.forwarded = true // before admit, which may hand a to a deadline list
+	if !s.admit(w) {
+		a.forwarded = false
+		s.forwarding.Add(-1)
+		return false
+	}
+	return true
+}
+
 // InFlight is the number of admitted requests not yet answered.
 func (s *Server) InFlight() int64 { return s.inflight.Load() }
+
+// Forwarding is the number of admitted requests forwarded to a contact and
+// not yet answered; they are counted in InFlight too.
+func (s *Server) Forwarding() int64 { return s.forwarding.Load() }
 
 // overloaded answers 503 with Retry-After (RFC 3261 §21.5.4): the client
 // tries again shortly, or another server.

@@ -14,6 +14,8 @@ import (
 // a SIP method. Allow, the sipgo registrations, the UDP read filter, the
 // default scope map, exemption from authentication and the metrics label
 // are all derived from the table; adding a method is adding a row.
+// Whether a request is challenged is the table's to say (exempt), and no
+// handler's.
 type method struct {
 	name sip.RequestMethod
 	// serve answers an out-of-dialog request of the method; nil for ACK,
@@ -32,20 +34,38 @@ type method struct {
 	// scope is what a bearer token needs for the method (RFC 8898); ""
 	// needs none.
 	scope string
-	// exempt methods are never challenged: ACK and CANCEL cannot be (RFC
-	// 3261 §22.1), and OPTIONS is the keep-alive and capability probe of
-	// phones.
-	exempt bool
+	// exempt says which requests of the method are never challenged; the
+	// others are authenticated like any request when auth is on.
+	exempt exemption
 }
+
+// exemption says which requests of a method go unchallenged.
+type exemption uint8
+
+const (
+	// challenged: every request is authenticated when auth is on.
+	challenged exemption = iota
+	// exemptAlways: no request is authenticated; ACK and CANCEL cannot be
+	// challenged (RFC 3261 §22.1).
+	exemptAlways
+	// exemptToServer: a request addressed to the server itself (no user
+	// part in the Request-URI) is not authenticated; one addressed to a
+	// user is, in a dialog or out of one (like BYE). For
+	// OPTIONS: to the server it is the keep-alive and capability probe of
+	// phones, answered at once; to a user it is forwarded to the user's
+	// contact, holds slots for up to ClientTimeout and tells who is online,
+	// so it needs an identity (but no bearer scope: the row has none).
+	exemptToServer
+)
 
 // table is the method table. Keep auth.DefaultScopes in step with the
 // scopes here (TestScopesAgree).
 func table() []method {
 	return []method{
 		{name: sip.REGISTER, serve: (*Server).register, stateless: true, scope: auth.ScopeRegister},
-		{name: sip.OPTIONS, serve: (*Server).options, stateless: true, dialog: true, exempt: true},
-		{name: sip.ACK, dialog: true, exempt: true},
-		{name: sip.CANCEL, serve: (*Server).noDialog, exempt: true},
+		{name: sip.OPTIONS, serve: (*Server).options, stateless: true, dialog: true, exempt: exemptToServer},
+		{name: sip.ACK, dialog: true, exempt: exemptAlways},
+		{name: sip.CANCEL, serve: (*Server).noDialog, exempt: exemptAlways},
 		{name: sip.BYE, serve: (*Server).noDialog, dialog: true},
 		{name: sip.INFO, serve: (*Server).noDialog, dialog: true, scope: auth.ScopeCall},
 	}
@@ -115,10 +135,19 @@ func toUser(req *sip.Request) bool {
 	return req.Method == sip.OPTIONS && req.Recipient.User != ""
 }
 
-// exempt reports whether m is never challenged.
-func exempt(m sip.RequestMethod) bool {
-	row := methods[m]
-	return row != nil && row.exempt
+// exempt reports whether req is never challenged, by its method's row.
+func exempt(req *sip.Request) bool {
+	row := methods[req.Method]
+	if row == nil {
+		return false
+	}
+	switch row.exempt {
+	case exemptAlways:
+		return true
+	case exemptToServer:
+		return req.Recipient.User == ""
+	}
+	return false
 }
 
 // metricLabel is the method label of the metrics: the table's methods and

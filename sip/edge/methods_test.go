@@ -25,8 +25,13 @@ func TestMethodTable(t *testing.T) {
 			if scopes[string(m.name)] != m.scope {
 				t.Errorf("scope %q, table says %q", scopes[string(m.name)], m.scope)
 			}
-			if exempt(m.name) != m.exempt || metricLabel(m.name) != string(m.name) {
-				t.Errorf("exempt %v, label %q", exempt(m.name), metricLabel(m.name))
+			toServer := sip.NewRequest(m.name, sip.Uri{Scheme: "sip", Host: "localhost"})
+			toUser := sip.NewRequest(m.name, sip.Uri{Scheme: "sip", User: "alice", Host: "localhost"})
+			if exempt(toServer) != (m.exempt != challenged) || exempt(toUser) != (m.exempt == exemptAlways) {
+				t.Errorf("exempt to the server %v, to a user %v; table says %v", exempt(toServer), exempt(toUser), m.exempt)
+			}
+			if metricLabel(m.name) != string(m.name) {
+				t.Errorf("label %q", metricLabel(m.name))
 			}
 			if (m.serve == nil) != (m.name == sip.ACK) {
 				t.Error("only ACK goes without a handler")
@@ -37,6 +42,34 @@ func TestMethodTable(t *testing.T) {
 		if metricLabel(other) != "other" || statelessMethod([]byte(string(other)+" sip:x SIP/2.0")) {
 			t.Errorf("%s is not in the table", other)
 		}
+	}
+}
+
+// TestExempt: which requests go unchallenged. Only an OPTIONS to the
+// server itself does among the OPTIONS: one to a user is forwarded, and
+// needs an identity.
+func TestExempt(t *testing.T) {
+	tests := []struct {
+		method sip.RequestMethod
+		user   string
+		want   bool
+	}{
+		{sip.OPTIONS, "", true},
+		{sip.OPTIONS, "alice", false},
+		{sip.ACK, "alice", true},
+		{sip.CANCEL, "", true},
+		{sip.CANCEL, "alice", true},
+		{sip.REGISTER, "", false},
+		{sip.BYE, "alice", false},
+		{"FOO", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.method)+"/"+tc.user, func(t *testing.T) {
+			req := sip.NewRequest(tc.method, sip.Uri{Scheme: "sip", User: tc.user, Host: "localhost"})
+			if got := exempt(req); got != tc.want {
+				t.Fatalf("exempt = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -32,7 +32,9 @@ func (s *Server) options(req *sip.Request, w responder) {
 // forward sends an OPTIONS for sip:user@domain to the user's registration
 // actor, which forwards it to the best contact through the client port and
 // replies with the contact's final response or an error: ErrNoContact
-// (480), outbound.ErrTimeout (408), outbound.ErrTransport (503).
+// (480), outbound.ErrTimeout (408), outbound.ErrTransport (480: the user
+// cannot be reached now; never 503, which would blame this server),
+// registrar.ErrLoop (482: the contact points back at us).
 func (s *Server) forward(req *sip.Request, w responder) {
 	host := strings.ToLower(req.Recipient.Host)
 	if !s.isDomain(host) { // one of our addresses: AORs are in the domain's name
@@ -45,16 +47,16 @@ func (s *Server) forward(req *sip.Request, w responder) {
 		return
 	}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
-		// RFC 3261 §16.3 step 3: never forwarded with Max-Forwards 0 (which
-		// also ends a loop through a contact that points back at us).
-		s.fail(req, w, status.New(status.TooManyHops, status.Reason(status.TooManyHops)))
+		// RFC 3261 §16.3 step 3: never forwarded with Max-Forwards 0.
+		// forwardRequest says so too; this spares the actor the trip.
+		s.fail(req, w, registrar.ErrTooManyHops)
 		return
 	}
-	if !s.admit(w) {
+	if !s.admitForward(w) {
 		s.overloaded(req, w)
 		return
 	}
-	s.reg.Forward(&registrar.Forward{AOR: aor, Request: req, Reply: func(r *registrar.ForwardResult) {
+	s.reg.Forward(&registrar.Forward{AOR: aor, Request: req, Local: s.local, Reply: func(r *registrar.ForwardResult) {
 		s.relay(req, w, r)
 	}})
 }

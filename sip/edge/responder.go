@@ -30,9 +30,9 @@ type answer struct {
 	next  responder // the transaction's or the UDP listener's
 	label string    // metrics method label
 	done  atomic.Bool
-	// Set by admit before the request goes to an actor; read by whoever
-	// claims the answer.
-	admitted bool
+	// Set by admit (and admitForward) before the request goes to an
+	// actor; read by whoever claims the answer.
+	admitted, forwarded bool
 	// req builds the timeout answer. Only the claimer reads it, and
 	// clears it, so an answered request queued in a deadline list does not
 	// keep the parsed request alive.
@@ -57,6 +57,9 @@ func (a *answer) send(res *sip.Response) {
 	a.req = nil
 	if a.admitted {
 		a.s.inflight.Add(-1)
+	}
+	if a.forwarded {
+		a.s.forwarding.Add(-1)
 	}
 	if res != nil {
 		a.s.metrics.observe(a.label, res.StatusCode)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,7 +75,10 @@ type Config struct {
 	// MaxInFlight bounds the requests handed to actors and not yet
 	// answered. Past it the edge answers 503 with Retry-After at once,
 	// which costs a fraction of processing: overload degrades into 503s
-	// instead of growing queues, retransmissions and a collapse.
+	// instead of growing queues, retransmissions and a collapse. A quarter
+	// of it (at least 1) at most goes to requests forwarded to a contact
+	// (an OPTIONS to a user), which wait up to ClientTimeout each: past
+	// that they get the same 503, and REGISTER keeps the rest.
 	MaxInFlight int `yaml:"max_inflight"`
 }
 
@@ -107,6 +112,10 @@ type Server struct {
 	slowAuth chan struct{} // slots for UDP requests whose verification may block
 	// authFails sums failed authentications into one info line per 10 s.
 	authFails *auth.FailureSummary
+	// forwarding counts the admitted requests forwarded to a contact, at
+	// most forwardLimit (MaxInFlight/4): they are part of inflight too.
+	forwarding   atomic.Int64
+	forwardLimit int64
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -121,6 +130,7 @@ type Server struct {
 	udp       map[string]*udpListener
 	closers   []func() error
 	addrs     []Listener
+	local     []string // host:port pairs that reach us (localHostPorts): Forward.Local
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -155,6 +165,7 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	s := &Server{conf: c, log: log, reg: routers.Registrar, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
+	s.forwardLimit = max(1, int64(c.MaxInFlight)/4)
 	m.track(s)
 	s.authFails = auth.NewFailureSummary(log, 10*time.Second)
 	if s.dialogs = routers.Dialogs; s.dialogs == nil {
@@ -202,6 +213,7 @@ func (s *Server) Start() error {
 		}
 		serves = append(serves, serve)
 	}
+	s.local = localHostPorts(s.hosts, s.addrs)
 	for _, f := range serves {
 		s.serve(f)
 	}
@@ -307,6 +319,42 @@ func localHosts(c Config) map[string]bool {
 		}
 	}
 	return hosts
+}
+
+// localHostPorts lists the host:port pairs (registrar.HostPort) a request
+// sent to would reach one of listeners: a listener on an unspecified
+// address is reached through every host of ours, one on a given address
+// through that address and our names (domain, aliases, localhost).
+func localHostPorts(hosts map[string]bool, listeners []Listener) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(host string, port int) {
+		if hp := registrar.HostPort(host, port); !seen[hp] {
+			seen[hp] = true
+			out = append(out, hp)
+		}
+	}
+	for _, l := range listeners {
+		host, p, err := net.SplitHostPort(l.Addr)
+		if err != nil {
+			continue
+		}
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			continue
+		}
+		ip := net.ParseIP(host)
+		if ip != nil && !ip.IsUnspecified() {
+			add(host, port)
+		}
+		for h := range hosts {
+			if ip == nil || ip.IsUnspecified() || net.ParseIP(h) == nil {
+				add(h, port)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // isDomain reports whether host is our SIP domain (or an alias): AORs of

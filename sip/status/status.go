@@ -37,6 +37,7 @@ const (
 	IntervalTooBrief     = 423
 	TemporarilyUnavail   = 480
 	NoSuchDialog         = 481
+	LoopDetected         = 482
 	TooManyHops          = 483
 	BadEvent             = 489
 	ServerInternalError  = 500
@@ -70,6 +71,7 @@ var reasons = map[int]string{
 	IntervalTooBrief:     "Interval Too Brief",
 	TemporarilyUnavail:   "Temporarily Unavailable",
 	NoSuchDialog:         "Call/Transaction Does Not Exist",
+	LoopDetected:         "Loop Detected",
 	TooManyHops:          "Too Many Hops",
 	BadEvent:             "Bad Event",
 	ServerInternalError:  "Server Internal Error",
@@ -126,13 +128,19 @@ var table = []entry{
 	{shard.ErrInternal, ServerInternalError, Reason(ServerInternalError)},
 	{shard.ErrUnavailable, ServiceUnavailable, Reason(ServiceUnavailable)},
 	{registrar.ErrNoContact, TemporarilyUnavail, Reason(TemporarilyUnavail)}, // RFC 3261 §21.4.18
+	{registrar.ErrTooManyHops, TooManyHops, Reason(TooManyHops)},             // RFC 3261 §16.3 step 3
+	{registrar.ErrLoop, LoopDetected, Reason(LoopDetected)},                  // RFC 3261 §16.3 step 4
 	{dialog.ErrNoDialog, NoSuchDialog, Reason(NoSuchDialog)},                 // RFC 3261 §12.2.2, §15.1.2
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
 	// The client port (actors/outbound): no final response in time is 408
-	// (RFC 3261 §8.1.3.1, Timer F); a request that could not be sent is
-	// taken as a 503 (RFC 3261 §16.9), and so is a port that is not running.
+	// (RFC 3261 §8.1.3.1, Timer F). A request that could not be sent to the
+	// contact is 480: RFC 3261 §16.9 has a proxy take a transport error as
+	// a 503 of that branch, and §16.7 step 6 forbids passing a 503 upstream,
+	// where it would say that this server is unavailable; the user merely
+	// cannot be reached now (§21.4.18). A port that is not running or is
+	// full is this server's own trouble: 503.
 	{outbound.ErrTimeout, RequestTimeout, Reason(RequestTimeout)},
-	{outbound.ErrTransport, ServiceUnavailable, Reason(ServiceUnavailable)},
+	{outbound.ErrTransport, TemporarilyUnavail, Reason(TemporarilyUnavail)},
 	{outbound.ErrUnavailable, ServiceUnavailable, Reason(ServiceUnavailable)},
 	// The edge adds the WWW-Authenticate challenges (RFC 8898, RFC 7616).
 	{auth.ErrNoCredentials, Unauthorized, Reason(Unauthorized)},
