@@ -40,6 +40,7 @@ type shard struct {
 type entry struct {
 	pid      *actor.PID
 	gen, seq uint64
+	queued   int64 // the deadline the heap still holds for the key (its due while passivated); 0: none
 	used     uint32
 	asked    bool // a passivate request is on its way
 }
@@ -102,7 +103,7 @@ func (s *shard) route(ctx actor.Context, msg Message) {
 	e := s.active[env.key]
 	fresh := false
 	if e == nil {
-		_, held := s.asleep[env.key]
+		due, held := s.asleep[env.key]
 		if a, ok := msg.(AbsentAnswerer); ok && !held && s.spec.Store != nil {
 			a.AnswerAbsent(ctx)
 			return
@@ -114,6 +115,9 @@ func (s *shard) route(ctx actor.Context, msg Message) {
 		}
 		delete(s.asleep, env.key)
 		fresh = !held && s.spec.Store != nil
+		if _, woken := msg.(*wake); !woken {
+			e.queued = due // its heap item stays until due; passivating at the same deadline reuses it
+		}
 	}
 	e.seq++
 	if _, ok := msg.(*passivate); !ok {
@@ -153,7 +157,11 @@ func (s *shard) idle(ctx actor.Context, m *idle) {
 	if m.empty {
 		return
 	}
-	s.sleep(m.key, m.due)
+	if m.due != 0 && m.due == e.queued && m.due > time.Now().UnixNano() {
+		s.asleep[m.key] = m.due // the heap still holds this deadline: no second item
+	} else {
+		s.sleep(m.key, m.due)
+	}
 	s.spec.Metrics.passivated(s.spec.Name)
 }
 
