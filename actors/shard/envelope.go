@@ -41,6 +41,10 @@ func (e *Envelope) Key() string { return e.key }
 // answer.
 func (e *Envelope) Claim() bool { return atomic.CompareAndSwapUint32(&e.answered, 0, 1) }
 
+// answeredYet reports whether the message was answered (without claiming
+// it).
+func (e *Envelope) answeredYet() bool { return atomic.LoadUint32(&e.answered) == 1 }
+
 // Failer is a request that can answer itself with an error. Fail must
 // use Claim, so that it answers only when nothing else did.
 type Failer interface {

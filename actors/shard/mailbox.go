@@ -56,17 +56,28 @@ func (t *tracker) MessageReceived(m any) {
 	if !ok {
 		return
 	}
-	// Requests are handled in the order they were posted: any queued
-	// before f were handled already (their handling panicked, so no
-	// MessageReceived came for them).
+	// Remove f itself: with several senders (a shard's mailbox) the hook
+	// can see posts in another order than the queue. Then drop answered
+	// requests from the front: one whose handling panicked never gets a
+	// MessageReceived, but it was answered (failOnPanic).
 	t.mu.Lock()
 	for i, q := range t.queued {
 		if q == f {
-			n := copy(t.queued, t.queued[i+1:])
-			clear(t.queued[n:])
-			t.queued = t.queued[:n]
+			last := len(t.queued) - 1
+			copy(t.queued[i:], t.queued[i+1:])
+			t.queued[last] = nil
+			t.queued = t.queued[:last]
 			break
 		}
+	}
+	n := 0
+	for n < len(t.queued) && t.queued[n].envelope().answeredYet() {
+		n++
+	}
+	if n > 0 {
+		k := copy(t.queued, t.queued[n:])
+		clear(t.queued[k:])
+		t.queued = t.queued[:k]
 	}
 	t.mu.Unlock()
 }
