@@ -261,6 +261,8 @@ func TestHTTPEndpoints(t *testing.T) {
 		{"/healthz", "ok"},
 		{"/readyz", "ready"},
 		{"/metrics", `b2bua_sip_requests_total{method="REGISTER",status="200"} 10`},
+		// --http 127.0.0.1:0: the issuer derived from it names the port bound.
+		{"/.well-known/oauth-authorization-server", `"issuer":"http://` + p.http + `"`},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			res, err := http.Get("http://" + p.http + tc.path)

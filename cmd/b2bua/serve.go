@@ -85,6 +85,16 @@ func serve(ctx context.Context, c config.Config) error {
 	if err := os.MkdirAll(c.Data, 0o750); err != nil {
 		return err
 	}
+	// Bind HTTP first: with port 0 the token issuer derived from --http
+	// (and the authz_server of every challenge) must name the real port.
+	httpLn, err := net.Listen("tcp", c.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	defer httpLn.Close() // a no-op once the HTTP server owns it
+	if bound := httpLn.Addr().String(); bound != c.HTTP && c.Tokens.Issuer == "http://"+c.HTTP {
+		c.Tokens.Issuer = "http://" + bound
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -138,7 +148,7 @@ func serve(ctx context.Context, c config.Config) error {
 	defer sys.Outbound.Set(nil)
 
 	var ready atomic.Bool
-	httpSrv, err := startHTTP(c.HTTP, reg, &ready, log, svc.Handler(), adminHandler(svc, adminToken, log.Named("admin")))
+	httpSrv, err := startHTTP(httpLn, reg, &ready, log, svc.Handler(), adminHandler(svc, adminToken, log.Named("admin")))
 	if err != nil {
 		return err
 	}
@@ -198,8 +208,8 @@ func listenerStrings(ls []edge.Listener) []string {
 
 // startHTTP serves /healthz (the process is up), /readyz (the SIP edge is
 // serving), /metrics, pprof, the OAuth 2.0 endpoints (oauth: /oauth/ and
-// /.well-known/) and the admin API on addr.
-func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log *zap.Logger, oauth, admin http.Handler) (*http.Server, error) {
+// /.well-known/) and the admin API on ln.
+func startHTTP(ln net.Listener, reg *prometheus.Registry, ready *atomic.Bool, log *zap.Logger, oauth, admin http.Handler) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/oauth/", oauth)
 	mux.Handle("/.well-known/", oauth)
@@ -216,10 +226,6 @@ func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log *z
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the HTTP listener is loopback by default: keep it so
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("http: %w", err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
