@@ -165,7 +165,7 @@ func parsePerson(n *Node) Person {
 }
 
 func parseActivities(n *Node) *Activities {
-	a := &Activities{}
+	a := &Activities{From: n.attr("", "from"), Until: n.attr("", "until")}
 	for i := range n.Children {
 		c := &n.Children[i]
 		switch {

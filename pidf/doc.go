@@ -15,7 +15,7 @@
 // # Encoding
 //
 // Document.Marshal writes compact XML without indentation: PIDF is the default namespace and every
-// other namespace gets one prefix declared on <presence> (dm, rpid, caps; n1, n2… for unknown ones).
+// other namespace gets one prefix declared on <presence> (dm, rpid, caps; n1, n2… for the others).
 // An ordinary State renders in about 300–650 bytes, well under what a NOTIFY over UDP can carry.
 //
 // # Status mapping

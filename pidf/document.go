@@ -96,6 +96,8 @@ type Person struct {
 // Activities is <rpid:activities> (RFC 4480 §3.2). Names lists the activity elements in the RPID
 // namespace by local name ("busy", "on-the-phone", …) except <rpid:other>, whose texts are in Other.
 type Activities struct {
+	From  string // xs:dateTime the activities hold from, as written
+	Until string // xs:dateTime they hold until
 	Names []string
 	Other []string
 	Notes []Note

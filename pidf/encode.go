@@ -163,6 +163,8 @@ func (p *Person) write(w *writer) {
 
 func (a *Activities) write(w *writer) {
 	w.open(NamespaceRPID, "activities")
+	w.optAttr("from", a.From)
+	w.optAttr("until", a.Until)
 	w.buf = append(w.buf, '>')
 	writeNotes(w, NamespaceRPID, a.Notes)
 	for _, n := range a.Names {

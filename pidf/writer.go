@@ -11,9 +11,10 @@ const xmlURL = "http://www.w3.org/XML/1998/namespace"
 // the default and every other namespace used anywhere with a prefix, so child elements carry no
 // declarations; only an element outside any namespace inside the default one needs xmlns="".
 type writer struct {
-	buf  []byte
-	root string
-	ns   []nsPrefix
+	buf     []byte
+	root    string
+	ns      []nsPrefix
+	unknown int // namespaces numbered so far: n1, n2…
 }
 
 type nsPrefix struct{ uri, prefix string }
@@ -47,7 +48,8 @@ func (w *writer) use(uri string) {
 		}
 	}
 	if p.prefix == "" {
-		p.prefix = "n" + itoa(len(w.ns))
+		w.unknown++
+		p.prefix = "n" + itoa(w.unknown)
 	}
 	w.ns = append(w.ns, p)
 }
