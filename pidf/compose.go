@@ -194,7 +194,7 @@ func newestPersonDetails(pubs []*Document) *Person {
 }
 
 // unionActivities returns a new Activities with the names and other texts of a and b, each once. The
-// notes and extensions of the first one that has any are kept.
+// notes and extensions, and the from/until times, of the first one that has any are kept.
 func unionActivities(a, b *Activities) *Activities {
 	if b == nil {
 		return a
@@ -204,6 +204,7 @@ func unionActivities(a, b *Activities) *Activities {
 		u.Names = append(u.Names, a.Names...)
 		u.Other = append(u.Other, a.Other...)
 		u.Notes, u.Extra = a.Notes, a.Extra
+		u.From, u.Until = a.From, a.Until
 	}
 	for _, n := range b.Names {
 		if !hasString(u.Names, n) {
@@ -217,6 +218,9 @@ func unionActivities(a, b *Activities) *Activities {
 	}
 	if u.Notes == nil && u.Extra == nil {
 		u.Notes, u.Extra = b.Notes, b.Extra
+	}
+	if a == nil || a.From == "" && a.Until == "" {
+		u.From, u.Until = b.From, b.Until
 	}
 	return u
 }
