@@ -70,6 +70,18 @@ type treeParser struct {
 	root     *Node
 	stack    []*Node
 	elements int
+	text     []byte // text of the innermost open element since its last child, see flushText
+}
+
+// flushText adds the text gathered since the last start or end tag as one text node. Gathering it first
+// merges text split by comments or CDATA sections in linear time, so it decodes as it will be written.
+func (p *treeParser) flushText() {
+	if len(p.text) == 0 {
+		return
+	}
+	n := p.stack[len(p.stack)-1]
+	n.Children = append(n.Children, Node{Text: string(p.text)})
+	p.text = p.text[:0]
 }
 
 func (p *treeParser) token(tok xml.Token) error {
@@ -77,6 +89,7 @@ func (p *treeParser) token(tok xml.Token) error {
 	case xml.StartElement:
 		return p.start(t)
 	case xml.EndElement:
+		p.flushText()
 		n := p.stack[len(p.stack)-1]
 		n.dropBlankText()
 		p.stack = p.stack[:len(p.stack)-1]
@@ -87,7 +100,7 @@ func (p *treeParser) token(tok xml.Token) error {
 			}
 			return nil
 		}
-		p.stack[len(p.stack)-1].appendText(string(t))
+		p.text = append(p.text, t...)
 	case xml.Directive:
 		return fmt.Errorf("%w: DOCTYPE or other directive not allowed", ErrMalformed)
 	case xml.ProcInst, xml.Comment:
@@ -96,6 +109,9 @@ func (p *treeParser) token(tok xml.Token) error {
 }
 
 func (p *treeParser) start(t xml.StartElement) error {
+	if len(p.stack) > 0 {
+		p.flushText()
+	}
 	p.elements++
 	if p.elements > p.lim.MaxElements {
 		return fmt.Errorf("%w: limit %d", ErrTooManyElements, p.lim.MaxElements)

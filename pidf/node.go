@@ -49,16 +49,6 @@ func (n *Node) is(space, local string) bool {
 	return n.Name.Space == space && n.Name.Local == local
 }
 
-// appendText merges text with a text node just before it, so that text split by a comment or CDATA
-// section decodes the same as once it was written back whole.
-func (n *Node) appendText(s string) {
-	if k := len(n.Children); k > 0 && n.Children[k-1].IsText() {
-		n.Children[k-1].Text += s
-		return
-	}
-	n.Children = append(n.Children, Node{Text: s})
-}
-
 func (n *Node) dropBlankText() {
 	out := n.Children[:0]
 	for _, c := range n.Children {
