@@ -1,13 +1,12 @@
 package pidf
 
 // Marshal encodes d as compact PIDF (no indentation, no XML declaration).
-func (d *Document) Marshal() []byte { return d.AppendXML(nil) }
+func (d *Document) Marshal() []byte { return d.AppendXML(make([]byte, 0, 1024)) }
 
 // AppendXML appends the encoding of d to dst and returns the extended slice. With a reused dst it
 // allocates only for documents with extension elements in unknown namespaces.
 func (d *Document) AppendXML(dst []byte) []byte {
-	var nsBuf [8]nsPrefix
-	w := writer{buf: dst, root: NamespacePIDF, ns: nsBuf[:0]}
+	w := writer{buf: dst, root: NamespacePIDF}
 	d.useNamespaces(&w)
 	w.openRoot("presence")
 	w.attr("entity", d.Entity)

@@ -153,7 +153,7 @@ func parseUint(n *Node, attr string) (uint64, error) {
 }
 
 // Marshal encodes wi as compact XML.
-func (wi *WatcherInfo) Marshal() []byte { return wi.AppendXML(nil) }
+func (wi *WatcherInfo) Marshal() []byte { return wi.AppendXML(make([]byte, 0, 512)) }
 
 // AppendXML appends the encoding of wi to dst and returns the extended slice.
 func (wi *WatcherInfo) AppendXML(dst []byte) []byte {

@@ -11,10 +11,28 @@ const xmlURL = "http://www.w3.org/XML/1998/namespace"
 // the default and every other namespace used anywhere with a prefix, so child elements carry no
 // declarations; only an element outside any namespace inside the default one needs xmlns="".
 type writer struct {
-	buf     []byte
-	root    string
-	ns      []nsPrefix
+	buf  []byte
+	root string
+	// The namespaces in use: the first ones in an array, so that an ordinary Marshal does not allocate.
+	fixed   [6]nsPrefix
+	nfixed  int
+	more    []nsPrefix
 	unknown int // namespaces numbered so far: n1, n2…
+}
+
+// lookup returns the prefix of uri, or "" if it is not in use.
+func (w *writer) lookup(uri string) string {
+	for i := 0; i < w.nfixed; i++ {
+		if w.fixed[i].uri == uri {
+			return w.fixed[i].prefix
+		}
+	}
+	for _, p := range w.more {
+		if p.uri == uri {
+			return p.prefix
+		}
+	}
+	return ""
 }
 
 type nsPrefix struct{ uri, prefix string }
@@ -28,12 +46,7 @@ func (w *writer) prefix(uri string) string {
 	if uri == xmlURL {
 		return "xml"
 	}
-	for _, p := range w.ns {
-		if p.uri == uri {
-			return p.prefix
-		}
-	}
-	return ""
+	return w.lookup(uri)
 }
 
 // use records that uri needs a prefix. Call it for every namespace before writing the root.
@@ -51,7 +64,12 @@ func (w *writer) use(uri string) {
 		w.unknown++
 		p.prefix = "n" + itoa(w.unknown)
 	}
-	w.ns = append(w.ns, p)
+	if w.nfixed < len(w.fixed) {
+		w.fixed[w.nfixed] = p
+		w.nfixed++
+		return
+	}
+	w.more = append(w.more, p)
 }
 
 // useNode records the namespaces of an extension subtree. Elements in the root namespace or in none
@@ -82,8 +100,11 @@ func (w *writer) openRoot(local string) {
 	w.buf = append(w.buf, '<')
 	w.buf = append(w.buf, local...)
 	w.attr("xmlns", w.root)
-	for _, p := range w.ns {
-		w.attr("xmlns:"+p.prefix, p.uri)
+	for _, p := range w.fixed[:w.nfixed] {
+		w.prefixedAttr("xmlns", p.prefix, p.uri)
+	}
+	for _, p := range w.more {
+		w.prefixedAttr("xmlns", p.prefix, p.uri)
 	}
 }
 
@@ -109,10 +130,22 @@ func (w *writer) close(space, local string) {
 
 func (w *writer) attr(name, value string) {
 	w.buf = append(w.buf, ' ')
+	w.attrRest(name, value)
+}
+
+func (w *writer) attrRest(name, value string) {
 	w.buf = append(w.buf, name...)
 	w.buf = append(w.buf, `="`...)
 	w.buf = appendEscaped(w.buf, value, true)
 	w.buf = append(w.buf, '"')
+}
+
+// prefixedAttr writes prefix:local="value" without building the name (Marshal must not allocate).
+func (w *writer) prefixedAttr(prefix, local, value string) {
+	w.buf = append(w.buf, ' ')
+	w.buf = append(w.buf, prefix...)
+	w.buf = append(w.buf, ':')
+	w.attrRest(local, value)
 }
 
 // optAttr writes the attribute only when value is not empty.
@@ -183,7 +216,7 @@ func (w *writer) nodeAttr(a xml.Attr) {
 		w.attr(a.Name.Local, a.Value)
 		return
 	}
-	w.attr(w.prefix(a.Name.Space)+":"+a.Name.Local, a.Value)
+	w.prefixedAttr(w.prefix(a.Name.Space), a.Name.Local, a.Value)
 }
 
 func (w *writer) nodes(ns []Node, def string) {
