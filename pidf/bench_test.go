@@ -9,9 +9,7 @@ import (
 func typicalComposed() *Document {
 	t0 := time.Unix(1_800_000_000, 0)
 	desk := State{Status: StatusBusy, Note: "deadline", Device: "urn:uuid:desk", Caps: CapAudio | CapVideo}.Document("sip:alice@example.com")
-	desk.Tuples[0].ID = "desk"
 	mobile := State{Status: StatusAway, Note: "at lunch", Device: "urn:uuid:mobile", Location: "restaurant"}.Document("sip:alice@example.com")
-	mobile.Tuples[0].ID = "mobile"
 	return Compose("sip:alice@example.com", Publication(desk, t0), Publication(mobile, t0.Add(time.Minute)),
 		Registration("sip:alice@198.51.100.7:5060", true))
 }

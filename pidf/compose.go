@@ -1,9 +1,7 @@
 package pidf
 
 import (
-	"hash/fnv"
 	"sort"
-	"strconv"
 	"time"
 )
 
@@ -136,9 +134,7 @@ func composeTuples(pubs []*Document, sources []Source) []Tuple {
 
 // registrationTuple derives a stable ID from the contact, so the tuple keeps its ID across NOTIFYs.
 func registrationTuple(s Source) Tuple {
-	h := fnv.New64a()
-	h.Write([]byte(s.Contact))
-	t := Tuple{ID: "r" + strconv.FormatUint(h.Sum64(), 36), Basic: BasicClosed, Contact: &Contact{URI: s.Contact}}
+	t := Tuple{ID: "r" + hashID(s.Contact), Basic: BasicClosed, Contact: &Contact{URI: s.Contact}}
 	if s.Active {
 		t.Basic = BasicOpen
 	}

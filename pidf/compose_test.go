@@ -13,9 +13,8 @@ func composeCases(t *testing.T) []struct {
 } {
 	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	desk := State{Status: StatusBusy, Note: "desk: deadline", Device: "urn:uuid:desk", Caps: CapAudio}.Document("sip:alice@example.com")
-	desk.Tuples[0].ID, desk.Tuples[0].Contact = "desk", &Contact{URI: "sip:alice@192.0.2.1"}
+	desk.Tuples[0].Contact = &Contact{URI: "sip:alice@192.0.2.1"}
 	mobile := State{Status: StatusAway, Note: "mobile: at lunch", Device: "urn:uuid:mobile", Location: "restaurant"}.Document("sip:alice@example.com")
-	mobile.Tuples[0].ID = "mobile"
 	rfc, err := Parse(mustRead(t, "testdata/rfc/rfc4480-example.xml"))
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ func (l Limits) Parse(b []byte) (*Document, error) {
 		return nil, err
 	}
 	if !root.is(NamespacePIDF, "presence") {
-		return nil, fmt.Errorf("%w: root is {%s}%s, want {%s}presence", ErrMalformed, root.Name.Space, root.Name.Local, NamespacePIDF)
+		return nil, fmt.Errorf("%w: root is not {%s}presence", ErrMalformed, NamespacePIDF)
 	}
 	d := &Document{Entity: root.attr("", "entity")}
 	for i := range root.Children {

@@ -17,7 +17,7 @@
 // Document.Marshal writes compact XML without indentation: PIDF is the default namespace and every
 // other namespace gets one prefix declared on <presence> (dm, rpid, caps; n1, n2… for the others).
 // An ordinary State renders in 150–750 bytes (Available 146, Busy with a note 346, DND with note, device,
-// location and every capability 737), under the ~850 bytes a NOTIFY over UDP can carry.
+// location and every capability 743), under the ~850 bytes a NOTIFY over UDP can carry.
 //
 // # Status mapping
 //

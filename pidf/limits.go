@@ -120,7 +120,7 @@ func (p *treeParser) start(t xml.StartElement) error {
 		return fmt.Errorf("%w: limit %d", ErrTooDeep, p.lim.MaxDepth)
 	}
 	if !validName(t.Name) {
-		return fmt.Errorf("%w: bad element name %q", ErrMalformed, t.Name.Local)
+		return fmt.Errorf("%w: bad element name", ErrMalformed)
 	}
 	n := Node{Name: t.Name}
 	for _, a := range t.Attr {
@@ -128,7 +128,7 @@ func (p *treeParser) start(t xml.StartElement) error {
 			continue // declarations are regenerated on encode
 		}
 		if !validName(a.Name) {
-			return fmt.Errorf("%w: bad attribute name %q", ErrMalformed, a.Name.Local)
+			return fmt.Errorf("%w: bad attribute name", ErrMalformed)
 		}
 		n.Attr = append(n.Attr, a)
 	}

@@ -1,6 +1,10 @@
 package pidf
 
-import "strings"
+import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+)
 
 // Status is the presence status the whole project shares (server, SDK, CLI). Its mapping to PIDF/RPID is
 // in the package documentation.
@@ -93,16 +97,31 @@ type State struct {
 // activity; a watcher that does not know the marker still sees busy.
 const DNDMarker = "dnd"
 
-// Tuple and person IDs of the documents State.Document builds.
-const (
-	StateTupleID  = "t"
-	StatePersonID = "p"
-)
+// StatePersonID is the person ID of the documents State.Document builds.
+const StatePersonID = "p"
+
+// StateTupleID returns the tuple ID State.Document uses for a device: "t" without a device, else "t" and
+// a hash of the device ID. Each device thus publishes its own tuple ID, which Compose relies on: it keeps
+// one tuple per ID (a device's stale publication and its new one share it).
+func StateTupleID(device string) string {
+	if device == "" {
+		return "t"
+	}
+	return "t" + hashID(device)
+}
+
+// hashID is a short stable ID for s. 32 bits are plenty among one presentity's devices and contacts,
+// and every byte counts in a NOTIFY over UDP.
+func hashID(s string) string {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return strconv.FormatUint(uint64(h.Sum32()), 36)
+}
 
 // Document returns the PIDF document for s: one tuple and, when there is anything to say about the
 // person, one person.
 func (s State) Document(entity string) *Document {
-	t := Tuple{ID: StateTupleID, Basic: BasicOpen, DeviceID: s.Device}
+	t := Tuple{ID: StateTupleID(s.Device), Basic: BasicOpen, DeviceID: s.Device}
 	switch s.Status {
 	case StatusOffline:
 		t.Basic = BasicClosed

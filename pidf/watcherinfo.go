@@ -81,7 +81,7 @@ func (l Limits) ParseWatcherInfo(b []byte) (*WatcherInfo, error) {
 		return nil, err
 	}
 	if !root.is(NamespaceWatcherInfo, "watcherinfo") {
-		return nil, fmt.Errorf("%w: root is {%s}%s, want {%s}watcherinfo", ErrMalformed, root.Name.Space, root.Name.Local, NamespaceWatcherInfo)
+		return nil, fmt.Errorf("%w: root is not {%s}watcherinfo", ErrMalformed, NamespaceWatcherInfo)
 	}
 	wi := &WatcherInfo{State: WatcherInfoState(root.attr("", "state"))}
 	if wi.Version, err = parseUint(root, "version"); err != nil {
@@ -147,7 +147,7 @@ func parseUint(n *Node, attr string) (uint64, error) {
 	}
 	u, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s=%q", ErrMalformed, attr, v)
+		return 0, fmt.Errorf("%w: %s is not a non-negative integer", ErrMalformed, attr)
 	}
 	return u, nil
 }
