@@ -83,6 +83,14 @@ func TestDecodeFields(t *testing.T) {
 	}
 }
 
+// TestParseBOM: a UTF-8 byte order mark before the document is accepted.
+func TestParseBOM(t *testing.T) {
+	d, err := Parse(append([]byte("\xef\xbb\xbf"), mustRead(t, "testdata/rfc/phone-open.xml")...))
+	if err != nil || FromDocument(d).Status != StatusAvailable {
+		t.Errorf("%v %+v", err, d)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, in string

@@ -43,6 +43,7 @@ func (l Limits) parseTree(b []byte) (*Node, error) {
 	if len(b) > l.MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), l.MaxBytes)
 	}
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, which some clients send
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	p := treeParser{lim: l}
