@@ -40,6 +40,8 @@ fuzz:
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzExpiresAndQ$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./auth/authparam -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecodeWatcherInfo$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data
