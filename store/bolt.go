@@ -65,7 +65,7 @@ type Bolt struct {
 	// actor restarted, or a successor, never reads a record older than
 	// what its predecessor already acknowledged or is about to).
 	queuedMu sync.Mutex
-	queued   map[string]*pending
+	queued   map[queuedID]*pending
 }
 
 // pending is the latest queued value of one key (nil: a deletion) and the
@@ -75,7 +75,12 @@ type pending struct {
 	n   int
 }
 
-func queuedKey(kind Kind, key string) string { return string(kind) + "\x00" + key }
+// queuedID names a record in queued: a struct of the two strings, so a
+// lookup builds no key (Load and Save run on every request).
+type queuedID struct {
+	kind Kind
+	key  string
+}
 
 // notifiers is how many goroutines run done callbacks.
 const notifiers = 2
@@ -117,7 +122,7 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 		cfg.Queue = d.Queue
 	}
 	b := &Bolt{db: db, log: log, ops: make(chan op, cfg.Queue), done: make(chan struct{}),
-		committed: make(chan committed, notifiers*2), queued: map[string]*pending{}}
+		committed: make(chan committed, notifiers*2), queued: map[queuedID]*pending{}}
 	b.notified.Add(notifiers)
 	for range notifiers {
 		go b.notifier()
@@ -129,7 +134,7 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 // Load implements Store. A write queued before it wins over the file.
 func (b *Bolt) Load(kind Kind, key string) ([]byte, error) {
 	b.queuedMu.Lock()
-	if p, ok := b.queued[queuedKey(kind, key)]; ok {
+	if p, ok := b.queued[queuedID{kind, key}]; ok {
 		val := p.val
 		b.queuedMu.Unlock()
 		if val == nil {
@@ -185,7 +190,7 @@ func (b *Bolt) enqueue(o op) {
 	b.queuedMu.Lock()
 	select {
 	case b.ops <- o:
-		k := queuedKey(o.kind, o.key)
+		k := queuedID{o.kind, o.key}
 		p := b.queued[k]
 		if p == nil {
 			p = &pending{}
@@ -207,7 +212,7 @@ func (b *Bolt) enqueue(o op) {
 func (b *Bolt) settled(batch []op) {
 	b.queuedMu.Lock()
 	for _, o := range batch {
-		k := queuedKey(o.kind, o.key)
+		k := queuedID{o.kind, o.key}
 		if p := b.queued[k]; p != nil {
 			if p.n--; p.n <= 0 {
 				delete(b.queued, k)
