@@ -125,7 +125,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Metrics: shard.NewMetrics(reg)})
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Presence: c.Presence, Metrics: shard.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}
