@@ -96,7 +96,9 @@ func (s *Subscription) Empty() bool { return s.rec == nil }
 
 // Busy implements shard.Entity: a write or a NOTIFY out, or state not yet
 // sent, keeps the actor resident.
-func (s *Subscription) Busy() bool { return s.pending > 0 || s.inflight != 0 || (s.dirty && s.rec != nil) }
+func (s *Subscription) Busy() bool {
+	return s.pending > 0 || s.inflight != 0 || (s.dirty && s.rec != nil)
+}
 
 func (s *Subscription) activate(c *shard.Context, a *shard.Activate) {
 	s.key = c.Key()
