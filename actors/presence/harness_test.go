@@ -33,6 +33,8 @@ type port struct {
 
 	silent map[string]bool
 	gone   map[string]bool
+	n      int  // NOTIFYs sent
+	forget bool // count NOTIFYs without keeping them (memory benchmarks)
 }
 
 func newPort(root *actor.RootContext) *port {
@@ -44,8 +46,11 @@ func newPort(root *actor.RootContext) *port {
 func (p *port) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
 	p.mu.Lock()
 	user := req.Recipient.User
-	p.sent = append(p.sent, req)
-	p.byTo[user] = append(p.byTo[user], req)
+	p.n++
+	if !p.forget {
+		p.sent = append(p.sent, req)
+		p.byTo[user] = append(p.byTo[user], req)
+	}
 	silent, gone := p.silent[user], p.gone[user]
 	p.cond.Broadcast()
 	p.mu.Unlock()
