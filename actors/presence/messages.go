@@ -196,6 +196,7 @@ type Resubscribe struct {
 	Expires      int // -1 when absent
 	CSeq         uint32
 	RemoteTarget string // a new Contact, or ""
+	Source       string // where the refresh came from: NOTIFYs go there from now on
 	Reply        func(*SubscribeResult)
 }
 

@@ -190,6 +190,9 @@ func (s *Subscription) resubscribe(c *shard.Context, m *Resubscribe) {
 	if m.RemoteTarget != "" {
 		s.rec.RemoteTarget = m.RemoteTarget
 	}
+	if m.Source != "" { // the watcher moved (a new NAT binding, a restart)
+		s.rec.Source = m.Source
+	}
 	if exp == 0 {
 		m.answer(&SubscribeResult{State: s.rec.State})
 		s.terminate(c, ReasonTimeout)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,4 +201,121 @@ func TestPresenceAPIOwnerToken(t *testing.T) {
 		t.Fatalf("SUBSCRIBE with bob's token:\n%s", res)
 	}
 	bob.notify()
+}
+
+// unregisterAll removes every binding of user (Contact: *, Expires: 0).
+func unregisterAll(t *testing.T, addr, user string) {
+	t.Helper()
+	c, err := siptest.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Do(siptest.Lines(
+		"REGISTER sip:localhost SIP/2.0",
+		"Via: SIP/2.0/UDP "+c.LocalAddr()+";branch=z9hG4bK-unreg-"+user,
+		"From: <sip:"+user+"@localhost>;tag=u",
+		"To: <sip:"+user+"@localhost>",
+		"Call-ID: unreg-"+user,
+		"CSeq: 1 REGISTER",
+		"Contact: *",
+		"Expires: 0",
+		"Content-Length: 0"), 3*time.Second)
+	if err != nil || siptest.Status(res) != 200 {
+		t.Fatalf("unregister %s: %v\n%s", user, err, res)
+	}
+}
+
+// TestPresenceFollowsRegistration: a user nobody publishes for is closed
+// while unregistered, open once registered, and closed again after
+// unregistering; the registrar tells the presentity, and the watcher gets
+// a NOTIFY each time.
+func TestPresenceFollowsRegistration(t *testing.T) {
+	p := start(t, t.TempDir())
+	bob := newWatcher(t, p.udp, "bob")
+	if res := bob.subscribe("carol@localhost", 1, "", "", 600); siptest.Status(res) != 200 {
+		t.Fatalf("SUBSCRIBE:\n%s", res)
+	}
+	if n := bob.notify(); !strings.Contains(n, "<basic>closed</basic>") {
+		t.Fatalf("unregistered user not closed:\n%s", n)
+	}
+	expectStatus(t, registerWith(t, p.udp, "carol"), 200)
+	if n := bob.notify(); !strings.Contains(n, "<basic>open</basic>") {
+		t.Fatalf("registered user not open:\n%s", n)
+	}
+	unregisterAll(t, p.udp, "carol")
+	if n := bob.notify(); !strings.Contains(n, "<basic>closed</basic>") {
+		t.Fatalf("unregistered user not closed again:\n%s", n)
+	}
+}
+
+// TestPresenceSurvivesKill9: a publication and a subscription that were
+// acknowledged survive kill -9: after the restart the ETag still
+// refreshes, the watcher is still listed, and its in-dialog refresh is
+// answered 200 with a NOTIFY carrying the published note.
+func TestPresenceSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir)
+	alice := newWatcher(t, p.udp, "alice")
+	etag := publishRaw(t, alice, "alice@localhost", 1, "", "before the crash")
+	bob := newWatcher(t, p.udp, "bob")
+	res := bob.subscribe("alice@localhost", 1, "", "", 600)
+	if siptest.Status(res) != 200 {
+		t.Fatalf("SUBSCRIBE:\n%s", res)
+	}
+	toTag := tagOf(siptest.Header(res, "To")[0])
+	bob.notify()
+	if err := p.stop(t, syscall.SIGKILL); err == nil {
+		t.Fatal("kill -9 reported a clean exit")
+	}
+
+	p = start(t, dir)
+	alice = newWatcher(t, p.udp, "alice")
+	publishRaw(t, alice, "alice@localhost", 2, etag, "")
+	raw, _ := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if code, body := apiDo(t, "GET", "http://"+p.http+"/api/v1/presence/alice@localhost/watchers", strings.TrimSpace(string(raw)), ""); code != 200 || !strings.Contains(body, "sip:bob@localhost") {
+		t.Fatalf("watchers after the restart: %d %s", code, body)
+	}
+	bob = newWatcher(t, p.udp, "bob")
+	if res := bob.subscribe("alice@localhost", 2, toTag, "", 600); siptest.Status(res) != 200 {
+		t.Fatalf("in-dialog refresh after the restart:\n%s", res)
+	}
+	if n := bob.notify(); !strings.Contains(n, "before the crash") {
+		t.Fatalf("NOTIFY after the restart lost the publication:\n%s", n)
+	}
+}
+
+// publishRaw sends a PUBLISH from w (initial with note, or a refresh of
+// etag without a body) and returns the new SIP-ETag.
+func publishRaw(t *testing.T, w *watcherClient, target string, cseq int, etag, note string) string {
+	t.Helper()
+	lines := []string{
+		"PUBLISH sip:" + target + " SIP/2.0",
+		"Via: SIP/2.0/UDP " + w.c.LocalAddr() + ";branch=z9hG4bK-pub" + itoa(cseq) + ";rport",
+		"From: <sip:" + target + ">;tag=pub",
+		"To: <sip:" + target + ">",
+		"Call-ID: pub-" + target,
+		"CSeq: " + itoa(cseq) + " PUBLISH",
+		"Event: presence",
+		"Expires: 600",
+	}
+	var body string
+	if etag != "" {
+		lines = append(lines, "SIP-If-Match: "+etag)
+	} else {
+		body = `<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:` + target + `"><tuple id="t"><status><basic>open</basic></status><note>` + note + `</note></tuple></presence>`
+		lines = append(lines, "Content-Type: application/pidf+xml")
+	}
+	lines = append(lines, "Content-Length: "+itoa(len(body)), "", body)
+	res, err := w.c.Do([]byte(strings.Join(lines, "\r\n")), 3*time.Second)
+	if err != nil || siptest.Status(res) != 200 || len(siptest.Header(res, "SIP-ETag")) == 0 {
+		t.Fatalf("PUBLISH: %v\n%s", err, res)
+	}
+	return siptest.Header(res, "SIP-ETag")[0]
+}
+
+func tagOf(h string) string {
+	_, tag, _ := strings.Cut(h, ";tag=")
+	tag, _, _ = strings.Cut(tag, ";")
+	return tag
 }

@@ -111,7 +111,7 @@ func (s *Server) subscribe(req *sip.Request, w responder) {
 		return
 	}
 	if d, ok := dialog.Incoming(req); ok {
-		m := &presence.Resubscribe{Expires: expires, CSeq: req.CSeq().SeqNo, RemoteTarget: contactURI(req)}
+		m := &presence.Resubscribe{Expires: expires, CSeq: req.CSeq().SeqNo, RemoteTarget: contactURI(req), Source: req.Transport() + ":" + req.Source()}
 		if !s.admit(w) {
 			s.overloaded(req, w)
 			return
