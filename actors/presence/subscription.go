@@ -132,12 +132,16 @@ func (s *Subscription) activate(c *shard.Context, a *shard.Activate) {
 func (s *Subscription) start(c *shard.Context, m *start) {
 	sub, now := m.sub, s.conf.now()
 	d := &sub.Dialog
+	prev := s.rec
 	s.rec = &subRecord{Presentity: sub.Presentity, Watcher: sub.Watcher, Event: sub.Event, EventID: sub.EventID,
 		State: m.state, Created: now.UnixNano(),
 		LocalURI: d.LocalURI, RemoteURI: d.RemoteURI, RemoteTarget: d.RemoteTarget, Routes: d.Routes,
 		RemoteCSeq: d.RemoteCSeq, Source: d.Source, Contact: d.Contact}
 	if !m.expires.IsZero() {
 		s.rec.Expires = m.expires.UnixNano()
+	}
+	if prev != nil && prev.State != StateTerminated { // the same dialog again: its CSeq space goes on
+		s.rec.Created, s.rec.CSeq = prev.Created, prev.CSeq
 	}
 	s.content, s.have, s.dirty = m.content, true, true
 	if m.expires.IsZero() { // a fetch: one NOTIFY with the state, terminated (§4.4.3)
@@ -227,9 +231,9 @@ func (s *Subscription) update(c *shard.Context, m *update) {
 		s.rec.State = m.state
 		s.persist(c, nil, nil)
 	}
-	if s.have && m.content.version < s.content.version && m.content.winfo == nil {
-		return // an older state overtaken by a newer one
-	}
+	// No version check: the presentity's messages to one subscription
+	// arrive in the order it sent them (one sender, one shard, FIFO
+	// mailboxes), and its version restarts from the store after a crash.
 	s.content, s.have, s.dirty = m.content, true, true
 	s.flush(c)
 }
