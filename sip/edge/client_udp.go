@@ -1,0 +1,398 @@
+package edge
+
+import (
+	"container/heap"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/outbound"
+)
+
+// branchPrefix starts the Via branch of every request of the stateless
+// path: RFC 3261's magic cookie, then "-sl". The read filter takes the
+// responses whose top Via branch has it.
+const branchPrefix = "z9hG4bK-sl"
+
+// maxUDPRequest is the largest request the stateless path sends over UDP:
+// RFC 3261 §18.1.1 wants anything larger than 1300 bytes (path MTU
+// unknown) over a congestion-controlled transport, and sipgo refuses it on
+// UDP. Larger requests go through the transaction path, which reports
+// outbound.ErrTransport.
+const maxUDPRequest = 1300
+
+// udpClient sends the client port's non-INVITE requests over UDP without
+// sipgo client transactions: the request is written once (our own Via
+// branch, branchPrefix + instance + slot + sequence number) from the
+// listener the contact registered through, retransmitted by one timer
+// goroutine (RFC 3261 §17.1.2.2: Timer E from T1 doubling to T2, every T2
+// after a provisional; Timer F = ClientTimeout), and its responses are
+// taken off the listener by the read filter and matched by branch. A
+// request costs one table slot, one heap entry and no goroutine; sipgo's
+// transaction per request collapses at about 25,000/s on two cores
+// (DEPENDENCIES.md), this path does not.
+//
+// Entries are recycled (slot and wire buffer): a retained buffer is at most
+// maxUDPRequest bytes, so the table's peak (ClientConcurrency entries) is
+// its memory bound. Every datagram handed to the sender is a copy, so an
+// entry can be reused while its last copy is still queued.
+type udpClient struct {
+	t1, t2, timeout int64  // nanoseconds
+	instance        string // random per port: another run's branches never match
+	epoch           time.Time
+	release         func() // gives back the port's in-flight slot of an ended entry
+	log             *zap.Logger
+	metrics         *Metrics
+
+	mu      sync.Mutex // guards the fields below
+	entries []*slEntry // by slot
+	free    []uint32   // slots not in use
+	pending slHeap     // entries in use, by next timer
+	seq     uint64
+	closed  bool
+
+	wake chan struct{} // a new entry is due before the heap's first
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// slEntry is one request waiting for its final response.
+type slEntry struct {
+	slot       uint32
+	seq        uint64 // 0: free
+	index      int    // in pending
+	method     sip.RequestMethod
+	wire       []byte
+	to         net.Addr
+	sender     *udpSender
+	root       *actor.RootContext
+	replyTo    *actor.PID
+	id         uint64
+	interval   int64 // the next Timer E
+	retransmit int64 // due time of Timer E
+	deadline   int64 // due time of Timer F
+	proceeding bool  // a provisional response came
+}
+
+func (e *slEntry) due() int64 { return min(e.retransmit, e.deadline) }
+
+func newUDPClient(timeout time.Duration, release func(), log *zap.Logger, m *Metrics) *udpClient {
+	var nonce [4]byte
+	_, _ = rand.Read(nonce[:])
+	sl := &udpClient{t1: int64(sip.T1), t2: int64(sip.T2), timeout: int64(timeout), instance: hex.EncodeToString(nonce[:]),
+		epoch: time.Now(), release: release, log: log, metrics: m, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	sl.wg.Add(1)
+	go sl.run()
+	return sl
+}
+
+func (sl *udpClient) now() int64 { return int64(time.Since(sl.epoch)) }
+
+// delivery is a message for an actor, sent once the lock is released.
+type delivery struct {
+	root *actor.RootContext
+	to   *actor.PID
+	msg  any
+}
+
+func (d delivery) send() { d.root.Send(d.to, d.msg) }
+
+// send writes req (already carrying everything but our Via) to dst from
+// l and tracks it. It reports false, with req unchanged, when req is
+// too large for UDP: the caller sends it another way. The port's in-flight
+// slot is the caller's; from a true return on it is released when the
+// entry ends.
+func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, l *udpListener, dst net.Addr, root *actor.RootContext, replyTo *actor.PID, id uint64) bool {
+	sl.mu.Lock()
+	if sl.closed {
+		sl.mu.Unlock()
+		sl.release()
+		root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrUnavailable})
+		return true
+	}
+	e := sl.alloc()
+	sl.mu.Unlock()
+
+	via.Params.Add("branch", sl.branch(e.slot, e.seq))
+	req.PrependHeader(via)
+	w := byteWriter{b: e.wire[:0]}
+	req.StringWrite(&w)
+	e.wire = w.b
+	if len(e.wire) > maxUDPRequest {
+		req.RemoveHeader("Via")
+		sl.mu.Lock()
+		sl.recycle(e)
+		sl.mu.Unlock()
+		return false
+	}
+	e.method, e.to, e.sender = req.Method, dst, l.sender
+	e.root, e.replyTo, e.id = root, replyTo, id
+	e.proceeding = false
+
+	sl.mu.Lock()
+	if sl.closed { // closed while we built the datagram
+		sl.recycle(e)
+		sl.mu.Unlock()
+		sl.release()
+		root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrUnavailable})
+		return true
+	}
+	now := sl.now()
+	e.interval, e.retransmit, e.deadline = sl.t1, now+sl.t1, now+sl.timeout
+	heap.Push(&sl.pending, e)
+	first := e.index == 0
+	out := sl.copyOf(e) // the entry may end (Close) as soon as the lock is released
+	sl.mu.Unlock()
+	out.send()
+	if first {
+		select {
+		case sl.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// alloc takes a free slot, its entry marked in use with a new sequence
+// number. Called with mu held.
+func (sl *udpClient) alloc() *slEntry {
+	var e *slEntry
+	if n := len(sl.free); n > 0 {
+		e = sl.entries[sl.free[n-1]]
+		sl.free = sl.free[:n-1]
+	} else {
+		e = &slEntry{slot: uint32(len(sl.entries)), index: -1}
+		sl.entries = append(sl.entries, e)
+	}
+	sl.seq++
+	e.seq = sl.seq
+	return e
+}
+
+// recycle frees e's slot; e must not be in pending. Called with mu held.
+func (sl *udpClient) recycle(e *slEntry) {
+	e.seq, e.index = 0, -1
+	e.to, e.sender, e.root, e.replyTo = nil, nil, nil, nil
+	if cap(e.wire) > 2*maxUDPRequest {
+		e.wire = nil
+	}
+	sl.free = append(sl.free, e.slot)
+}
+
+// datagram is a copy of an entry's request on its way to the sender.
+type datagram struct {
+	buf    *[]byte // from bufPool; the sender returns it once written
+	to     net.Addr
+	sender *udpSender
+}
+
+func (d datagram) send() { d.sender.send(d.buf, d.to) }
+
+// copyOf copies e's request for the sender. Called with mu held; the send
+// happens after it is released, since a full queue makes it a syscall.
+func (sl *udpClient) copyOf(e *slEntry) datagram {
+	bp := bufPool.Get().(*[]byte)
+	*bp = append((*bp)[:0], e.wire...)
+	return datagram{bp, e.to, e.sender}
+}
+
+// branch is the Via branch of the entry in slot with sequence number seq.
+func (sl *udpClient) branch(slot uint32, seq uint64) string {
+	b := make([]byte, 0, len(branchPrefix)+len(sl.instance)+24)
+	b = append(b, branchPrefix...)
+	b = append(b, sl.instance...)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(slot), 36)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, seq, 36)
+	return string(b)
+}
+
+// parseBranch is the inverse of branch; ok is false for a branch of
+// another instance (an earlier run of this server) or a malformed one.
+func (sl *udpClient) parseBranch(branch string) (slot uint32, seq uint64, ok bool) {
+	rest, ok := strings.CutPrefix(branch, branchPrefix+sl.instance+".")
+	if !ok {
+		return 0, 0, false
+	}
+	a, b, ok := strings.Cut(rest, ".")
+	if !ok {
+		return 0, 0, false
+	}
+	s, err1 := strconv.ParseUint(a, 36, 32)
+	q, err2 := strconv.ParseUint(b, 36, 64)
+	return uint32(s), q, err1 == nil && err2 == nil
+}
+
+// ours reports whether res answers a request of the stateless path: its
+// top Via carries branchPrefix. Such a response is the stateless path's
+// even when nothing waits for it any more.
+func ours(res *sip.Response) bool {
+	via := res.Via()
+	if via == nil || via.Params == nil {
+		return false
+	}
+	b, _ := via.Params.Get("branch")
+	return strings.HasPrefix(b, branchPrefix)
+}
+
+// response delivers res (which is ours) to the entry waiting for it: a
+// provisional as *outbound.Provisional, a final response as the
+// *outbound.Result that ends the entry. A late, duplicate or foreign
+// response is dropped (RFC 3261 §17.1.3 matches on branch and CSeq method).
+func (sl *udpClient) response(res *sip.Response) {
+	via := res.Via()
+	branch, _ := via.Params.Get("branch")
+	slot, seq, ok := sl.parseBranch(branch)
+	cseq := res.CSeq()
+	sl.mu.Lock()
+	var e *slEntry
+	if ok && int(slot) < len(sl.entries) {
+		e = sl.entries[slot]
+	}
+	if e == nil || e.seq != seq || e.index < 0 || cseq == nil || cseq.MethodName != e.method {
+		sl.mu.Unlock()
+		sl.stray(res)
+		return
+	}
+	if res.IsProvisional() {
+		e.proceeding = true // Timer E is reset to T2 from now on (§17.1.2.2)
+		d := delivery{e.root, e.replyTo, &outbound.Provisional{ID: e.id, Response: res}}
+		sl.mu.Unlock()
+		d.send()
+		return
+	}
+	heap.Remove(&sl.pending, e.index)
+	d := delivery{e.root, e.replyTo, &outbound.Result{ID: e.id, Response: res}}
+	sl.recycle(e)
+	sl.mu.Unlock()
+	sl.release()
+	d.send()
+}
+
+func (sl *udpClient) stray(res *sip.Response) {
+	sl.metrics.stray.Inc()
+	if ce := sl.log.Check(zap.DebugLevel, "late or unmatched response"); ce != nil {
+		ce.Write(zap.Int("status", res.StatusCode), zap.String("call_id", callIDOf(res)))
+	}
+}
+
+// fire collects the retransmissions of the entries whose Timer E is due
+// (into resend) and ends those whose Timer F is (into expired), and
+// returns how long until the next timer, or -1 when nothing is pending.
+func (sl *udpClient) fire(resend []datagram, expired []delivery) ([]datagram, []delivery, int64) {
+	now := sl.now()
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	for len(sl.pending) > 0 {
+		e := sl.pending[0]
+		if e.due() > now {
+			return resend, expired, e.due() - now
+		}
+		if e.deadline <= now {
+			heap.Pop(&sl.pending)
+			expired = append(expired, delivery{e.root, e.replyTo, &outbound.Result{ID: e.id, Err: outbound.ErrTimeout}})
+			sl.recycle(e)
+			continue
+		}
+		resend = append(resend, sl.copyOf(e))
+		if e.proceeding {
+			e.interval = sl.t2
+		} else {
+			e.interval = min(2*e.interval, sl.t2)
+		}
+		e.retransmit = now + e.interval
+		heap.Fix(&sl.pending, 0)
+	}
+	return resend, expired, -1
+}
+
+// run is the one timer goroutine of all pending entries.
+func (sl *udpClient) run() {
+	defer sl.wg.Done()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	var (
+		resend  []datagram
+		expired []delivery
+	)
+	for {
+		var next int64
+		resend, expired, next = sl.fire(resend[:0], expired[:0])
+		for i, d := range resend {
+			d.send()
+			resend[i] = datagram{}
+		}
+		sl.metrics.retransmits.Add(float64(len(resend)))
+		for i, d := range expired {
+			sl.release()
+			d.send()
+			expired[i] = delivery{}
+		}
+		var tick <-chan time.Time
+		if next >= 0 {
+			t.Reset(time.Duration(next))
+			tick = t.C
+		}
+		select {
+		case <-sl.stop:
+			t.Stop()
+			return
+		case <-sl.wake:
+		case <-tick:
+		}
+		t.Stop()
+	}
+}
+
+// close joins the timer goroutine and ends every pending entry with
+// outbound.ErrUnavailable; a send after it answers that at once.
+func (sl *udpClient) close() {
+	close(sl.stop)
+	sl.wg.Wait()
+	sl.mu.Lock()
+	sl.closed = true
+	ended := make([]delivery, 0, len(sl.pending))
+	for _, e := range sl.pending {
+		ended = append(ended, delivery{e.root, e.replyTo, &outbound.Result{ID: e.id, Err: outbound.ErrUnavailable}})
+		e.index = -1
+		sl.recycle(e)
+	}
+	sl.pending = nil
+	sl.mu.Unlock()
+	for _, d := range ended {
+		sl.release()
+		d.send()
+	}
+}
+
+// slHeap orders pending entries by their next timer (container/heap).
+type slHeap []*slEntry
+
+func (h slHeap) Len() int           { return len(h) }
+func (h slHeap) Less(i, j int) bool { return h[i].due() < h[j].due() }
+func (h slHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *slHeap) Push(x any) {
+	e := x.(*slEntry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *slHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
