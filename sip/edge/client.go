@@ -37,10 +37,11 @@ import (
 //     an unbuffered channel, so someone must read it).
 //
 // At most Config.ClientConcurrency requests are in flight on both paths
-// together; past that Send answers outbound.ErrUnavailable at once (503
-// upstream), the same shedding the edge does with MaxInFlight. A contact
-// that never answers holds one slot for ClientTimeout, not a worker that
-// others queue behind.
+// together, and at most maxTransactions of them on the transaction path;
+// past that Send answers outbound.ErrUnavailable at once (503 upstream),
+// the same shedding the edge does with MaxInFlight. A contact that never
+// answers holds one slot for ClientTimeout, not a worker that others queue
+// behind.
 //
 // UDP requests leave from the edge's own listener (so a contact behind a
 // NAT, which registered through that listener, accepts them, RFC 5626
@@ -52,6 +53,7 @@ type clientPort struct {
 	sl       *udpClient
 	inflight atomic.Int64 // requests in flight on both paths, at most limit
 	limit    int64
+	txs      atomic.Int64    // of which on the transaction path, at most maxTransactions
 	ctx      context.Context // cancelled by close: in-flight requests end ErrUnavailable
 	cancel   context.CancelFunc
 
@@ -66,6 +68,12 @@ func newClientPort(s *Server, client *sipgo.Client) *clientPort {
 	p.sl = newUDPClient(s.conf.ClientTimeout, p.release, s.log, s.metrics)
 	return p
 }
+
+// maxTransactions bounds the requests in flight through sipgo client
+// transactions: each holds a goroutine and a transaction, and DEPENDENCIES.md
+// measured that design clean only up to about 22,000/s. The stateless path
+// has only ClientConcurrency for a bound.
+const maxTransactions = 4096
 
 // acquire takes an in-flight slot; false past ClientConcurrency.
 func (p *clientPort) acquire() bool {
@@ -108,9 +116,16 @@ func (b *boundPort) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
 	if p.sendStateless(req, root, replyTo, id) {
 		return
 	}
+	if p.txs.Add(1) > maxTransactions {
+		p.txs.Add(-1)
+		p.release()
+		root.Send(replyTo, &outbound.Result{ID: id, Err: fmt.Errorf("%w: %d transactions in flight", outbound.ErrUnavailable, maxTransactions)})
+		return
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		defer p.txs.Add(-1)
 		defer p.release()
 		res, err := p.transact(req, func(r *sip.Response) { root.Send(replyTo, &outbound.Provisional{ID: id, Response: r}) })
 		root.Send(replyTo, &outbound.Result{ID: id, Response: res, Err: err})
