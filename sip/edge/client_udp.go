@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"crypto/rand"
 	"encoding/hex"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -58,8 +59,9 @@ type udpClient struct {
 	pending slHeap     // entries in use, by next timer
 	seq     uint64
 	closed  bool
+	armed   int64 // when the timer goroutine wakes next (math.MaxInt64: not before a wake)
 
-	wake chan struct{} // a new entry is due before the heap's first
+	wake chan struct{} // a new entry is due before armed
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -88,7 +90,7 @@ func newUDPClient(timeout time.Duration, release func(), log *zap.Logger, m *Met
 	var nonce [4]byte
 	_, _ = rand.Read(nonce[:])
 	sl := &udpClient{t1: int64(sip.T1), t2: int64(sip.T2), timeout: int64(timeout), instance: hex.EncodeToString(nonce[:]),
-		epoch: time.Now(), release: release, log: log, metrics: m, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		epoch: time.Now(), release: release, log: log, metrics: m, armed: math.MaxInt64, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	sl.wg.Add(1)
 	go sl.run()
 	return sl
@@ -148,11 +150,17 @@ func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, l *udpListener, 
 	now := sl.now()
 	e.interval, e.retransmit, e.deadline = sl.t1, now+sl.t1, now+sl.timeout
 	heap.Push(&sl.pending, e)
-	first := e.index == 0
+	// Wake the timer goroutine only when it sleeps past this entry's
+	// Timer E: under load it is armed for an older entry, and a wake per
+	// request would cost a goroutine switch each.
+	early := e.due() < sl.armed
+	if early {
+		sl.armed = e.due()
+	}
 	out := sl.copyOf(e) // the entry may end (Close) as soon as the lock is released
 	sl.mu.Unlock()
 	out.send()
-	if first {
+	if early {
 		select {
 		case sl.wake <- struct{}{}:
 		default:
@@ -295,6 +303,7 @@ func (sl *udpClient) fire(resend []datagram, expired []delivery) ([]datagram, []
 	for len(sl.pending) > 0 {
 		e := sl.pending[0]
 		if e.due() > now {
+			sl.armed = e.due()
 			return resend, expired, e.due() - now
 		}
 		if e.deadline <= now {
@@ -312,6 +321,7 @@ func (sl *udpClient) fire(resend []datagram, expired []delivery) ([]datagram, []
 		e.retransmit = now + e.interval
 		heap.Fix(&sl.pending, 0)
 	}
+	sl.armed = math.MaxInt64
 	return resend, expired, -1
 }
 
