@@ -83,9 +83,15 @@ func (h *portHarness) result(t *testing.T, id uint64, wait time.Duration) *outbo
 // counter is the value of the edge's counter name.
 func (h *portHarness) counter(t *testing.T, name string) float64 {
 	t.Helper()
-	families, err := h.reg.Gather()
+	return counterValue(t, h.reg, name)
+}
+
+// counterValue is the value of the counter name in reg, 0 when absent.
+func counterValue(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	families, err := reg.Gather()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, f := range families {
 		if f.GetName() == name {
