@@ -151,7 +151,7 @@ func (p *clientPort) sendStateless(req *sip.Request, root *actor.RootContext, re
 		return false
 	}
 	p.complete(req)
-	return p.sl.send(req, p.via(req, l), l, net.UDPAddrFromAddrPort(ap), root, replyTo, id)
+	return p.sl.send(req, p.via(req, l), l.sender, net.UDPAddrFromAddrPort(ap), root, replyTo, id)
 }
 
 // transact runs one client transaction to its final response, an error or

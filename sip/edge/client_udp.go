@@ -74,7 +74,7 @@ type slEntry struct {
 	method     sip.RequestMethod
 	wire       []byte
 	to         net.Addr
-	sender     *udpSender
+	sender     sink
 	root       *actor.RootContext
 	replyTo    *actor.PID
 	id         uint64
@@ -82,6 +82,12 @@ type slEntry struct {
 	retransmit int64 // due time of Timer E
 	deadline   int64 // due time of Timer F
 	proceeding bool  // a provisional response came
+}
+
+// sink takes datagrams to send: a listener's udpSender (or a test's
+// recorder). It owns buf from then on.
+type sink interface {
+	send(buf *[]byte, to net.Addr)
 }
 
 func (e *slEntry) due() int64 { return min(e.retransmit, e.deadline) }
@@ -107,12 +113,12 @@ type delivery struct {
 
 func (d delivery) send() { d.root.Send(d.to, d.msg) }
 
-// send writes req (already carrying everything but our Via) to dst from
-// l and tracks it. It reports false, with req unchanged, when req is
+// send writes req (already carrying everything but our Via) to dst
+// through out (the sender of the listener it leaves from) and tracks it. It reports false, with req unchanged, when req is
 // too large for UDP: the caller sends it another way. The port's in-flight
 // slot is the caller's; from a true return on it is released when the
 // entry ends.
-func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, l *udpListener, dst net.Addr, root *actor.RootContext, replyTo *actor.PID, id uint64) bool {
+func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, out sink, dst net.Addr, root *actor.RootContext, replyTo *actor.PID, id uint64) bool {
 	sl.mu.Lock()
 	if sl.closed {
 		sl.mu.Unlock()
@@ -135,7 +141,7 @@ func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, l *udpListener, 
 		sl.mu.Unlock()
 		return false
 	}
-	e.method, e.to, e.sender = req.Method, dst, l.sender
+	e.method, e.to, e.sender = req.Method, dst, out
 	e.root, e.replyTo, e.id = root, replyTo, id
 	e.proceeding = false
 
@@ -157,9 +163,9 @@ func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, l *udpListener, 
 	if early {
 		sl.armed = e.due()
 	}
-	out := sl.copyOf(e) // the entry may end (Close) as soon as the lock is released
+	d := sl.copyOf(e) // the entry may end (Close) as soon as the lock is released
 	sl.mu.Unlock()
-	out.send()
+	d.send()
 	if early {
 		select {
 		case sl.wake <- struct{}{}:
@@ -199,7 +205,7 @@ func (sl *udpClient) recycle(e *slEntry) {
 type datagram struct {
 	buf    *[]byte // from bufPool; the sender returns it once written
 	to     net.Addr
-	sender *udpSender
+	sender sink
 }
 
 func (d datagram) send() { d.sender.send(d.buf, d.to) }
