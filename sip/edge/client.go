@@ -150,6 +150,11 @@ func (p *clientPort) sendStateless(req *sip.Request, root *actor.RootContext, re
 	if err != nil {
 		return false
 	}
+	if la := l.conn.LocalAddr().(*net.UDPAddr); !la.IP.IsUnspecified() && (la.IP.To4() != nil) != ap.Addr().Unmap().Is4() {
+		// No listener of dst's family: a send would fail in the sender,
+		// unseen, and end as a timeout; sipgo reports it as ErrTransport.
+		return false
+	}
 	p.complete(req)
 	return p.sl.send(req, p.via(req, l), l.sender, net.UDPAddrFromAddrPort(ap), root, replyTo, id)
 }

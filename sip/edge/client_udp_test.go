@@ -410,3 +410,15 @@ func TestPortUDPBurst(t *testing.T) {
 		t.Fatalf("%d distinct branches, want %d", len(seen), burst)
 	}
 }
+
+// TestPortUDPWrongFamily: a destination of an address family no listener
+// has is refused at once (ErrTransport), not left to time out.
+func TestPortUDPWrongFamily(t *testing.T) {
+	h := startPort(t, func(c *edge.Config) { c.ClientTimeout = 5 * time.Second })
+	req := notifyRequest("127.0.0.1:9", 1)
+	req.SetDestination("[::1]:9")
+	h.port.Send(req, h.pid, 1)
+	if r := h.result(t, 1, 2*time.Second); !errors.Is(r.Err, outbound.ErrTransport) {
+		t.Fatalf("want ErrTransport, got %+v", r)
+	}
+}
