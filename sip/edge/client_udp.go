@@ -114,28 +114,23 @@ type delivery struct {
 func (d delivery) send() { d.root.Send(d.to, d.msg) }
 
 // send writes req (already carrying everything but our Via) to dst
-// through out (the sender of the listener it leaves from) and tracks it. It reports false, with req unchanged, when req is
-// too large for UDP: the caller sends it another way. The port's in-flight
-// slot is the caller's; from a true return on it is released when the
-// entry ends.
+// through out (the sender of the listener it leaves from) and tracks it.
+// It reports false, with req unchanged, when req is too large for UDP: the
+// caller sends it another way. The port's in-flight slot is the caller's;
+// from a true return on, it is released when the entry ends.
 func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, out sink, dst net.Addr, root *actor.RootContext, replyTo *actor.PID, id uint64) bool {
 	sl.mu.Lock()
-	if sl.closed {
-		sl.mu.Unlock()
-		sl.release()
-		root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrUnavailable})
+	closed := sl.closed
+	var e *slEntry
+	if !closed {
+		e = sl.alloc()
+	}
+	sl.mu.Unlock()
+	if closed {
+		sl.unavailable(root, replyTo, id)
 		return true
 	}
-	e := sl.alloc()
-	sl.mu.Unlock()
-
-	via.Params.Add("branch", sl.branch(e.slot, e.seq))
-	req.PrependHeader(via)
-	w := byteWriter{b: e.wire[:0]}
-	req.StringWrite(&w)
-	e.wire = w.b
-	if len(e.wire) > maxUDPRequest {
-		req.RemoveHeader("Via")
+	if !sl.encode(e, req, via) {
 		sl.mu.Lock()
 		sl.recycle(e)
 		sl.mu.Unlock()
@@ -144,14 +139,36 @@ func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, out sink, dst ne
 	e.method, e.to, e.sender = req.Method, dst, out
 	e.root, e.replyTo, e.id = root, replyTo, id
 	e.proceeding = false
+	if !sl.track(e) {
+		sl.unavailable(root, replyTo, id)
+	}
+	return true
+}
 
+// encode writes req, with via and our branch on top, into e's wire
+// buffer. It reports false, and takes via off again, when the datagram
+// would be over maxUDPRequest.
+func (sl *udpClient) encode(e *slEntry, req *sip.Request, via *sip.ViaHeader) bool {
+	via.Params.Add("branch", sl.branch(e.slot, e.seq))
+	req.PrependHeader(via)
+	w := byteWriter{b: e.wire[:0]}
+	req.StringWrite(&w)
+	e.wire = w.b
+	if len(e.wire) > maxUDPRequest {
+		req.RemoveHeader("Via")
+		return false
+	}
+	return true
+}
+
+// track starts e's timers and sends its first copy. It reports false when
+// the port closed meanwhile (e is recycled then).
+func (sl *udpClient) track(e *slEntry) bool {
 	sl.mu.Lock()
-	if sl.closed { // closed while we built the datagram
+	if sl.closed {
 		sl.recycle(e)
 		sl.mu.Unlock()
-		sl.release()
-		root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrUnavailable})
-		return true
+		return false
 	}
 	now := sl.now()
 	e.interval, e.retransmit, e.deadline = sl.t1, now+sl.t1, now+sl.timeout
@@ -173,6 +190,12 @@ func (sl *udpClient) send(req *sip.Request, via *sip.ViaHeader, out sink, dst ne
 		}
 	}
 	return true
+}
+
+// unavailable ends a request the closed port will not send.
+func (sl *udpClient) unavailable(root *actor.RootContext, replyTo *actor.PID, id uint64) {
+	sl.release()
+	root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrUnavailable})
 }
 
 // alloc takes a free slot, its entry marked in use with a new sequence
