@@ -36,7 +36,9 @@ const maxUDPRequest = 1300
 // listener the contact registered through, retransmitted by one timer
 // goroutine (RFC 3261 §17.1.2.2: Timer E from T1 doubling to T2, every T2
 // after a provisional; Timer F = ClientTimeout), and its responses are
-// taken off the listener by the read filter and matched by branch. A
+// taken off the listener by the read filter and matched by branch. Past
+// sendWindow requests on the wire unanswered, the rest queue and go out as
+// answers come (client_udp_timer.go). A
 // request costs one table slot, one heap entry and no goroutine; sipgo's
 // transaction per request collapses at about 25,000/s on two cores
 // (DEPENDENCIES.md), this path does not.
@@ -53,10 +55,15 @@ type udpClient struct {
 	log             *zap.Logger
 	metrics         *Metrics
 
+	window int // sendWindow; a field for tests
+
 	mu      sync.Mutex // guards the fields below
 	entries []*slEntry // by slot
 	free    []uint32   // slots not in use
-	pending slHeap     // entries in use, by next timer
+	pending slHeap     // entries sent, by next timer
+	queue   []*slEntry // entries waiting for room in the window, in Send order: queue[qhead:]
+	qhead   int
+	flying  int // entries in the send window (see sendWindow)
 	seq     uint64
 	closed  bool
 	armed   int64 // when the timer goroutine wakes next (math.MaxInt64: not before a wake)
@@ -82,6 +89,7 @@ type slEntry struct {
 	retransmit int64 // due time of Timer E
 	deadline   int64 // due time of Timer F
 	proceeding bool  // a provisional response came
+	flying     bool  // in the send window
 }
 
 // sink takes datagrams to send: a listener's udpSender (or a test's
@@ -96,7 +104,7 @@ func newUDPClient(timeout time.Duration, release func(), log *zap.Logger, m *Met
 	var nonce [4]byte
 	_, _ = rand.Read(nonce[:])
 	sl := &udpClient{t1: int64(sip.T1), t2: int64(sip.T2), timeout: int64(timeout), instance: hex.EncodeToString(nonce[:]),
-		epoch: time.Now(), release: release, log: log, metrics: m, armed: math.MaxInt64, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		epoch: time.Now(), release: release, log: log, metrics: m, window: sendWindow, armed: math.MaxInt64, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	sl.wg.Add(1)
 	go sl.run()
 	return sl
@@ -106,12 +114,47 @@ func (sl *udpClient) now() int64 { return int64(time.Since(sl.epoch)) }
 
 // delivery is a message for an actor, sent once the lock is released.
 type delivery struct {
-	root *actor.RootContext
-	to   *actor.PID
-	msg  any
+	root  *actor.RootContext
+	to    *actor.PID
+	msg   any
+	final bool // the entry's Result: its in-flight slot is released first
 }
 
-func (d delivery) send() { d.root.Send(d.to, d.msg) }
+// result is the Result that ends e.
+func result(e *slEntry, res *sip.Response, err error) delivery {
+	return delivery{e.root, e.replyTo, &outbound.Result{ID: e.id, Response: res, Err: err}, true}
+}
+
+// outbox is what a step taken under the lock leaves to do once it is
+// released: datagrams for their senders (a full sender queue makes a send
+// a syscall), messages for actors, and whether the timer goroutine must
+// wake for an earlier timer.
+type outbox struct {
+	datagrams  []datagram
+	deliveries []delivery
+	wake       bool
+}
+
+func (sl *udpClient) flush(o *outbox) {
+	for i, d := range o.datagrams {
+		d.send()
+		o.datagrams[i] = datagram{}
+	}
+	if o.wake {
+		select {
+		case sl.wake <- struct{}{}:
+		default:
+		}
+	}
+	for i, d := range o.deliveries {
+		if d.final {
+			sl.release()
+		}
+		d.root.Send(d.to, d.msg)
+		o.deliveries[i] = delivery{}
+	}
+	o.datagrams, o.deliveries, o.wake = o.datagrams[:0], o.deliveries[:0], false
+}
 
 // send writes req (already carrying everything but our Via) to dst
 // through out (the sender of the listener it leaves from) and tracks it.
@@ -161,9 +204,11 @@ func (sl *udpClient) encode(e *slEntry, req *sip.Request, via *sip.ViaHeader) bo
 	return true
 }
 
-// track starts e's timers and sends its first copy. It reports false when
-// the port closed meanwhile (e is recycled then).
+// track starts e's Timer F and sends it, or queues it behind the send
+// window. It reports false when the port closed meanwhile (e is recycled
+// then).
 func (sl *udpClient) track(e *slEntry) bool {
+	var o outbox
 	sl.mu.Lock()
 	if sl.closed {
 		sl.recycle(e)
@@ -171,24 +216,14 @@ func (sl *udpClient) track(e *slEntry) bool {
 		return false
 	}
 	now := sl.now()
-	e.interval, e.retransmit, e.deadline = sl.t1, now+sl.t1, now+sl.timeout
-	heap.Push(&sl.pending, e)
-	// Wake the timer goroutine only when it sleeps past this entry's
-	// Timer E: under load it is armed for an older entry, and a wake per
-	// request would cost a goroutine switch each.
-	early := e.due() < sl.armed
-	if early {
-		sl.armed = e.due()
+	e.deadline = now + sl.timeout
+	if sl.flying < sl.window && sl.qhead == len(sl.queue) {
+		sl.start(e, now, &o)
+	} else {
+		sl.queue = append(sl.queue, e)
 	}
-	d := sl.copyOf(e) // the entry may end (Close) as soon as the lock is released
 	sl.mu.Unlock()
-	d.send()
-	if early {
-		select {
-		case sl.wake <- struct{}{}:
-		default:
-		}
-	}
+	sl.flush(&o)
 	return true
 }
 
@@ -214,9 +249,10 @@ func (sl *udpClient) alloc() *slEntry {
 	return e
 }
 
-// recycle frees e's slot; e must not be in pending. Called with mu held.
+// recycle frees e's slot; e must not be in pending or the window. Called
+// with mu held.
 func (sl *udpClient) recycle(e *slEntry) {
-	e.seq, e.index = 0, -1
+	e.seq, e.index, e.flying = 0, -1, false
 	e.to, e.sender, e.root, e.replyTo = nil, nil, nil, nil
 	if cap(e.wire) > 2*maxUDPRequest {
 		e.wire = nil
@@ -290,6 +326,8 @@ func (sl *udpClient) response(res *sip.Response) {
 	branch, _ := via.Params.Get("branch")
 	slot, seq, ok := sl.parseBranch(branch)
 	cseq := res.CSeq()
+	now := sl.now()
+	var o outbox
 	sl.mu.Lock()
 	var e *slEntry
 	if ok && int(slot) < len(sl.entries) {
@@ -302,17 +340,16 @@ func (sl *udpClient) response(res *sip.Response) {
 	}
 	if res.IsProvisional() {
 		e.proceeding = true // Timer E is reset to T2 from now on (§17.1.2.2)
-		d := delivery{e.root, e.replyTo, &outbound.Provisional{ID: e.id, Response: res}}
-		sl.mu.Unlock()
-		d.send()
-		return
+		o.deliveries = append(o.deliveries, delivery{e.root, e.replyTo, &outbound.Provisional{ID: e.id, Response: res}, false})
+		sl.land(e, now, &o)
+	} else {
+		heap.Remove(&sl.pending, e.index)
+		o.deliveries = append(o.deliveries, result(e, res, nil))
+		sl.land(e, now, &o)
+		sl.recycle(e)
 	}
-	heap.Remove(&sl.pending, e.index)
-	d := delivery{e.root, e.replyTo, &outbound.Result{ID: e.id, Response: res}}
-	sl.recycle(e)
 	sl.mu.Unlock()
-	sl.release()
-	d.send()
+	sl.flush(&o)
 }
 
 func (sl *udpClient) stray(res *sip.Response) {
@@ -320,118 +357,4 @@ func (sl *udpClient) stray(res *sip.Response) {
 	if ce := sl.log.Check(zap.DebugLevel, "late or unmatched response"); ce != nil {
 		ce.Write(zap.Int("status", res.StatusCode), zap.String("call_id", callIDOf(res)))
 	}
-}
-
-// fire collects the retransmissions of the entries whose Timer E is due
-// (into resend) and ends those whose Timer F is (into expired), and
-// returns how long until the next timer, or -1 when nothing is pending.
-func (sl *udpClient) fire(resend []datagram, expired []delivery) ([]datagram, []delivery, int64) {
-	now := sl.now()
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
-	for len(sl.pending) > 0 {
-		e := sl.pending[0]
-		if e.due() > now {
-			sl.armed = e.due()
-			return resend, expired, e.due() - now
-		}
-		if e.deadline <= now {
-			heap.Pop(&sl.pending)
-			expired = append(expired, delivery{e.root, e.replyTo, &outbound.Result{ID: e.id, Err: outbound.ErrTimeout}})
-			sl.recycle(e)
-			continue
-		}
-		resend = append(resend, sl.copyOf(e))
-		if e.proceeding {
-			e.interval = sl.t2
-		} else {
-			e.interval = min(2*e.interval, sl.t2)
-		}
-		e.retransmit = now + e.interval
-		heap.Fix(&sl.pending, 0)
-	}
-	sl.armed = math.MaxInt64
-	return resend, expired, -1
-}
-
-// run is the one timer goroutine of all pending entries.
-func (sl *udpClient) run() {
-	defer sl.wg.Done()
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	var (
-		resend  []datagram
-		expired []delivery
-	)
-	for {
-		var next int64
-		resend, expired, next = sl.fire(resend[:0], expired[:0])
-		for i, d := range resend {
-			d.send()
-			resend[i] = datagram{}
-		}
-		sl.metrics.retransmits.Add(float64(len(resend)))
-		for i, d := range expired {
-			sl.release()
-			d.send()
-			expired[i] = delivery{}
-		}
-		var tick <-chan time.Time
-		if next >= 0 {
-			t.Reset(time.Duration(next))
-			tick = t.C
-		}
-		select {
-		case <-sl.stop:
-			t.Stop()
-			return
-		case <-sl.wake:
-		case <-tick:
-		}
-		t.Stop()
-	}
-}
-
-// close joins the timer goroutine and ends every pending entry with
-// outbound.ErrUnavailable; a send after it answers that at once.
-func (sl *udpClient) close() {
-	close(sl.stop)
-	sl.wg.Wait()
-	sl.mu.Lock()
-	sl.closed = true
-	ended := make([]delivery, 0, len(sl.pending))
-	for _, e := range sl.pending {
-		ended = append(ended, delivery{e.root, e.replyTo, &outbound.Result{ID: e.id, Err: outbound.ErrUnavailable}})
-		e.index = -1
-		sl.recycle(e)
-	}
-	sl.pending = nil
-	sl.mu.Unlock()
-	for _, d := range ended {
-		sl.release()
-		d.send()
-	}
-}
-
-// slHeap orders pending entries by their next timer (container/heap).
-type slHeap []*slEntry
-
-func (h slHeap) Len() int           { return len(h) }
-func (h slHeap) Less(i, j int) bool { return h[i].due() < h[j].due() }
-func (h slHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *slHeap) Push(x any) {
-	e := x.(*slEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-func (h *slHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.index = -1
-	return e
 }

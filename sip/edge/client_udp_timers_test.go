@@ -120,3 +120,147 @@ func TestUDPClientTimers(t *testing.T) {
 		})
 	}
 }
+
+// windowRig is a udpClient with a small send window in a synctest
+// bubble, whose results an actor collects.
+type windowRig struct {
+	sl  *udpClient
+	sys *actor.ActorSystem
+	pid *actor.PID
+	got chan *outbound.Result
+	rec *callRecorder
+}
+
+func newWindowRig(timeout time.Duration, window int) *windowRig {
+	r := &windowRig{got: make(chan *outbound.Result, 8), rec: &callRecorder{start: time.Now()}}
+	r.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	r.pid = r.sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if m, ok := c.Message().(*outbound.Result); ok {
+			r.got <- m
+		}
+	}))
+	r.sl = newUDPClient(timeout, func() {}, zap.NewNop(), NewMetrics(nil))
+	r.sl.window = window
+	return r
+}
+
+// send sends a request with Call-ID callID and returns it.
+func (r *windowRig) send(t *testing.T, callID string, id uint64) *sip.Request {
+	req := testRequest()
+	*req.CallID() = sip.CallIDHeader(callID)
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "127.0.0.1", Port: 5060, Params: sip.NewParams()}
+	if !r.sl.send(req, via, r.rec, &net.UDPAddr{}, r.sys.Root, r.pid, id) {
+		t.Fatal("not sent")
+	}
+	return req
+}
+
+// stop stops the actor (close r.sl first, and read what it delivers).
+func (r *windowRig) stop() {
+	_ = r.sys.Root.StopFuture(r.pid).Wait()
+	r.sys.Shutdown()
+}
+
+// callRecorder records, per Call-ID, when each copy was handed over.
+type callRecorder struct {
+	start time.Time
+	mu    sync.Mutex
+	at    map[string][]time.Duration
+}
+
+func (r *callRecorder) send(buf *[]byte, _ net.Addr) {
+	msg, err := sip.NewParser().ParseSIP(*buf)
+	bufPool.Put(buf)
+	if err != nil {
+		panic(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at == nil {
+		r.at = map[string][]time.Duration{}
+	}
+	id := msg.CallID().Value()
+	r.at[id] = append(r.at[id], time.Since(r.start))
+}
+
+func (r *callRecorder) times(callID string) []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.at[callID])
+}
+
+// TestUDPClientWindow: past the send window requests wait, in order, and
+// go out when an answer comes or an earlier request's first Timer E
+// fires; one whose Timer F passes while it waits ends with ErrTimeout
+// unsent, and Close ends the waiting ones too.
+func TestUDPClientWindow(t *testing.T) {
+	t.Run("answer makes room", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := newWindowRig(32*time.Second, 2)
+			first := r.send(t, "a", 1)
+			r.send(t, "b", 2)
+			r.send(t, "c", 3)
+			synctest.Wait()
+			if got := r.rec.times("c"); len(got) != 0 {
+				t.Fatalf("c sent at %v past a full window", got)
+			}
+			time.Sleep(100 * time.Millisecond)
+			r.sl.response(sip.NewResponseFromRequest(first, 200, "OK", nil))
+			if res := <-r.got; res.ID != 1 || res.Err != nil {
+				t.Fatalf("got %+v", res)
+			}
+			synctest.Wait()
+			if got := r.rec.times("c"); !slices.Equal(got, secs(0.1)) {
+				t.Fatalf("c sent at %v, want when a was answered", got)
+			}
+			r.sl.close()
+			for range 2 {
+				if res := <-r.got; !errors.Is(res.Err, outbound.ErrUnavailable) {
+					t.Fatalf("got %+v", res)
+				}
+			}
+			r.stop()
+		})
+	})
+	t.Run("first Timer E makes room", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := newWindowRig(32*time.Second, 1)
+			r.send(t, "a", 1)
+			r.send(t, "b", 2)
+			r.send(t, "c", 3)
+			time.Sleep(1900 * time.Millisecond) // before b's next copy, at 2 s
+			for _, c := range []struct {
+				id   string
+				want []time.Duration
+			}{{"a", secs(0, 0.5, 1.5)}, {"b", secs(0.5, 1)}, {"c", secs(1, 1.5)}} {
+				if got := r.rec.times(c.id); !slices.Equal(got, c.want) {
+					t.Fatalf("%s sent at %v, want %v", c.id, got, c.want)
+				}
+			}
+			r.sl.close()
+			for range 3 {
+				if res := <-r.got; !errors.Is(res.Err, outbound.ErrUnavailable) {
+					t.Fatalf("got %+v", res)
+				}
+			}
+			r.stop()
+		})
+	})
+	t.Run("Timer F while waiting", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := newWindowRig(300*time.Millisecond, 1) // Timer F before the first Timer E
+			r.send(t, "a", 1)
+			r.send(t, "b", 2)
+			for id := uint64(1); id <= 2; id++ {
+				if res := <-r.got; res.ID != id || !errors.Is(res.Err, outbound.ErrTimeout) || time.Since(r.rec.start) != 300*time.Millisecond {
+					t.Fatalf("got %+v after %v", res, time.Since(r.rec.start))
+				}
+			}
+			if got := r.rec.times("b"); len(got) != 0 {
+				t.Fatalf("b sent at %v after its Timer F", got)
+			}
+			r.sl.close()
+			r.stop()
+		})
+	})
+}
