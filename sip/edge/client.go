@@ -133,7 +133,9 @@ func (b *boundPort) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
 }
 
 // sendStateless sends req on the stateless path when it belongs there
-// and reports whether it did; otherwise req is unchanged.
+// and reports whether it did. Otherwise req is unchanged, but for the
+// Max-Forwards and Content-Length of a request too large for UDP, which
+// the transaction path would add anyway.
 func (p *clientPort) sendStateless(req *sip.Request, root *actor.RootContext, replyTo *actor.PID, id uint64) bool {
 	switch req.Method {
 	case sip.INVITE, sip.ACK, sip.CANCEL:
