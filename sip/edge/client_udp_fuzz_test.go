@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"net"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func FuzzClientResponse(f *testing.F) {
 	f.Add([]byte("SIP/2.0 100 Trying\r\nv: SIP/2.0/UDP h;branch=" + branchPrefix + "\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := bytes.Clone(data)
-		out := s.clientResponse(data)
+		out := s.clientResponse(data, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060})
 		msg, err := sip.NewParser().ParseSIP(in)
 		res, isRes := msg.(*sip.Response)
 		taken := err == nil && isRes && ours(res)

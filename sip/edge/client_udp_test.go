@@ -147,8 +147,12 @@ func TestPortUDPStateless(t *testing.T) {
 		if p, ok := h.next(t, time.Second).(*outbound.Provisional); !ok || p.ID != 1 || p.Response.StatusCode != 180 {
 			t.Fatalf("want the 180 first, got %+v", p)
 		}
-		if r := h.result(t, 1, time.Second); r.Err != nil || r.Response.StatusCode != 200 {
+		r := h.result(t, 1, time.Second)
+		if r.Err != nil || r.Response.StatusCode != 200 {
 			t.Fatalf("want the 200, got %+v", r)
+		}
+		if r.Response.Source() != ua.LocalAddr() || r.Response.Transport() != "UDP" {
+			t.Fatalf("response from %s over %s, want %s over UDP", r.Response.Source(), r.Response.Transport(), ua.LocalAddr())
 		}
 		if _, err := ua.Read(800 * time.Millisecond); !errors.Is(err, siptest.ErrNoResponse) {
 			t.Fatalf("retransmitted after its final response: %v", err)

@@ -19,7 +19,7 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 		return data, nil
 	}
 	if bytes.HasPrefix(data, responsePrefix) {
-		return s.clientResponse(data), nil
+		return s.clientResponse(data, p.RemoteAddr), nil
 	}
 	if !statelessMethod(data) {
 		return data, nil
@@ -79,7 +79,7 @@ var (
 // clientResponse takes the responses to the client port's stateless
 // requests, those whose top Via branch starts with branchPrefix, and hands
 // them to it; it returns everything else for sipgo's transactions.
-func (s *Server) clientResponse(data []byte) []byte {
+func (s *Server) clientResponse(data []byte, src net.Addr) []byte {
 	if !bytes.Contains(data, ourBranch) { // cheap: most responses are sipgo's
 		return data
 	}
@@ -91,6 +91,8 @@ func (s *Server) clientResponse(data []byte) []byte {
 	if !ok || !ours(res) {
 		return data
 	}
+	res.SetTransport("UDP") // as sipgo's transport layer marks what it reads
+	res.SetSource(src.String())
 	s.port.sl.response(res)
 	return nil
 }
