@@ -377,7 +377,8 @@ func TestPortTransactions(t *testing.T) {
 }
 
 // TestPortUDPBurst: a NOTIFY fan-out of 10,000 at once to a stateless
-// responder on this machine is all answered, none shed or timed out.
+// responder on this machine is all answered, none shed or timed out, and
+// a REGISTER sent meanwhile is answered too.
 func TestPortUDPBurst(t *testing.T) {
 	const burst = 10000
 	var mu sync.Mutex
@@ -399,6 +400,9 @@ func TestPortUDPBurst(t *testing.T) {
 	for id := uint64(1); id <= burst; id++ {
 		h.port.Send(notifyRequest(dst, id), h.pid, id)
 	}
+	// The answers arrive on the listener REGISTERs arrive on: one is
+	// still answered meanwhile.
+	registerContact(t, h.s.dial(t, "udp"), "udp", "during-burst")
 	ok := map[uint64]bool{}
 	for range burst {
 		r, isResult := h.next(t, 30*time.Second).(*outbound.Result)
