@@ -39,6 +39,8 @@ fuzz:
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzContact$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzExpiresAndQ$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzPresenceRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzClientResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzBranch$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/presence -run '^$$' -fuzz '^FuzzDecodeRecords$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./auth/authparam -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
