@@ -40,6 +40,7 @@ type Subscription struct {
 	final    bool      // the NOTIFY out is the last one
 	lastSent time.Time // when the last NOTIFY left
 	retryAt  time.Time // the port was full: try again then
+	overTCP  bool      // UDP failed (a body too large for a datagram): NOTIFYs go over TCP
 
 	pending int    // writes not yet committed
 	id      uint64 // this instance
@@ -341,6 +342,10 @@ func (s *Subscription) result(c *shard.Context, r *outbound.Result) {
 		if !final {
 			s.dirty, s.retryAt = true, s.conf.now().Add(time.Second)
 		}
+	case errors.Is(r.Err, outbound.ErrTransport) && !s.overTCP && !final && strings.EqualFold(s.transport(), "udp"):
+		// RFC 3261 §18.1.1: a request too large for UDP goes over TCP;
+		// a watcher that takes neither is gone.
+		s.overTCP, s.dirty = true, true
 	case r.Err != nil:
 		gone = true
 	case r.Response != nil && (r.Response.StatusCode == 481 || r.Response.StatusCode == 408):
@@ -359,6 +364,13 @@ func (s *Subscription) result(c *shard.Context, r *outbound.Result) {
 		return
 	}
 	s.flush(c)
+}
+
+// transport is the transport NOTIFYs take by default: the one the
+// SUBSCRIBE came over.
+func (s *Subscription) transport() string {
+	network, _, _ := strings.Cut(s.rec.Source, ":")
+	return network
 }
 
 // tick is the timer: the subscription expired, or a NOTIFY held back may
