@@ -30,6 +30,16 @@
 // FIFO queues, one per retransmission interval, which stay sorted because
 // every entry of a queue is pushed with the same delay.
 //
+// # Requests from the server and phases
+//
+// Requests the server sends to the generator's sockets (NOTIFY) are answered
+// at once with 200 OK copying Via, From, To, Call-ID and CSeq, statelessly,
+// from the socket they came in on. The presence scenario runs two phases on
+// the same sockets: a setup of P×W SUBSCRIBEs, then the measured PUBLISHes;
+// each PUBLISH body carries a marker (run, number, first send time) that the
+// watcher reads from each NOTIFY to measure publish-to-NOTIFY latency
+// without a lookup (FindMarker).
+//
 // # Output
 //
 // Run returns a Result with totals, failures by status, latency percentiles
