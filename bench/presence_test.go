@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -107,6 +109,25 @@ func TestPresenceMemory(t *testing.T) {
 	if pr.MemBefore == 0 || pr.MemSetup == 0 || pr.MemAfter == 0 || pr.BytesPerSub == -1 || pr.BytesPerPresentity != -1 {
 		t.Errorf("memory %d %d %d, per sub %v, per presentity %v", pr.MemBefore, pr.MemSetup, pr.MemAfter,
 			pr.BytesPerSub, pr.BytesPerPresentity)
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Summary struct {
+			Presence struct {
+				Expected uint64 `json:"notify_expected"`
+				Received uint64 `json:"notify_received"`
+				PerSub   float64 `json:"bytes_per_sub"`
+			} `json:"presence"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if p := out.Summary.Presence; p.Expected != 20 || p.Received != 20 || p.PerSub != pr.BytesPerSub {
+		t.Errorf("JSON presence %+v", p)
 	}
 }
 func TestCSeqWindow(t *testing.T) {
