@@ -117,8 +117,8 @@ func TestPresenceMemory(t *testing.T) {
 	var out struct {
 		Summary struct {
 			Presence struct {
-				Expected uint64 `json:"notify_expected"`
-				Received uint64 `json:"notify_received"`
+				Expected uint64  `json:"notify_expected"`
+				Received uint64  `json:"notify_received"`
 				PerSub   float64 `json:"bytes_per_sub"`
 			} `json:"presence"`
 		} `json:"summary"`
