@@ -99,11 +99,9 @@ func (p *presenceScenario) presentity(r *Request) int {
 	return int((r.Seq - p.subs) % uint64(p.o.Presentities))
 }
 
-func (p *presenceScenario) aor(prefix string, n int) aor { return aor{prefix, n} }
-
 // AppendRequest appends PUBLISH number r.Seq-P×W (RFC 3903 §4).
 func (p *presenceScenario) AppendRequest(dst []byte, r *Request) []byte {
-	pres := p.aor(p.o.PresentityPrefix, p.presentity(r))
+	pres := aor{p.o.PresentityPrefix, p.presentity(r)}
 	dst = r.appendStart(dst, "PUBLISH", pres, pres, pres)
 	dst = append(dst, "Event: presence\r\nExpires: "...)
 	dst = appendInt(dst, r.Env.Expires)
