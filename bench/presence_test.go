@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -151,6 +152,59 @@ func TestCSeqWindow(t *testing.T) {
 				if got := w.add(c); got != tc.fresh[i] {
 					t.Errorf("add(%d) #%d = %v, want %v", c, i, got, tc.fresh[i])
 				}
+			}
+		})
+	}
+}
+
+// The requests of both phases carry what RFC 3903 and RFC 6665 ask for,
+// and a PUBLISH body holds a marker that FindMarker reads back.
+func TestPresenceRequests(t *testing.T) {
+	env := &Env{Domain: "example.com", Transport: "UDP", Expires: 600, run: "01234567"}
+	p := newPresence(ScenarioOptions{Presence: PresenceOptions{Presentities: 3, Watchers: 2}}).(*presenceScenario)
+	p.run = env.run
+	p.etags = make([]atomic.Pointer[etagRef], 3)
+	tests := []struct {
+		name    string
+		scen    Scenario
+		seq     uint64
+		etag    string
+		headers map[string]string
+		marker  bool
+	}{
+		{name: "subscribe", scen: presenceSubscribe{p}, seq: 4, headers: map[string]string{
+			"From": "<sip:watcher4@example.com>;tag=t012345674", "To": "<sip:pres1@example.com>",
+			"Contact": "<sip:watcher4@127.0.0.1:5070>", "Event": "presence", "Accept": "application/pidf+xml",
+			"Expires": "600", "CSeq": "1 SUBSCRIBE", "SIP-If-Match": ""}},
+		{name: "initial publish", scen: p, seq: 6 + 5, headers: map[string]string{
+			"From": "<sip:pres2@example.com>;tag=t01234567b", "To": "<sip:pres2@example.com>", "Event": "presence",
+			"Expires": "600", "Content-Type": "application/pidf+xml", "CSeq": "1 PUBLISH", "SIP-If-Match": ""},
+			marker: true},
+		{name: "modifying publish", scen: p, seq: 6, etag: "a.1795989892.8224.1.0", headers: map[string]string{
+			"To": "<sip:pres0@example.com>", "SIP-If-Match": "a.1795989892.8224.1.0"}, marker: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Request{Seq: tc.seq, CSeq: 1, Env: env, Local: "127.0.0.1:5070", Start: 123456789}
+			if tc.etag != "" {
+				r.ETag = []byte(tc.etag)
+			}
+			b := tc.scen.AppendRequest(nil, &r)
+			for name, want := range tc.headers {
+				if got := header(b, name); got != want {
+					t.Errorf("%s: %q, want %q", name, got, want)
+				}
+			}
+			var req IncomingRequest
+			if err := ParseRequest(b, &req); err != nil {
+				t.Fatal(err)
+			}
+			m, ok := FindMarker(req.Body, env.run)
+			if ok != tc.marker || ok && (m.Seq != tc.seq-6 || m.Start != 123456789) {
+				t.Errorf("marker %+v, %v", m, ok)
+			}
+			if tc.marker && (len(req.Body) < 300 || len(req.Body) > 400) {
+				t.Errorf("PIDF body of %d bytes:\n%s", len(req.Body), req.Body)
 			}
 		})
 	}
