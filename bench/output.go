@@ -135,6 +135,7 @@ type jsonPresence struct {
 	SetupS             float64           `json:"setup_s"`
 	NotifyInitial      uint64            `json:"notify_initial"`
 	NotifyExpected     uint64            `json:"notify_expected"`
+	NotifyExpectedSubs uint64            `json:"notify_expected_subscribed"`
 	NotifyReceived     uint64            `json:"notify_received"`
 	NotifyDup          uint64            `json:"notify_dup"`
 	NotifyForeign      uint64            `json:"notify_foreign"`
@@ -159,7 +160,8 @@ func presenceJSON(pr *PresenceResult) *jsonPresence {
 		SubscribeOK: pr.SubscribeOK, SubscribeFailed: pr.SubscribeFailed, SubscribeRetrans: pr.SubscribeRetrans,
 		SubscribeFailures: statusKeys(pr.SubscribeFailures), SubscribeRate: pr.SubscribeRate,
 		SubscribeLatencyMS: latencyMS(pr.SubscribeLatency), SetupS: pr.SetupTime.Seconds(),
-		NotifyInitial: pr.NotifyInitial, NotifyExpected: pr.NotifyExpected, NotifyReceived: pr.NotifyReceived,
+		NotifyInitial: pr.NotifyInitial, NotifyExpected: pr.NotifyExpected,
+		NotifyExpectedSubs: pr.NotifyExpectedSubscribed, NotifyReceived: pr.NotifyReceived,
 		NotifyDup: pr.NotifyDuplicates, NotifyForeign: pr.NotifyForeign, OtherRequests: pr.OtherRequests,
 		RequestsIn: pr.RequestsAnswered, NotifyRate: pr.NotifyRate, NotifyWindowS: pr.NotifyWindow.Seconds(),
 		NotifyLatencyMS: latencyMS(pr.NotifyLatency), MemBefore: pr.MemBefore, MemSetup: pr.MemSetup,

@@ -54,7 +54,12 @@ type presenceScenario struct {
 	run  string
 	// etags holds the newest entity-tag per presentity.
 	etags []atomic.Pointer[etagRef]
-	track *notifyTracker
+	// subscribed counts the accepted SUBSCRIBEs per presentity, and
+	// expectedSubscribed sums them over the successful PUBLISHes: the
+	// NOTIFYs the server owes to the subscriptions it took.
+	subscribed         []atomic.Uint32
+	expectedSubscribed atomic.Uint64
+	track              *notifyTracker
 }
 
 // etagRef is an entity-tag and the PUBLISH whose answer carried it.
@@ -85,6 +90,8 @@ func (*presenceScenario) Steps() int   { return 1 }
 func (p *presenceScenario) phases(e *engine) (setup, main *phase) {
 	p.run = e.env.run
 	p.etags = make([]atomic.Pointer[etagRef], p.o.Presentities)
+	p.subscribed = make([]atomic.Uint32, p.o.Presentities)
+	p.expectedSubscribed.Store(0)
 	p.track = newNotifyTracker(p.run, p.subs)
 	main = e.newPhase(p, e.cfg.Rate, e.cfg.Duration, e.cfg.Total, p.subs)
 	main.ramp = e.cfg.Ramp
@@ -146,6 +153,9 @@ func (p *presenceScenario) prepare(r *Request) {
 // 412 Conditional Request Failed (RFC 3903 §6 step 4).
 func (p *presenceScenario) observe(r *Request, resp *Response) {
 	slot := &p.etags[p.presentity(r)]
+	if resp.Status < 300 {
+		p.expectedSubscribed.Add(uint64(p.subscribed[p.presentity(r)].Load()))
+	}
 	switch {
 	case resp.Status < 300 && len(resp.ETag) > 0 && len(resp.ETag) <= 256:
 		ref := &etagRef{seq: r.Seq, etag: bytes.Clone(resp.ETag)}
@@ -191,6 +201,7 @@ func (p *presenceScenario) runPhases(ctx context.Context, e *engine, setup, main
 	pr.MemSetup = memOf(pid)
 	res := e.runPhase(ctx, main)
 	pr.NotifyExpected = res.Total.OK * uint64(p.o.Watchers)
+	pr.NotifyExpectedSubscribed = p.expectedSubscribed.Load()
 	p.track.wait(ctx, e, p.o.NotifyWait, pr.NotifyExpected, p.track.marked.Load)
 	pr.MemAfter = memOf(pid)
 	p.track.fill(pr, main.t0)
@@ -208,6 +219,15 @@ type presenceSubscribe struct{ p *presenceScenario }
 
 func (presenceSubscribe) Name() string { return "presence-subscribe" }
 func (presenceSubscribe) Steps() int   { return 1 }
+
+func (presenceSubscribe) prepare(*Request) {}
+
+// observe counts an accepted subscription of its presentity.
+func (s presenceSubscribe) observe(r *Request, resp *Response) {
+	if resp.Status < 300 {
+		s.p.subscribed[int(r.Seq)%s.p.o.Presentities].Add(1)
+	}
+}
 
 func (s presenceSubscribe) AppendRequest(dst []byte, r *Request) []byte {
 	o := &s.p.o

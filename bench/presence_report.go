@@ -24,12 +24,15 @@ type PresenceResult struct {
 	SetupTime                                      time.Duration
 	// NotifyInitial counts NOTIFYs without a marker of this run (the
 	// initial state after each SUBSCRIBE). NotifyExpected is successful
-	// PUBLISHes × W; NotifyReceived counts NOTIFYs carrying a marker,
+	// PUBLISHes × W, NotifyExpectedSubscribed the sum over successful
+	// PUBLISHes of the subscriptions their presentity accepted (less when
+	// SUBSCRIBEs failed); NotifyReceived counts NOTIFYs carrying a marker,
 	// each once; NotifyDuplicates are retransmitted NOTIFYs,
 	// NotifyForeign NOTIFYs of no subscription of this run, OtherRequests
 	// requests that are not NOTIFY. RequestsAnswered counts every request
 	// answered 200 during the PUBLISH phase.
 	NotifyInitial, NotifyExpected, NotifyReceived  uint64
+	NotifyExpectedSubscribed                       uint64
 	NotifyDuplicates, NotifyForeign, OtherRequests uint64
 	RequestsAnswered                               uint64
 	// NotifyRate is NotifyReceived per second of NotifyWindow, from the
@@ -77,9 +80,9 @@ func writePresence(w io.Writer, pr *PresenceResult) {
 	if len(pr.SubscribeFailures) > 0 {
 		fmt.Fprintf(w, "setup failures\t%s\n", strings.Join(statusList(pr.SubscribeFailures, ": "), ", "))
 	}
-	fmt.Fprintf(w, "notify\t%d of %d expected in %.3fs (%.0f/s), %d initial, %d duplicates, %d foreign\n",
-		pr.NotifyReceived, pr.NotifyExpected, pr.NotifyWindow.Seconds(), pr.NotifyRate, pr.NotifyInitial,
-		pr.NotifyDuplicates, pr.NotifyForeign)
+	fmt.Fprintf(w, "notify\t%d of %d expected (%d for the subscriptions taken) in %.3fs (%.0f/s), %d initial, %d duplicates, %d foreign\n",
+		pr.NotifyReceived, pr.NotifyExpected, pr.NotifyExpectedSubscribed, pr.NotifyWindow.Seconds(), pr.NotifyRate,
+		pr.NotifyInitial, pr.NotifyDuplicates, pr.NotifyForeign)
 	l := pr.NotifyLatency
 	fmt.Fprintf(w, "publish→notify\tp50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms\n", ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max))
 	if pr.MemBefore > 0 {
@@ -93,12 +96,12 @@ func presenceKeys(b *strings.Builder, pr *PresenceResult) {
 	l := pr.NotifyLatency
 	fmt.Fprintf(b, " presentities=%d watchers=%d subscriptions=%d subscribe_ok=%d subscribe_failed=%d "+
 		"subscribe_retrans=%d subscribe_rate=%.0f subscribe_p99_ms=%.3f setup_s=%.2f notify_initial=%d "+
-		"notify_expected=%d notify_received=%d notify_missing=%d notify_dup=%d notify_foreign=%d notify_rate=%.0f "+
+		"notify_expected=%d notify_expected_subscribed=%d notify_received=%d notify_missing=%d notify_dup=%d notify_foreign=%d notify_rate=%.0f "+
 		"notify_window_s=%.3f notify_p50_ms=%.3f notify_p90_ms=%.3f notify_p99_ms=%.3f notify_max_ms=%.3f "+
 		"requests_in=%d mem_before_mb=%.1f mem_setup_mb=%.1f mem_after_mb=%.1f bytes_per_sub=%s bytes_per_presentity=%s",
 		pr.Presentities, pr.Watchers, pr.Subscriptions, pr.SubscribeOK, pr.SubscribeFailed, pr.SubscribeRetrans,
 		pr.SubscribeRate, ms(pr.SubscribeLatency.P99), pr.SetupTime.Seconds(), pr.NotifyInitial,
-		pr.NotifyExpected, pr.NotifyReceived, pr.NotifyMissing(), pr.NotifyDuplicates, pr.NotifyForeign, pr.NotifyRate,
+		pr.NotifyExpected, pr.NotifyExpectedSubscribed, pr.NotifyReceived, pr.NotifyMissing(), pr.NotifyDuplicates, pr.NotifyForeign, pr.NotifyRate,
 		pr.NotifyWindow.Seconds(), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max),
 		pr.RequestsAnswered, mb(pr.MemBefore), mb(pr.MemSetup), mb(pr.MemAfter),
 		perUnitText(pr.BytesPerSub), perUnitText(pr.BytesPerPresentity))

@@ -72,7 +72,7 @@ func TestPresence(t *testing.T) {
 			if tc.fake.dupNotify {
 				dups = subs + want
 			}
-			if pr.NotifyExpected != want || pr.NotifyReceived != want || pr.NotifyDuplicates != dups || pr.NotifyForeign != 0 {
+			if pr.NotifyExpected != want || pr.NotifyExpectedSubscribed != want || pr.NotifyReceived != want || pr.NotifyDuplicates != dups || pr.NotifyForeign != 0 {
 				t.Errorf("NOTIFY expected %d received %d dup %d foreign %d; want %d %d %d 0", pr.NotifyExpected,
 					pr.NotifyReceived, pr.NotifyDuplicates, pr.NotifyForeign, want, want, dups)
 			}
