@@ -45,7 +45,8 @@ type PresenceResult struct {
 	// process tree, bytes) before the setup, after it and after the
 	// PUBLISH phase; 0 without Config.TargetPID.
 	MemBefore, MemSetup, MemAfter uint64
-	// BytesPerSub is (MemSetup-MemBefore)/(P×W); BytesPerPresentity is
+	// BytesPerSub is (MemSetup-MemBefore) per accepted SUBSCRIBE (P×W
+	// when the setup is clean: failed ones hold no state); BytesPerPresentity is
 	// (MemAfter-MemSetup) per presentity published, given only with W=0
 	// (else NOTIFY transactions weigh in). -1 when not measured.
 	BytesPerSub, BytesPerPresentity float64
@@ -58,8 +59,8 @@ func (pr *PresenceResult) perUnit(published uint64) {
 	if pr.MemBefore == 0 || pr.MemSetup == 0 || pr.MemAfter == 0 {
 		return
 	}
-	if pr.Subscriptions > 0 {
-		pr.BytesPerSub = (float64(pr.MemSetup) - float64(pr.MemBefore)) / float64(pr.Subscriptions)
+	if pr.SubscribeOK > 0 {
+		pr.BytesPerSub = (float64(pr.MemSetup) - float64(pr.MemBefore)) / float64(pr.SubscribeOK)
 	}
 	if n := min(published, uint64(pr.Presentities)); pr.Watchers == 0 && n > 0 {
 		pr.BytesPerPresentity = (float64(pr.MemAfter) - float64(pr.MemSetup)) / float64(n)
