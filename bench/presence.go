@@ -160,9 +160,10 @@ func (p *presenceScenario) observe(r *Request, resp *Response) {
 	case resp.Status < 300 && len(resp.ETag) > 0 && len(resp.ETag) <= 256:
 		ref := &etagRef{seq: r.Seq, etag: bytes.Clone(resp.ETag)}
 		for {
+			// Keep the tag of a later PUBLISH whose answer came first.
 			cur := slot.Load()
 			if cur != nil && cur.seq > r.Seq || slot.CompareAndSwap(cur, ref) {
-				return // an answer to a later PUBLISH already won
+				return
 			}
 		}
 	case resp.Status == 412 && r.ETag != nil:
@@ -202,7 +203,9 @@ func (p *presenceScenario) runPhases(ctx context.Context, e *engine, setup, main
 	res := e.runPhase(ctx, main)
 	pr.NotifyExpected = res.Total.OK * uint64(p.o.Watchers)
 	pr.NotifyExpectedSubscribed = p.expectedSubscribed.Load()
-	p.track.wait(ctx, e, p.o.NotifyWait, pr.NotifyExpected, p.track.marked.Load)
+	// Wait for what the accepted subscriptions are owed, not for NOTIFYs
+	// to watchers whose SUBSCRIBE failed.
+	p.track.wait(ctx, e, p.o.NotifyWait, pr.NotifyExpectedSubscribed, p.track.marked.Load)
 	pr.MemAfter = memOf(pid)
 	p.track.fill(pr, main.t0)
 	// NOTIFYs go on after the last PUBLISH was answered.
