@@ -9,8 +9,8 @@
 // generator instead builds each request as bytes from a template (unique
 // Call-ID, branch, tag and CSeq per request), writes batches with sendmmsg,
 // reads batches with recvmmsg and reads only the status line, Call-ID, CSeq,
-// top Via branch, Content-Length and a Digest challenge of each response
-// (ParseResponse).
+// top Via branch, Content-Length, SIP-ETag and a Digest challenge of each
+// response (ParseResponse).
 //
 // # How a run works
 //
