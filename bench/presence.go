@@ -27,12 +27,18 @@ type PresenceOptions struct {
 	// for this long (or all expected ones did); the wait never exceeds
 	// Timer F.
 	NotifyWait time.Duration
+	// Settle is a pause between the setup (its initial NOTIFYs all in)
+	// and the first PUBLISH: a server that rate-limits NOTIFYs per
+	// subscription (RFC 6446; ours sends at most one per 100 ms) would
+	// otherwise hold back the first PUBLISH's NOTIFY to the watchers that
+	// subscribed last, and the figure would measure the setup's tail.
+	Settle time.Duration
 }
 
 // DefaultPresenceOptions returns the defaults of the presence flags.
 func DefaultPresenceOptions() PresenceOptions {
 	return PresenceOptions{Presentities: 1, Watchers: 1000, SubscribeRate: 5000,
-		PresentityPrefix: "pres", WatcherPrefix: "watcher", NotifyWait: 2 * time.Second}
+		PresentityPrefix: "pres", WatcherPrefix: "watcher", NotifyWait: 2 * time.Second, Settle: time.Second}
 }
 
 // presenceScenario is the presence scenario (RFC 3856, RFC 3903, RFC
@@ -198,6 +204,10 @@ func (p *presenceScenario) runPhases(ctx context.Context, e *engine, setup, main
 		}
 		// The initial NOTIFY of every subscription (RFC 6665 §4.2.1).
 		p.track.wait(ctx, e, p.o.NotifyWait, sr.Total.OK, p.track.fresh.Load)
+		select {
+		case <-ctx.Done():
+		case <-time.After(p.o.Settle):
+		}
 	}
 	pr.MemSetup = memOf(pid)
 	res := e.runPhase(ctx, main)

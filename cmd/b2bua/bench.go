@@ -102,6 +102,7 @@ func addPresenceFlags(cmd *cobra.Command, f *benchFlags) {
 	fs.StringVar(&p.PresentityPrefix, "presentity-prefix", p.PresentityPrefix, "presentity AORs: <prefix><n>@DOMAIN")
 	fs.StringVar(&p.WatcherPrefix, "watcher-prefix", p.WatcherPrefix, "watcher AORs: <prefix><n>@DOMAIN")
 	fs.DurationVar(&p.NotifyWait, "notify-wait", p.NotifyWait, "stop waiting for NOTIFYs after this long without one")
+	fs.DurationVar(&p.Settle, "settle", p.Settle, "pause between the setup and the first PUBLISH")
 	fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of SUBSCRIBE and PUBLISH in seconds")
 }
 
