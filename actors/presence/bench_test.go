@@ -65,7 +65,7 @@ func waitSent(b testing.TB, h *harness, n int) {
 func BenchmarkMemoryPerSubscription(b *testing.B) {
 	for b.Loop() {
 		c := testConfig()
-		c.Idle = 300 * time.Millisecond
+		c.Idle, c.SubscriptionIdle = 300*time.Millisecond, 300*time.Millisecond
 		h := run(b, openStore(b, b.TempDir()), c, nil)
 		h.port.forget = true
 		const w = 10000
