@@ -13,6 +13,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/outbound"
+	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/store"
@@ -24,6 +25,7 @@ type Deps struct {
 	Log       *zap.Logger
 	Store     store.Store
 	Registrar registrar.Config
+	Presence  presence.Config
 	// Metrics counts entities per kind; nil: not counted.
 	Metrics *shard.Metrics
 	// Outbound sends SIP for actors. Start sets it to System.Outbound, a
@@ -32,6 +34,34 @@ type Deps struct {
 	// Dialogs is where kinds register the dialogs they own; Start fills it
 	// and hands the same registry to the edge (Routers.Dialogs).
 	Dialogs *dialog.Registry
+
+	sys *actor.ActorSystem // set by Start: routers are made from it
+}
+
+// router is the router of the kind name with n shards: only the shards'
+// names, so it exists before the kind starts, and kinds that send to each
+// other can each hold the other's.
+func (d Deps) router(name string, n int) *shard.Router {
+	return shard.NewRouter(d.sys, actor.NewPID(d.sys.Address(), Top+"/"+name), n)
+}
+
+// presence is what the presence kinds are built from. The registrar asks
+// a new presentity's contacts, and is told nothing when presence is off.
+func (d Deps) presence() presence.Deps {
+	pd := presence.Deps{Log: d.Log.Named("presence"), Config: d.Presence, Store: d.Store, Port: d.Outbound, Metrics: d.Metrics,
+		Presentities:  d.router(presence.PresentityName, d.Presence.Shards),
+		Subscriptions: d.router(presence.SubscriptionName, d.Presence.Shards)}
+	reg := registrar.NewRouter(d.router(registrar.Name, d.Registrar.Shards))
+	pd.Lookup = func(aor string, reply func([]string, error)) {
+		reg.Lookup(&registrar.Lookup{AOR: registrar.AOR(aor), Reply: func(r *registrar.LookupResult) {
+			contacts := make([]string, len(r.Bindings))
+			for i, b := range r.Bindings {
+				contacts[i] = b.Contact
+			}
+			reply(contacts, r.Err)
+		}})
+	}
+	return pd
 }
 
 // Kind is one actor kind: its spec (name, entities, store bucket,
@@ -44,8 +74,16 @@ type Kind struct {
 
 // Kinds lists every actor kind the server spawns, one line each.
 func Kinds(d Deps) []Kind {
+	pd := d.presence()
+	rc := d.Registrar
+	pres := presence.NewRouter(pd.Presentities, pd.Subscriptions)
+	rc.Changed = func(aor registrar.AOR, contacts []string) {
+		pres.RegistrationChanged(&presence.RegistrationChanged{AOR: string(aor), Contacts: contacts})
+	}
 	return []Kind{
-		{registrar.Spec(d.Log.Named("registrar"), d.Registrar, d.Store, d.Outbound, d.Metrics), func(r *shard.Router, rs *Routers) { rs.Registrar = registrar.NewRouter(r) }},
+		{registrar.Spec(d.Log.Named("registrar"), rc, d.Store, d.Outbound, d.Metrics), func(r *shard.Router, rs *Routers) { rs.Registrar = registrar.NewRouter(r) }},
+		{presence.PresentitySpec(pd), func(r *shard.Router, rs *Routers) { rs.Presence = pres }},
+		{presence.SubscriptionSpec(pd), nil},
 	}
 }
 
@@ -57,6 +95,7 @@ const Top = "b2bua"
 // so a new kind adds a field here, not a parameter to every constructor.
 type Routers struct {
 	Registrar *registrar.Router
+	Presence  *presence.Router
 	// Dialogs routes in-dialog requests (ACK included) to the actor that
 	// owns the dialog; kinds that establish dialogs add them there.
 	Dialogs *dialog.Registry
@@ -79,7 +118,14 @@ func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 	if err := d.Registrar.Validate(); err != nil {
 		return nil, err
 	}
+	if d.Presence.Shards == 0 && d.Presence.Policy == "" { // not configured: tests that start the registrar only
+		d.Presence = presence.DefaultConfig()
+	}
+	if err := d.Presence.Validate(); err != nil {
+		return nil, err
+	}
 	sys := supervision.NewSystem(d.Log.Named("actor"))
+	d.sys = sys
 	port := outbound.NewDeferred(sys.Root)
 	d.Outbound = port
 	d.Dialogs = dialog.NewRegistry(sys.Root)

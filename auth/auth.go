@@ -41,6 +41,10 @@ const (
 	ScopeRegister = "sip:register"
 	ScopePresence = "sip:presence"
 	ScopeCall     = "sip:call"
+	// ScopeAdmin lets a token use the admin HTTP API for every user (e.g.
+	// /api/v1/presence/{aor}/watchers); without it a token acts for its
+	// own identity only.
+	ScopeAdmin = "b2bua:admin"
 )
 
 var (

@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/auth/users"
@@ -43,6 +44,7 @@ type Config struct {
 	// <Data>/b2bua.db.
 	Store     store.BoltConfig `yaml:",inline"`
 	Registrar registrar.Config `yaml:"registrar"`
+	Presence  presence.Config  `yaml:"presence"`
 	Tokens    Tokens           `yaml:"tokens"`
 	// DigestAlgorithms are offered in this order, one challenge each (RFC
 	// 8760 §2.4). MD5 comes first by default, unlike auth/digest's own
@@ -116,6 +118,7 @@ func Default() Config {
 		Edge:             edge.DefaultConfig(),
 		Store:            store.DefaultBoltConfig(),
 		Registrar:        registrar.DefaultConfig(),
+		Presence:         presence.DefaultConfig(),
 		Tokens: Tokens{IdentityClaim: auth.DefaultIdentityClaim, Leeway: auth.DefaultLeeway,
 			AccessTTL: users.DefaultAccessTTL, RefreshTTL: users.DefaultRefreshTTL},
 	}
@@ -169,6 +172,9 @@ func (c *Config) Resolve() {
 	}
 	if c.Registrar.Shards == 0 {
 		c.Registrar.Shards = registrar.DefaultConfig().Shards
+	}
+	if c.Presence.Shards == 0 {
+		c.Presence.Shards = presence.DefaultConfig().Shards
 	}
 	if c.Edge.MaxInFlight == 0 {
 		c.Edge.MaxInFlight = edge.DefaultConfig().MaxInFlight

@@ -81,6 +81,14 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.Registrar.Shards }},
 	{flag: "idle", env: "B2BUA_IDLE", usage: "how long a registration actor stays resident without a message before it passivates",
 		field: func(c *Config) any { return &c.Registrar.Idle }},
+	{flag: "presence-policy", env: "B2BUA_PRESENCE_POLICY", usage: "who may watch a user who set no policy: open, same-domain or approve",
+		field: func(c *Config) any { return &c.Presence.Policy }},
+	{flag: "presence-visibility", env: "B2BUA_PRESENCE_VISIBILITY", usage: "what a watcher sees when its owner set no level: full or basic",
+		field: func(c *Config) any { return &c.Presence.Visibility }},
+	{flag: "min-notify-interval", env: "B2BUA_MIN_NOTIFY_INTERVAL", usage: "shortest time between two NOTIFYs of one subscription (changes in between are merged)",
+		field: func(c *Config) any { return &c.Presence.MinNotifyInterval }},
+	{flag: "max-watchers", env: "B2BUA_MAX_WATCHERS", usage: "subscriptions one presentity may have (503 past it)",
+		field: func(c *Config) any { return &c.Presence.MaxWatchers }},
 }
 
 // applyEnv overlays the B2BUA_* variables read through getenv.

@@ -27,6 +27,9 @@ func (c *Config) Validate() error {
 	if err := c.validateAddrs(); err != nil {
 		return err
 	}
+	if err := c.Presence.Validate(); err != nil {
+		return err
+	}
 	if err := c.Registrar.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,6 +233,50 @@ func (b *Bolt) Scan(kind Kind, fn func(key string, val []byte) error) error {
 		}
 		return bk.ForEach(func(k, v []byte) error { return fn(string(k), v) })
 	})
+}
+
+// ScanPrefix implements Store.
+func (b *Bolt) ScanPrefix(kind Kind, prefix string, fn func(key string, val []byte) error) error {
+	queued := map[string][]byte{}
+	b.queuedMu.Lock()
+	for id, p := range b.queued {
+		if id.kind == kind && strings.HasPrefix(id.key, prefix) {
+			var v []byte // nil: a queued deletion
+			if p.val != nil {
+				v = append(make([]byte, 0, len(p.val)), p.val...)
+			}
+			queued[id.key] = v
+		}
+	}
+	b.queuedMu.Unlock()
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(kind))
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
+			if _, ok := queued[string(k)]; ok {
+				continue
+			}
+			if err := fn(string(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, v := range queued {
+		if v == nil {
+			continue
+		}
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops accepting writes, commits what is queued and closes the file.

@@ -205,3 +205,32 @@ func TestFullQueueRefusesAtOnce(t *testing.T) {
 		t.Fatal("2000 writes into a queue of one: none refused")
 	}
 }
+
+func TestScanPrefixSeesQueuedWrites(t *testing.T) {
+	b := open(t, filepath.Join(t.TempDir(), "s.db"))
+	defer b.Close()
+	done := make(chan error, 8)
+	for _, k := range []string{"a\x00x", "a\x00y", "a\x00z", "b\x00x", "a"} {
+		b.Save("w", k, []byte(k), func(err error) { done <- err })
+	}
+	for range 5 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Delete("w", "a\x00y", func(error) {})
+	b.Save("w", "a\x00q", []byte{}, func(error) {})
+	got := map[string]string{}
+	if err := b.ScanPrefix("w", "a\x00", func(k string, v []byte) error { got[k] = string(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a\x00x": "a\x00x", "a\x00z": "a\x00z", "a\x00q": ""}
+	if len(got) != len(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}

@@ -32,6 +32,11 @@ type Store interface {
 	// Scan calls fn for every record of kind in key order. The value is only
 	// valid during the call.
 	Scan(kind Kind, fn func(key string, val []byte) error) error
+	// ScanPrefix calls fn for every record of kind whose key starts with
+	// prefix, queued writes included (a queued deletion hides its key).
+	// Records on file come in key order, then queued ones. The value is
+	// only valid during the call.
+	ScanPrefix(kind Kind, prefix string, fn func(key string, val []byte) error) error
 	// Close flushes queued writes and releases the store.
 	Close() error
 }

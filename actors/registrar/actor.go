@@ -136,9 +136,35 @@ func (a *Actor) register(c *shard.Context, r *Register) {
 		r.answer(&RegisterResult{Err: ErrTooLarge, Now: now})
 		return
 	}
+	a.notify(a.bindings, next)
 	a.bindings = next
 	a.persist(c, r, tx, raw, now)
 	a.settle(c)
+}
+
+// notify tells Config.Changed the contacts of next when they differ from
+// those of prev.
+func (a *Actor) notify(prev, next []Binding) {
+	if a.conf.Changed == nil || sameContacts(prev, next) {
+		return
+	}
+	contacts := make([]string, len(next))
+	for i, b := range next {
+		contacts[i] = b.Contact
+	}
+	a.conf.Changed(a.aor, contacts)
+}
+
+func sameContacts(a, b []Binding) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Contact != b[i].Contact {
+			return false
+		}
+	}
+	return true
 }
 
 // applied reports whether a binding was made by the transaction tx: each
@@ -230,6 +256,7 @@ func (a *Actor) expire(c *shard.Context) {
 		if ce := a.log.Check(zap.DebugLevel, "bindings expired"); ce != nil {
 			ce.Write(zap.String("aor", string(a.aor)), zap.Int("left", len(live)))
 		}
+		a.notify(a.bindings, live)
 		a.bindings = live
 		a.persist(c, nil, txKey{}, record(live), now)
 	}

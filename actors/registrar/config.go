@@ -21,6 +21,12 @@ type Config struct {
 	Idle time.Duration `yaml:"idle"`
 	// Now is the clock; nil means time.Now. Tests may set it.
 	Now func() time.Time `yaml:"-"`
+	// Changed, when set, is told the live contacts of an AOR whenever
+	// the set changes (a contact added, removed or expired): the server
+	// wires it to the presence server, which derives presence from
+	// registration. It runs on the registration actor's goroutine and
+	// must not block.
+	Changed func(aor AOR, contacts []string) `yaml:"-"`
 }
 
 // DefaultConfig is 60 s minimum, 7200 s maximum, 3600 s default, 32 contacts

@@ -125,7 +125,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Metrics: shard.NewMetrics(reg)})
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Presence: c.Presence, Metrics: shard.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,11 @@ func serve(ctx context.Context, c config.Config) error {
 	defer sys.Outbound.Set(nil)
 
 	var ready atomic.Bool
-	httpSrv, err := startHTTP(httpLn, reg, &ready, log, svc.Handler(), adminHandler(svc, adminToken, log.Named("admin")))
+	papi := &presenceAPI{router: sys.Routers.Presence, adminToken: adminToken, domain: c.Edge.Domain, log: log.Named("presence-api")}
+	if edgeAuth != nil && edgeAuth.Bearer != nil {
+		papi.verify = edgeAuth.Bearer.Verify
+	}
+	httpSrv, err := startHTTP(httpLn, reg, &ready, log, svc.Handler(), adminHandler(svc, adminToken, log.Named("admin")), papi.handler())
 	if err != nil {
 		return err
 	}
@@ -206,11 +210,12 @@ func listenerStrings(ls []edge.Listener) []string {
 	return out
 }
 
-// startHTTP serves /healthz (the process is up), /readyz (the SIP edge is
+// startHTTP serves /api/ (the presence API), /healthz (the process is up), /readyz (the SIP edge is
 // serving), /metrics, pprof, the OAuth 2.0 endpoints (oauth: /oauth/ and
 // /.well-known/) and the admin API on ln.
-func startHTTP(ln net.Listener, reg *prometheus.Registry, ready *atomic.Bool, log *zap.Logger, oauth, admin http.Handler) (*http.Server, error) {
+func startHTTP(ln net.Listener, reg *prometheus.Registry, ready *atomic.Bool, log *zap.Logger, oauth, admin, api http.Handler) (*http.Server, error) {
 	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
 	mux.Handle("/oauth/", oauth)
 	mux.Handle("/.well-known/", oauth)
 	mux.Handle("/admin/", admin)

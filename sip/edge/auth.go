@@ -99,15 +99,21 @@ func (s *Server) authenticate(req *sip.Request) (*auth.Identity, error) {
 			return id, err
 		}
 	}
-	party := &req.From().Address
-	if req.Method == sip.REGISTER {
-		party = &req.To().Address
+	var aor string
+	switch req.Method {
+	case sip.REGISTER:
+		a, e := aorOf(&req.To().Address)
+		aor, err = string(a), e
+	case sip.PUBLISH: // only one's own presence (RFC 3903 §4: the Request-URI names it)
+		aor, err = s.aorAt(&req.Recipient)
+	default:
+		a, e := aorOf(&req.From().Address)
+		aor, err = string(a), e
 	}
-	aor, err := aorOf(party)
 	if err != nil {
 		return id, err
 	}
-	if err := auth.MatchIdentity(id, string(aor)); err != nil {
+	if err := auth.MatchIdentity(id, aor); err != nil {
 		return id, err
 	}
 	return id, nil

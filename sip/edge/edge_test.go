@@ -129,7 +129,7 @@ const goldenVia = "127.0.0.1:5999"
 // path) and over TCP (transaction path) and compares the response with the
 // golden expectation: both paths must answer the same.
 func TestGolden(t *testing.T) {
-	goldens := siptest.LoadGoldens(t, "testdata/register")
+	goldens := append(siptest.LoadGoldens(t, "testdata/register"), siptest.LoadGoldens(t, "testdata/presence")...)
 	for _, network := range []string{"udp", "tcp"} {
 		t.Run(network, func(t *testing.T) {
 			s := startServer(t)

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/sip/status"
@@ -75,6 +76,7 @@ func (s *Server) fail(req *sip.Request, w responder, err error) {
 	code, reason := status.Of(err)
 	res := s.response(req, code, reason)
 	var brief *registrar.IntervalTooBriefError
+	var pbrief *presence.IntervalTooBriefError
 	var require *requireError
 	switch {
 	case code == status.Unauthorized || errors.Is(err, auth.ErrInsufficientScope):
@@ -85,6 +87,14 @@ func (s *Server) fail(req *sip.Request, w responder, err error) {
 		}
 	case errors.As(err, &brief):
 		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(brief.MinExpires)))
+	case errors.As(err, &pbrief):
+		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(pbrief.MinExpires)))
+	case errors.Is(err, presence.ErrBadEvent):
+		res.AppendHeader(sip.NewHeader("Allow-Events", allowEvents))
+	case errors.Is(err, errUnsupportedBody):
+		res.AppendHeader(sip.NewHeader("Accept", "application/pidf+xml")) // RFC 3261 §21.4.13
+	case errors.Is(err, presence.ErrPublishRate), errors.Is(err, presence.ErrTooManyWatchers):
+		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
 	case errors.As(err, &require):
 		for _, t := range require.tags {
 			res.AppendHeader(sip.NewHeader("Unsupported", t))

@@ -23,7 +23,8 @@ func (s *Server) options(req *sip.Request, w responder) {
 	}
 	res := s.response(req, status.OK, status.Reason(status.OK))
 	res.AppendHeader(sip.NewHeader("Allow", allow))
-	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/pidf+xml"))
+	res.AppendHeader(sip.NewHeader("Allow-Events", allowEvents))
 	res.AppendHeader(sip.NewHeader("Supported", strings.Join(supported, ", ")))
 	res.AppendHeader(sip.NewHeader("Accept-Language", "en"))
 	w.respond(res)

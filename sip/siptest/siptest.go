@@ -94,6 +94,7 @@ var masks = []struct {
 	{regexp.MustCompile(`(?m)^Date: .*$`), "Date: <date>"},
 	{regexp.MustCompile(`received=[0-9a-fA-F.:]+`), "received=<ip>"},
 	{regexp.MustCompile(`rport=[0-9]+`), "rport=<port>"},
+	{regexp.MustCompile(`(?m)^SIP-ETag: .*$`), "SIP-ETag: <etag>"},
 }
 
 // Mask turns CRLF into LF and replaces what differs between runs (Date,

@@ -12,9 +12,11 @@ import (
 
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/outbound"
+	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/pidf"
 	"github.com/b2bua/b2bua/store"
 )
 
@@ -131,6 +133,24 @@ var table = []entry{
 	{registrar.ErrTooManyHops, TooManyHops, Reason(TooManyHops)},             // RFC 3261 §16.3 step 3
 	{registrar.ErrLoop, LoopDetected, Reason(LoopDetected)},                  // RFC 3261 §16.3 step 4
 	{dialog.ErrNoDialog, NoSuchDialog, Reason(NoSuchDialog)},                 // RFC 3261 §12.2.2, §15.1.2
+	// Presence (RFC 3903, RFC 6665, RFC 3856). The edge adds Allow-Events
+	// to 489, Min-Expires to 423 and Retry-After to a rate 503.
+	{presence.ErrUnknownETag, ConditionalFailed, Reason(ConditionalFailed)}, // RFC 3903 §6 step 4
+	{presence.ErrBadEvent, BadEvent, Reason(BadEvent)},                      // RFC 6665 §7.2.2
+	{presence.ErrNoBody, BadRequest, "Missing Body"},
+	{presence.ErrNoSubscription, NoSuchDialog, Reason(NoSuchDialog)},
+	{presence.ErrForbidden, Forbidden, Reason(Forbidden)},
+	{presence.ErrTooManyWatchers, ServiceUnavailable, "Too Many Watchers"},
+	{presence.ErrTooManyDialogs, Forbidden, "Too Many Subscriptions"},
+	{presence.ErrTooManyPublications, Forbidden, "Too Many Publications"},
+	{presence.ErrPublishRate, ServiceUnavailable, "Publish Rate Exceeded"},
+	{presence.ErrStore, ServerInternalError, Reason(ServerInternalError)},
+	{presence.ErrOutOfOrder, ServerInternalError, "CSeq Out of Order"}, // RFC 3261 §12.2.2
+	{presence.ErrBadPolicy, BadRequest, "Unknown Policy"},
+	{pidf.ErrTooLarge, RequestTooLarge, Reason(RequestTooLarge)},
+	{pidf.ErrTooDeep, BadRequest, "Malformed PIDF"},
+	{pidf.ErrTooManyElements, BadRequest, "Malformed PIDF"},
+	{pidf.ErrMalformed, BadRequest, "Malformed PIDF"},
 	{context.DeadlineExceeded, RequestTimeout, Reason(RequestTimeout)},
 	// The client port (actors/outbound): no final response in time is 408
 	// (RFC 3261 §8.1.3.1, Timer F). A request that could not be sent to the

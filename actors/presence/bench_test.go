@@ -1,0 +1,93 @@
+package presence
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// BenchmarkFanOut: one PUBLISH to a presentity with W watchers, until
+// every watcher's NOTIFY reached the (in-process, answering) port: the
+// actor side of fan-out, without the network. Reports NOTIFYs per second.
+func BenchmarkFanOut(b *testing.B) {
+	for _, w := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("watchers=%d", w), func(b *testing.B) {
+			c := testConfig()
+			c.Shards = 8 * runtime.GOMAXPROCS(0)
+			h := run(b, openStore(b, b.TempDir()), c, nil)
+			defer h.stop()
+			h.port.forget = true
+			const aor = "sip:star@example.com"
+			for i := range w {
+				if r, _ := h.subscribe(aor, fmt.Sprintf("sip:w%d@example.com", i), EventPresence, 3600); r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+			waitSent(b, h, w)
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; b.Loop(); i++ {
+				sent := len(h.port.sentSnapshot())
+				h.publish(aor, "", 600, body(fmt.Sprintf("n%d", i)))
+				waitSent(b, h, sent+w)
+			}
+			b.ReportMetric(float64(w*b.N)/time.Since(start).Seconds(), "notify/s")
+		})
+	}
+}
+
+func (p *port) sentSnapshot() []any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return make([]any, p.n)
+}
+
+func waitSent(b testing.TB, h *harness, n int) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h.port.mu.Lock()
+		got := h.port.n
+		h.port.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d NOTIFYs sent, want %d", got, n)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// BenchmarkMemoryPerSubscription: heap per subscription of one presentity
+// with 10,000 watchers, resident, and after the subscriptions passivated.
+func BenchmarkMemoryPerSubscription(b *testing.B) {
+	for b.Loop() {
+		c := testConfig()
+		c.Idle = 300 * time.Millisecond
+		h := run(b, openStore(b, b.TempDir()), c, nil)
+		h.port.forget = true
+		const w = 10000
+		before := heap()
+		for i := range w {
+			if r, _ := h.subscribe("sip:star@example.com", fmt.Sprintf("sip:w%d@example.com", i), EventPresence, 3600); r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+		waitSent(b, h, w)
+		resident := heap()
+		time.Sleep(2 * time.Second)
+		passivated := heap()
+		b.ReportMetric(float64(resident-before)/w, "B/sub-resident")
+		b.ReportMetric(float64(passivated-before)/w, "B/sub-passivated")
+		h.stop()
+	}
+}
+
+func heap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
