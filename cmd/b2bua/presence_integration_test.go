@@ -31,7 +31,8 @@ var presenceScenarios = []struct {
 	{"publish lifecycle", "publish.xml", 100, 50},
 	// No Expires in the PUBLISH: the 200 says 3600.
 	{"publish default expires", "publish_default_expires.xml", 20, 20},
-	// 412 unknown ETag, 489 Event: foo, 415 text/plain, 423 + Min-Expires: 60.
+	// 412 unknown ETag; 489 for Event: foo and for no Event; 415 for text/plain
+	// and for a body without Content-Type; 423 with Min-Expires: 60.
 	{"publish errors", "publish_errors.xml", 20, 20},
 	// SUBSCRIBE with Accept: 200/202 + To tag, Contact, Expires; NOTIFY
 	// active/pending with the published PIDF; refresh; unsubscribe and the
