@@ -66,6 +66,11 @@ func TestLoadLayers(t *testing.T) {
 				t.Fatalf("got %v", c.Edge.ClientTimeout)
 			}
 		}},
+		{name: "client concurrency from env", env: map[string]string{"B2BUA_CLIENT_CONCURRENCY": "20000"}, check: func(t *testing.T, c Config) {
+			if c.Edge.ClientConcurrency != 20000 {
+				t.Fatalf("got %d", c.Edge.ClientConcurrency)
+			}
+		}},
 		{name: "bad duration in env", env: map[string]string{"B2BUA_IDLE": "soon"}, err: true},
 		{name: "bad boolean in env", env: map[string]string{"B2BUA_FSYNC": "maybe"}, err: true},
 		{name: "missing file", path: filepath.Join(dir, "nope.yaml"), err: true},
@@ -169,6 +174,7 @@ func TestValidate(t *testing.T) {
 		{"min above max expires", func(c *Config) { c.Registrar.MinExpires = 9000 }, "min expires"},
 		{"negative idle", func(c *Config) { c.Registrar.Idle = -time.Second }, "idle"},
 		{"negative max inflight", func(c *Config) { c.Edge.MaxInFlight = -1 }, "max inflight"},
+		{"zero client concurrency", func(c *Config) { c.Edge.ClientConcurrency = 0 }, "client concurrency"},
 		{"bearer", func(c *Config) { c.Auth = "bearer" }, ""},
 		{"digest and bearer", func(c *Config) { c.Auth = "digest, bearer" }, ""},
 		{"none", func(c *Config) { c.Auth = "none" }, ""},

@@ -49,6 +49,8 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.AuthChallenges }},
 	{flag: "client-timeout", env: "B2BUA_CLIENT_TIMEOUT", usage: "how long a request the server sends (a forwarded OPTIONS) waits for its final response (408 past it)",
 		field: func(c *Config) any { return &c.Edge.ClientTimeout }},
+	{flag: "client-concurrency", env: "B2BUA_CLIENT_CONCURRENCY", usage: "requests the server sends (NOTIFY, forwarded OPTIONS) in flight at once; past it they fail as 503",
+		field: func(c *Config) any { return &c.Edge.ClientConcurrency }},
 	{flag: "token-issuer", env: "B2BUA_TOKEN_ISSUER", usage: "iss of our tokens, required of every token (default http://<--http>)",
 		field: func(c *Config) any { return &c.Tokens.Issuer }},
 	{flag: "token-audience", env: "B2BUA_TOKEN_AUDIENCE", usage: "aud required of every token (default sip:<--domain>)",

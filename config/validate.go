@@ -23,6 +23,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: domain is empty")
 	case c.Edge.MaxInFlight < 1:
 		return fmt.Errorf("config: max inflight %d: want at least 1", c.Edge.MaxInFlight)
+	case c.Edge.ClientConcurrency < 1:
+		return fmt.Errorf("config: client concurrency %d: want at least 1", c.Edge.ClientConcurrency)
 	}
 	if err := c.validateAddrs(); err != nil {
 		return err

@@ -1,5 +1,6 @@
 // Package outbound is how actors send SIP requests: through a Port that
-// the SIP edge implements over sipgo client transactions. Send never
+// the SIP edge implements (statelessly for non-INVITE requests over UDP,
+// over sipgo client transactions otherwise). Send never
 // blocks the actor; exactly one *Result comes back to the actor as a
 // message (a response, a timeout or a transport error), so an actor waits
 // for the network the way it waits for anything else: in its mailbox.

@@ -3,6 +3,7 @@ package presence
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -90,4 +91,49 @@ func heap() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+// BenchmarkPublish: the actor path of an initial PUBLISH for a new
+// presentity each time (Kamailio's reference load), and of a modify of
+// one publication, from the message to the answer after the commit.
+func BenchmarkPublish(b *testing.B) {
+	b.Run("new-presentity", func(b *testing.B) {
+		c := testConfig()
+		h := run(b, openStore(b, b.TempDir()), c, nil)
+		defer h.stop()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			h.publishTx(&Publish{AOR: fmt.Sprintf("sip:u%d@example.com", i), Expires: 3600, Body: body("x"), CallID: "c", CSeq: 1, Branch: fmt.Sprint(i)})
+		}
+	})
+	b.Run("new-presentity-parallel", func(b *testing.B) {
+		c := testConfig()
+		h := run(b, openStore(b, b.TempDir()), c, nil)
+		defer h.stop()
+		b.ReportAllocs()
+		var n atomic.Int64
+		b.SetParallelism(64)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				h.publishTx(&Publish{AOR: fmt.Sprintf("sip:u%d@example.com", i), Expires: 3600, Body: body("x"), CallID: "c", CSeq: 1, Branch: fmt.Sprint(i)})
+			}
+		})
+	})
+	b.Run("modify", func(b *testing.B) {
+		c := testConfig()
+		c.MaxPublishRate = 1e9
+		h := run(b, openStore(b, b.TempDir()), c, nil)
+		defer h.stop()
+		etag := h.publish("sip:m@example.com", "", 3600, body("x")).ETag
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			r := h.publishTx(&Publish{AOR: "sip:m@example.com", ETag: etag, Expires: 3600, Body: body("y"), CallID: "c", CSeq: uint32(i + 1), Branch: fmt.Sprint(i)})
+			etag = r.ETag
+		}
+	})
 }

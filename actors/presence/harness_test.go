@@ -35,6 +35,9 @@ type port struct {
 	gone   map[string]bool
 	n      int  // NOTIFYs sent
 	forget bool // count NOTIFYs without keeping them (memory benchmarks)
+	// udpFails answers every UDP request with ErrTransport (a body too
+	// large for a datagram).
+	udpFails bool
 }
 
 func newPort(root *actor.RootContext) *port {
@@ -52,9 +55,12 @@ func (p *port) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
 		p.byTo[user] = append(p.byTo[user], req)
 	}
 	silent, gone := p.silent[user], p.gone[user]
+	udpFails := p.udpFails && req.Transport() == "UDP"
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	switch {
+	case udpFails:
+		p.root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrTransport})
 	case silent:
 	case gone:
 		p.root.Send(replyTo, &outbound.Result{ID: id, Response: sip.NewResponseFromRequest(req, 481, "Gone", nil)})

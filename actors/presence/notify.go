@@ -87,6 +87,9 @@ func (s *Subscription) request(st SubState, reason Reason, body []byte, now time
 			req.SetDestination(addr)
 		}
 	}
+	if s.overTCP {
+		req.SetTransport("TCP")
+	}
 	return req, nil
 }
 

@@ -272,3 +272,27 @@ func TestSubscriptionsSurviveRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyTooLargeForUDPGoesOverTCP: a NOTIFY the port cannot send over
+// UDP is sent again over TCP (RFC 3261 §18.1.1) instead of dropping the
+// watcher.
+func TestNotifyTooLargeForUDPGoesOverTCP(t *testing.T) {
+	h := run(t, openStore(t, t.TempDir()), testConfig(), nil)
+	defer h.stop()
+	h.port.mu.Lock()
+	h.port.udpFails = true
+	h.port.mu.Unlock()
+	const aor = "sip:alice@example.com"
+	ch := make(chan *SubscribeResult, 1)
+	d := Dialog{CallID: "big", LocalTag: "l", RemoteTag: "r", LocalURI: aor, RemoteURI: "<sip:big@example.com>",
+		RemoteTarget: "sip:big@192.0.2.9:5060", RemoteCSeq: 1, Source: "udp:192.0.2.9:5060", Contact: "sip:127.0.0.1:5060"}
+	h.router.Subscribe(&Subscribe{Presentity: aor, Watcher: "sip:big@example.com", Event: EventPresence, Expires: 600, Dialog: d,
+		Reply: func(r *SubscribeResult) { ch <- r }})
+	if r := wait(t, ch, "Subscribe"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	got := h.port.notifies(t, "big", 2)
+	if got[0].Transport() != "UDP" || got[1].Transport() != "TCP" {
+		t.Fatalf("transports %s then %s, want UDP then TCP", got[0].Transport(), got[1].Transport())
+	}
+}

@@ -40,6 +40,7 @@ type Subscription struct {
 	final    bool      // the NOTIFY out is the last one
 	lastSent time.Time // when the last NOTIFY left
 	retryAt  time.Time // the port was full: try again then
+	overTCP  bool      // UDP failed (a body too large for a datagram): NOTIFYs go over TCP
 
 	pending int    // writes not yet committed
 	id      uint64 // this instance
@@ -132,12 +133,16 @@ func (s *Subscription) activate(c *shard.Context, a *shard.Activate) {
 func (s *Subscription) start(c *shard.Context, m *start) {
 	sub, now := m.sub, s.conf.now()
 	d := &sub.Dialog
+	prev := s.rec
 	s.rec = &subRecord{Presentity: sub.Presentity, Watcher: sub.Watcher, Event: sub.Event, EventID: sub.EventID,
 		State: m.state, Created: now.UnixNano(),
 		LocalURI: d.LocalURI, RemoteURI: d.RemoteURI, RemoteTarget: d.RemoteTarget, Routes: d.Routes,
 		RemoteCSeq: d.RemoteCSeq, Source: d.Source, Contact: d.Contact}
 	if !m.expires.IsZero() {
 		s.rec.Expires = m.expires.UnixNano()
+	}
+	if prev != nil && prev.State != StateTerminated { // the same dialog again: its CSeq space goes on
+		s.rec.Created, s.rec.CSeq = prev.Created, prev.CSeq
 	}
 	s.content, s.have, s.dirty = m.content, true, true
 	if m.expires.IsZero() { // a fetch: one NOTIFY with the state, terminated (§4.4.3)
@@ -227,9 +232,9 @@ func (s *Subscription) update(c *shard.Context, m *update) {
 		s.rec.State = m.state
 		s.persist(c, nil, nil)
 	}
-	if s.have && m.content.version < s.content.version && m.content.winfo == nil {
-		return // an older state overtaken by a newer one
-	}
+	// No version check: the presentity's messages to one subscription
+	// arrive in the order it sent them (one sender, one shard, FIFO
+	// mailboxes), and its version restarts from the store after a crash.
 	s.content, s.have, s.dirty = m.content, true, true
 	s.flush(c)
 }
@@ -337,6 +342,10 @@ func (s *Subscription) result(c *shard.Context, r *outbound.Result) {
 		if !final {
 			s.dirty, s.retryAt = true, s.conf.now().Add(time.Second)
 		}
+	case errors.Is(r.Err, outbound.ErrTransport) && !s.overTCP && !final && strings.EqualFold(s.transport(), "udp"):
+		// RFC 3261 §18.1.1: a request too large for UDP goes over TCP;
+		// a watcher that takes neither is gone.
+		s.overTCP, s.dirty = true, true
 	case r.Err != nil:
 		gone = true
 	case r.Response != nil && (r.Response.StatusCode == 481 || r.Response.StatusCode == 408):
@@ -355,6 +364,13 @@ func (s *Subscription) result(c *shard.Context, r *outbound.Result) {
 		return
 	}
 	s.flush(c)
+}
+
+// transport is the transport NOTIFYs take by default: the one the
+// SUBSCRIBE came over.
+func (s *Subscription) transport() string {
+	network, _, _ := strings.Cut(s.rec.Source, ":")
+	return network
 }
 
 // tick is the timer: the subscription expired, or a NOTIFY held back may

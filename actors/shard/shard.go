@@ -32,6 +32,7 @@ type shard struct {
 	scanEvery uint32
 	timer     *time.Timer
 	selfID    string
+	stopping  bool // its entities are being stopped with it: nothing to remember
 }
 
 // entry is one resident entity: its incarnation, the number of the last
@@ -92,6 +93,7 @@ func (s *shard) Receive(ctx actor.Context) {
 		_, ok := s.active[msg.key]
 		ctx.Respond(&residentAnswer{resident: ok})
 	case *actor.Stopping, *actor.Restarting:
+		s.stopping = true
 		if s.timer != nil {
 			s.timer.Stop()
 		}
@@ -177,6 +179,12 @@ func (s *shard) sleep(key string, due int64) {
 // the store, and the key's deadline is read back so it still fires.
 func (s *shard) terminated(m *actor.Terminated) {
 	s.spec.Metrics.stopped(s.spec.Name)
+	if s.stopping {
+		// The shard stops (or restarts) with its entities: reading each
+		// one's record back would only slow the shutdown; a restarted
+		// shard restores from the store anyway.
+		return
+	}
 	key, gen := parseName(m.Who.Id, s.selfID)
 	e := s.active[key]
 	if e == nil || e.gen != gen {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo"
@@ -15,32 +18,44 @@ import (
 	"github.com/b2bua/b2bua/actors/outbound"
 )
 
-// clientPort is the edge's outbound.Port: it sends actors' requests over
-// sipgo client transactions and delivers each result to the actor as a
-// message.
+// clientPort is the edge's outbound.Port: it sends actors' requests and
+// delivers each result to the actor as a message.
 //
-// Concurrency: each request in flight has one goroutine that reads its
-// transaction (sipgo passes responses up on an unbuffered channel, so
-// someone must read it), and at most Config.ClientConcurrency of them
-// exist; past that Send answers outbound.ErrUnavailable at once (503
-// upstream), the same shedding the edge does with MaxInFlight. Unlike a
-// fixed pool of workers that each wait for one transaction, a contact that
-// never answers holds one slot for ClientTimeout, not a worker that others
-// queue behind. Measured in DEPENDENCIES.md: bounded transactions hold
-// about 25,000/s on UDP; the stateless design (own Via branch, responses
-// matched in the unhandled-response handler, own retransmissions) reaches
-// about 56,000/s and is the way up when NOTIFY fan-out needs it.
+// Two paths, one contract:
+//   - Non-INVITE requests to an IP address over UDP take the stateless
+//     path (client_udp.go): our own Via branch, written from the edge's
+//     listener, retransmitted and timed out by one timer goroutine for all
+//     of them, responses matched by branch in the UDP read filter. It
+//     exists for NOTIFY fan-out (10,000 watchers of one presentity at
+//     once), which sipgo's transaction per request cannot carry: measured
+//     in DEPENDENCIES.md, that design collapses at about 25,000/s on two
+//     cores, the stateless one reaches about 56,000/s.
+//   - INVITE (and CANCEL and ACK, which belong to an INVITE transaction),
+//     TCP, destinations that need resolving, and requests too large for
+//     UDP go through sipgo client transactions: each in flight has one
+//     goroutine that reads its transaction (sipgo passes responses up on
+//     an unbuffered channel, so someone must read it).
+//
+// At most Config.ClientConcurrency requests are in flight on both paths
+// together, and at most maxTransactions of them on the transaction path;
+// past that Send answers outbound.ErrUnavailable at once (503 upstream),
+// the same shedding the edge does with MaxInFlight. A contact that never
+// answers holds one slot for ClientTimeout, not a worker that others queue
+// behind.
 //
 // UDP requests leave from the edge's own listener (so a contact behind a
 // NAT, which registered through that listener, accepts them, RFC 5626
 // §3.3), whose socket already has Config.UDPBuffer of receive buffer; TCP
 // requests reuse the connection the contact registered over.
 type clientPort struct {
-	s      *Server
-	client *sipgo.Client
-	slots  chan struct{}
-	ctx    context.Context // cancelled by close: in-flight requests end ErrUnavailable
-	cancel context.CancelFunc
+	s        *Server
+	client   *sipgo.Client
+	sl       *udpClient
+	inflight atomic.Int64 // requests in flight on both paths, at most limit
+	limit    int64
+	txs      atomic.Int64    // of which on the transaction path, at most maxTransactions
+	ctx      context.Context // cancelled by close: in-flight requests end ErrUnavailable
+	cancel   context.CancelFunc
 
 	mu     sync.RWMutex // guards closed against wg.Add after close's Wait
 	closed bool
@@ -49,8 +64,27 @@ type clientPort struct {
 
 func newClientPort(s *Server, client *sipgo.Client) *clientPort {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &clientPort{s: s, client: client, slots: make(chan struct{}, s.conf.ClientConcurrency), ctx: ctx, cancel: cancel}
+	p := &clientPort{s: s, client: client, limit: int64(s.conf.ClientConcurrency), ctx: ctx, cancel: cancel}
+	p.sl = newUDPClient(s.conf.ClientTimeout, p.release, s.log, s.metrics)
+	return p
 }
+
+// maxTransactions bounds the requests in flight through sipgo client
+// transactions: each holds a goroutine and a transaction, and DEPENDENCIES.md
+// measured that design clean only up to about 22,000/s. The stateless path
+// has only ClientConcurrency for a bound.
+const maxTransactions = 4096
+
+// acquire takes an in-flight slot; false past ClientConcurrency.
+func (p *clientPort) acquire() bool {
+	if p.inflight.Add(1) > p.limit {
+		p.inflight.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *clientPort) release() { p.inflight.Add(-1) }
 
 // Port returns the edge's client port, which delivers results through sys.
 // Plug it into actors.System.Outbound after Start and unplug it (Set(nil))
@@ -70,26 +104,61 @@ type boundPort struct {
 func (b *boundPort) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
 	p, root := b.p, b.root
 	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if p.closed {
-		p.mu.RUnlock()
 		root.Send(replyTo, &outbound.Result{ID: id, Err: outbound.ErrUnavailable})
 		return
 	}
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		p.mu.RUnlock()
-		root.Send(replyTo, &outbound.Result{ID: id, Err: fmt.Errorf("%w: %d requests in flight", outbound.ErrUnavailable, cap(p.slots))})
+	if !p.acquire() {
+		root.Send(replyTo, &outbound.Result{ID: id, Err: fmt.Errorf("%w: %d requests in flight", outbound.ErrUnavailable, p.limit)})
+		return
+	}
+	if p.sendStateless(req, root, replyTo, id) {
+		return
+	}
+	if p.txs.Add(1) > maxTransactions {
+		p.txs.Add(-1)
+		p.release()
+		root.Send(replyTo, &outbound.Result{ID: id, Err: fmt.Errorf("%w: %d transactions in flight", outbound.ErrUnavailable, maxTransactions)})
 		return
 	}
 	p.wg.Add(1)
-	p.mu.RUnlock()
 	go func() {
 		defer p.wg.Done()
-		defer func() { <-p.slots }()
+		defer p.txs.Add(-1)
+		defer p.release()
 		res, err := p.transact(req, func(r *sip.Response) { root.Send(replyTo, &outbound.Provisional{ID: id, Response: r}) })
 		root.Send(replyTo, &outbound.Result{ID: id, Response: res, Err: err})
 	}()
+}
+
+// sendStateless sends req on the stateless path when it belongs there
+// and reports whether it did. Otherwise req is unchanged, but for the
+// Max-Forwards and Content-Length of a request too large for UDP, which
+// the transaction path would add anyway.
+func (p *clientPort) sendStateless(req *sip.Request, root *actor.RootContext, replyTo *actor.PID, id uint64) bool {
+	switch req.Method {
+	case sip.INVITE, sip.ACK, sip.CANCEL:
+		return false
+	}
+	if !strings.EqualFold(req.Transport(), "udp") || req.CallID() == nil || req.CSeq() == nil || req.From() == nil || req.To() == nil {
+		return false // sipgo fills the missing headers in
+	}
+	ap, err := netip.ParseAddrPort(req.Destination())
+	if err != nil {
+		return false // a name: sipgo resolves it
+	}
+	l, err := p.s.udpFor(req.Destination())
+	if err != nil {
+		return false
+	}
+	if la := l.conn.LocalAddr().(*net.UDPAddr); !la.IP.IsUnspecified() && (la.IP.To4() != nil) != ap.Addr().Unmap().Is4() {
+		// No listener of dst's family: a send would fail in the sender,
+		// unseen, and end as a timeout; sipgo reports it as ErrTransport.
+		return false
+	}
+	p.complete(req)
+	return p.sl.send(req, p.via(req, l), l.sender, net.UDPAddrFromAddrPort(ap), root, replyTo, id)
 }
 
 // transact runs one client transaction to its final response, an error or
@@ -138,22 +207,39 @@ func (p *clientPort) classify(ctx context.Context, err error) error {
 // and rport (RFC 3581), Max-Forwards, Content-Length, and for UDP the
 // listener it leaves from.
 func (p *clientPort) build(_ *sipgo.Client, req *sip.Request) error {
-	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: req.Transport(), Params: sip.NewParams()}
-	via.Params.Add("branch", sip.GenerateBranchN(16))
-	via.Params.Add("rport", "")
+	var l *udpListener
 	if sip.NetworkToLower(req.Transport()) == "udp" {
-		l, err := p.s.udpFor(req.Destination())
-		if err != nil {
+		var err error
+		if l, err = p.s.udpFor(req.Destination()); err != nil {
 			return err
 		}
 		a := l.conn.LocalAddr().(*net.UDPAddr)
 		req.Laddr = sip.Addr{IP: a.IP, Port: a.Port, Hostname: a.IP.String()}
+	}
+	via := p.via(req, l)
+	via.Params.Add("branch", sip.GenerateBranchN(16))
+	req.PrependHeader(via)
+	p.complete(req)
+	return nil
+}
+
+// via is our Via for req, without a branch: sent-by is l's address for
+// UDP; with l nil (TCP) sipgo fills it from the connection.
+func (p *clientPort) via(req *sip.Request, l *udpListener) *sip.ViaHeader {
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: req.Transport(), Params: sip.NewParams()}
+	via.Params.Add("rport", "")
+	if l != nil {
+		a := l.conn.LocalAddr().(*net.UDPAddr)
 		via.Host, via.Port = a.IP.String(), a.Port
 		if a.IP.IsUnspecified() { // sent-by must be reachable: the domain (RFC 3261 §18.1.1)
 			via.Host = p.s.conf.Domain
 		}
-	} // TCP: sipgo fills sent-by from the connection
-	req.PrependHeader(via)
+	}
+	return via
+}
+
+// complete adds Max-Forwards and Content-Length when req lacks them.
+func (p *clientPort) complete(req *sip.Request) {
 	if req.MaxForwards() == nil {
 		mf := sip.MaxForwardsHeader(70)
 		req.AppendHeader(&mf)
@@ -161,7 +247,6 @@ func (p *clientPort) build(_ *sipgo.Client, req *sip.Request) error {
 	if req.ContentLength() == nil { // a MUST on TCP (RFC 3261 §20.14)
 		req.SetBody(req.Body())
 	}
-	return nil
 }
 
 // udpFor picks the UDP listener to send to dst from: one of dst's address
@@ -190,13 +275,15 @@ func (s *Server) udpFor(dst string) (*udpListener, error) {
 }
 
 // close ends the port: Sends from now on get ErrUnavailable, and so do the
-// requests in flight, whose transactions are terminated.
+// requests in flight, whose transactions are terminated and whose
+// stateless entries are dropped.
 func (p *clientPort) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
+	p.sl.close()
 }
 
 // strayResponse takes the responses no client transaction matches

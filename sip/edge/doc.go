@@ -25,6 +25,10 @@
 //     the handler returns, and answers 500 itself past the deadline.
 //
 // Actors send requests through the client port (client.go), an
-// outbound.Port over sipgo client transactions; an OPTIONS to a user is
-// forwarded that way to the user's contact and its answer relayed.
+// outbound.Port; an OPTIONS to a user is forwarded that way to the user's
+// contact and its answer relayed. Non-INVITE requests over UDP (NOTIFY
+// fan-out) go out statelessly (client_udp.go): our own Via branch, one
+// timer goroutine for every retransmission and Timer F, and responses
+// taken off the listener by the same read filter and matched by branch.
+// INVITE and everything over TCP use sipgo client transactions.
 package edge

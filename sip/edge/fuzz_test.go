@@ -11,12 +11,13 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 )
 
 // seeds are the golden requests: every fuzz target starts from them.
 func seeds(f *testing.F) [][]byte {
-	paths, _ := filepath.Glob("testdata/register/*.txt")
+	paths, _ := filepath.Glob("testdata/*/*.txt")
 	var out [][]byte
 	for _, p := range paths {
 		raw, err := os.ReadFile(p)
@@ -63,6 +64,60 @@ func FuzzRequest(f *testing.F) {
 		for _, c := range r.Contacts {
 			if hasCtl(c.URI) || c.Q > 1000 || c.Q < -1 || c.Expires < -1 {
 				t.Fatalf("bad contact kept: %+v", c)
+			}
+		}
+	})
+}
+
+// FuzzPresenceRequest runs the PUBLISH and SUBSCRIBE conversions on
+// whatever sipgo parses, asserting what the presence actors rely on:
+// normalised AORs, no control characters kept, and a dialog key that
+// splits back into its Call-ID and tags (subscription actors parse it).
+func FuzzPresenceRequest(f *testing.F) {
+	for _, s := range seeds(f) {
+		f.Add(s)
+	}
+	s := &Server{conf: Config{Domain: "localhost"}, log: zap.NewNop(), hosts: map[string]bool{"localhost": true},
+		addrs: []Listener{{Network: "udp", Addr: "127.0.0.1:5060"}}}
+	parser := sip.NewParser()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msg, err := parser.ParseSIP(data)
+		if err != nil {
+			return
+		}
+		req, ok := msg.(*sip.Request)
+		if !ok || check(req) != nil {
+			return
+		}
+		switch req.Method {
+		case sip.PUBLISH:
+			m, err := s.toPublish(req)
+			if err != nil {
+				return
+			}
+			if !strings.HasPrefix(m.AOR, "sip:") || hasCtl(m.AOR) || hasCtl(m.ETag) {
+				t.Fatalf("bad PUBLISH kept: %q %q", m.AOR, m.ETag)
+			}
+		case sip.SUBSCRIBE:
+			ev, id := eventOf(req)
+			if ev == presence.EventUnknown {
+				return
+			}
+			exp, err := expiresHeader(req)
+			if err != nil {
+				return
+			}
+			m, err := s.toSubscribe(req, ev, id, exp)
+			if err != nil {
+				return
+			}
+			d := m.Dialog
+			if hasCtl(m.Presentity) || hasCtl(m.Watcher) || hasCtl(d.RemoteTarget) || hasCtl(d.RemoteURI) {
+				t.Fatalf("control character kept: %+v", m)
+			}
+			parts := strings.SplitN(d.Key(), " ", 3)
+			if len(parts) != 3 || parts[0] != d.CallID || parts[1] != d.LocalTag || parts[2] != d.RemoteTag {
+				t.Fatalf("dialog key %q does not split back into %q %q %q", d.Key(), d.CallID, d.LocalTag, d.RemoteTag)
 			}
 		}
 	})

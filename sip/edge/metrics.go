@@ -12,7 +12,10 @@ type Metrics struct {
 	malformed prometheus.Counter
 	shed      prometheus.Counter
 	stray     prometheus.Counter
-	reg       prometheus.Registerer // for the gauges of the server, registered by New
+	// retransmits counts the stateless client path's retransmissions
+	// (Timer E): a peer that is slow or loses datagrams.
+	retransmits prometheus.Counter
+	reg         prometheus.Registerer // for the gauges of the server, registered by New
 }
 
 // NewMetrics registers the edge's metrics with reg (nil: not exported).
@@ -30,9 +33,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		stray: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "b2bua_sip_stray_responses_total", Help: "Responses that matched no client transaction (late or retransmitted).",
 		}),
+		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "b2bua_sip_client_retransmissions_total", Help: "Requests the stateless client path sent again (RFC 3261 Timer E).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.malformed, m.shed, m.stray)
+		reg.MustRegister(m.requests, m.malformed, m.shed, m.stray, m.retransmits)
 	}
 	m.reg = reg
 	return m

@@ -64,9 +64,14 @@ type Config struct {
 	// forwarded OPTIONS): no final response by then is outbound.ErrTimeout
 	// (408). Default 64*T1 = 32 s, RFC 3261 Timer F.
 	ClientTimeout time.Duration `yaml:"client_timeout"`
-	// ClientConcurrency bounds the outbound requests in flight; past it
-	// Send answers outbound.ErrUnavailable at once. Default 4096.
-	ClientConcurrency int `yaml:"-"`
+	// ClientConcurrency bounds the outbound requests of the client port in
+	// flight; past it Send answers outbound.ErrUnavailable at once (503).
+	// Default 65536: a NOTIFY fan-out to 10,000 watchers of one presentity
+	// must not be shed, and a request on the stateless UDP path costs a
+	// table slot and its datagram (about 1 KB), no goroutine. Requests
+	// through sipgo transactions (INVITE, TCP) cost a goroutine each and
+	// are bounded further, by maxTransactions.
+	ClientConcurrency int `yaml:"client_concurrency"`
 	// UDPBuffer is the socket receive and send buffer size, in bytes.
 	UDPBuffer int `yaml:"-"`
 	// UserAgent is the Server and User-Agent header value.
@@ -84,10 +89,11 @@ type Config struct {
 }
 
 // DefaultConfig is domain localhost, a 5 s reply timeout, 4 MiB UDP socket
-// buffers, User-Agent b2bua and 5000 requests in flight; no listener.
+// buffers, User-Agent b2bua, 5000 requests in flight, a 32 s client
+// timeout and 65536 outbound requests in flight; no listener.
 func DefaultConfig() Config {
 	return Config{Domain: "localhost", ReplyTimeout: 5 * time.Second, UDPBuffer: 4 << 20, UserAgent: "b2bua", MaxInFlight: 5000,
-		ClientTimeout: 32 * time.Second /* 64*T1, RFC 3261 Timer F */, ClientConcurrency: 4096}
+		ClientTimeout: 32 * time.Second /* 64*T1, RFC 3261 Timer F */, ClientConcurrency: 65536}
 }
 
 // Validate reports a configuration that cannot work.
@@ -147,10 +153,10 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 		c.ReplyTimeout = d.ReplyTimeout
 	}
 	if c.ClientTimeout <= 0 {
-		c.ClientTimeout = 32 * time.Second // 64*T1, RFC 3261 Timer F
+		c.ClientTimeout = d.ClientTimeout
 	}
 	if c.ClientConcurrency <= 0 {
-		c.ClientConcurrency = 4096
+		c.ClientConcurrency = d.ClientConcurrency
 	}
 	if c.UDPBuffer <= 0 {
 		c.UDPBuffer = d.UDPBuffer

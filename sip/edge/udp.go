@@ -15,7 +15,13 @@ import (
 // everything else goes on to sipgo unchanged. It runs on the
 // listener's read goroutine, so it never waits for an actor.
 func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
-	if !strings.EqualFold(p.Transport, "udp") || !statelessMethod(data) {
+	if !strings.EqualFold(p.Transport, "udp") {
+		return data, nil
+	}
+	if bytes.HasPrefix(data, responsePrefix) {
+		return s.clientResponse(data, p.RemoteAddr), nil
+	}
+	if !statelessMethod(data) {
 		return data, nil
 	}
 	l := s.udp[p.LocalAddr.String()]
@@ -63,6 +69,32 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 		s.handle(req, w)
 	}
 	return nil, nil
+}
+
+var (
+	responsePrefix = []byte("SIP/2.0 ")
+	ourBranch      = []byte(branchPrefix)
+)
+
+// clientResponse takes the responses to the client port's stateless
+// requests, those whose top Via branch starts with branchPrefix, and hands
+// them to it; it returns everything else for sipgo's transactions.
+func (s *Server) clientResponse(data []byte, src net.Addr) []byte {
+	if !bytes.Contains(data, ourBranch) { // cheap: most responses are sipgo's
+		return data
+	}
+	msg, err := s.parser.ParseSIP(data)
+	if err != nil {
+		return data // sipgo logs and drops it
+	}
+	res, ok := msg.(*sip.Response)
+	if !ok || !ours(res) {
+		return data
+	}
+	res.SetTransport("UDP") // as sipgo's transport layer marks what it reads
+	res.SetSource(src.String())
+	s.port.sl.response(res)
+	return nil
 }
 
 // replyAddr is where a response over UDP goes (RFC 3261 §18.2.2 with RFC
