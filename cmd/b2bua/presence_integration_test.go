@@ -58,6 +58,10 @@ func TestPresenceWithSIPp(t *testing.T) {
 			})
 		})
 	}
+	// Refused requests are the clients' errors, not the server's.
+	if logs := p.logs.String(); strings.Contains(logs, `"level":"error"`) {
+		t.Fatalf("errors logged:\n%s", head(logs, 6000))
+	}
 }
 
 // TestPresenceBearerWithSIPp turns authentication on: tokens come from the
