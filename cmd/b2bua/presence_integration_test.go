@@ -16,7 +16,8 @@ import (
 // The presence service (RFC 3903 PUBLISH, RFC 6665 SUBSCRIBE/NOTIFY, RFC 3856)
 // driven by SIPp against the real binary. The scenarios live in
 // testdata/sipp/ and were first checked against Kamailio 5.6's presence
-// module, so a failure here is the server's, not the scenario's.
+// module (testdata/sipp/kamailio), so a failure here points at the server
+// first.
 
 // presenceScenarios run over UDP and TCP against a server with --auth none.
 // Each call is its own user[call_number] (and watcher[call_number]), so the
@@ -181,7 +182,9 @@ func sippCounter(screen, name string) int {
 	return n
 }
 
-var abortedCallID = regexp.MustCompile(`Call-I[dD] '([^']+)'`)
+// abortedCallID finds the Call-ID in SIPp's error log, which says
+// "... for Call-Id '1-42@127.0.0.1': ..." or "Call-Id: 1-42@127.0.0.1, receive timeout ...".
+var abortedCallID = regexp.MustCompile(`Call-I[dD]:? '?([^',\s]+)`)
 
 // firstFailedCall picks, from SIPp's message trace, every message of the
 // first call its error log names, in the order SIPp sent and received them.
