@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,6 +101,83 @@ func TestPresenceBearerWithSIPp(t *testing.T) {
 	}
 }
 
+// TestPresenceFanOutWithSIPp: 50 watchers of one presentity over UDP, and
+// then one PUBLISH: each watcher must get a NOTIFY with the published note.
+// The watchers' SIPp runs alongside; the PUBLISH waits until the presence
+// API lists all 50 watchers as active, so the note reaches them by fan-out
+// rather than in their first NOTIFY.
+func TestPresenceFanOutWithSIPp(t *testing.T) {
+	needSIPp(t)
+	dir := t.TempDir()
+	p := start(t, dir)
+	const watchers = 50
+	presentity := []string{"-key", "presentity", "fan"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var watchErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watchErr = runSIPp(ctx, "fanout_watch.xml", p.udp, watchers, 50, presentity...)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := waitForWatchers(t, p, dir, "fan@localhost", watchers, done); err != nil {
+		cancel()
+		<-done
+		t.Fatalf("%v\n%v", err, watchErr)
+	}
+	sippCalls(t, "publish_note.xml", p.udp, 1, 1, presentity...)
+	<-done
+	if watchErr != nil {
+		t.Fatal(watchErr)
+	}
+}
+
+// waitForWatchers polls the presence API (with the admin token) until aor
+// has n active watchers; it gives up after 30 s or when the watchers' SIPp
+// ends.
+func waitForWatchers(t *testing.T, p *proc, dir, aor string, n int, sippDone <-chan struct{}) error {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + p.http + "/api/v1/presence/" + aor + "/watchers"
+	active := 0
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-sippDone:
+			return fmt.Errorf("the watchers' SIPp ended with %d of %d watchers active", active, n)
+		default:
+		}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(raw)))
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Watchers []struct {
+				State string `json:"state"`
+			} `json:"watchers"`
+		}
+		err = json.NewDecoder(r.Body).Decode(&body)
+		r.Body.Close()
+		if r.StatusCode != 200 || err != nil {
+			t.Fatalf("GET %s: %d %v", url, r.StatusCode, err)
+		}
+		active = 0
+		for _, w := range body.Watchers {
+			if w.State == "active" {
+				active++
+			}
+		}
+		if active == n {
+			return nil
+		}
+	}
+	return fmt.Errorf("%d of %d watchers active after 30 s", active, n)
+}
+
 // accessToken gets a token for user (password "pw-"+user) with scope from
 // the token endpoint.
 func accessToken(t *testing.T, httpAddr, user, scope string) string {
@@ -127,10 +207,16 @@ func injection(t *testing.T, lines ...string) string {
 // sippCalls runs a scenario of testdata/sipp against target, like sipp, and
 // checks SIPp's exit status and counters: exactly calls successful calls
 // and no failed one. A failure shows SIPp's errors and the whole message
-// exchange of the first failed call. Every run is bounded: -timeout for the
-// run, -recv_timeout for a message that never comes, and a kill after two
-// minutes.
+// exchange of the first failed call.
 func sippCalls(t *testing.T, scenario, target string, calls, rate int, extra ...string) {
+	t.Helper()
+	needSIPp(t)
+	if err := runSIPp(context.Background(), scenario, target, calls, rate, extra...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func needSIPp(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("sipp"); err != nil {
 		if testing.Short() {
@@ -138,13 +224,27 @@ func sippCalls(t *testing.T, scenario, target string, calls, rate int, extra ...
 		}
 		t.Fatal("sipp not installed: `make test` installs it (apt-get install sip-tester)")
 	}
-	dir := t.TempDir()
+}
+
+// runSIPp is sippCalls for any goroutine: the error holds the report. Every
+// run is bounded: -timeout for the run, -recv_timeout for a message that
+// never comes, and a kill after two minutes or when ctx ends.
+func runSIPp(ctx context.Context, scenario, target string, calls, rate int, extra ...string) error {
+	dir, err := os.MkdirTemp("", "sipp")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
 	files := map[string]string{}
 	for _, f := range []string{"errors", "messages", "screen"} {
 		files[f] = filepath.Join(dir, f+".log")
 	}
 	args := []string{"-sf", filepath.Join("..", "..", "testdata", "sipp", scenario), "-key", "domain", "localhost",
-		"-i", "127.0.0.1", "-p", fmt.Sprint(freeUDPPort(t)), "-m", fmt.Sprint(calls), "-r", fmt.Sprint(rate),
+		"-i", "127.0.0.1", "-p", fmt.Sprint(port), "-m", fmt.Sprint(calls), "-r", fmt.Sprint(rate),
 		"-timeout", "60s", "-timeout_error", "-recv_timeout", "5000", "-nostdin",
 		// -aa answers 200 to a NOTIFY a scenario does not wait for: RFC 6665
 		// §4.2.2 lets the server send one whenever it likes.
@@ -152,18 +252,29 @@ func sippCalls(t *testing.T, scenario, target string, calls, rate int, extra ...
 		"-trace_err", "-error_file", files["errors"], "-trace_msg", "-message_file", files["messages"],
 		"-trace_screen", "-screen_file", files["screen"]}
 	args = append(append(args, extra...), target)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "sipp", args...).CombinedOutput()
 	screen, _ := os.ReadFile(files["screen"])
 	ok, failed := sippCounter(string(screen), "Successful call"), sippCounter(string(screen), "Failed call")
 	if err == nil && ok == calls && failed == 0 {
-		return
+		return nil
 	}
 	errs, _ := os.ReadFile(files["errors"])
 	msgs, _ := os.ReadFile(files["messages"])
-	t.Fatalf("sipp %s %v: %v; %d successful and %d failed of %d calls\n%s\n--- errors\n%s\n--- first failed call\n%s",
+	return fmt.Errorf("sipp %s %v: %v; %d successful and %d failed of %d calls\n%s\n--- errors\n%s\n--- first failed call\n%s",
 		scenario, extra, err, ok, failed, calls, head(string(out), 2500), head(string(errs), 3000), head(firstFailedCall(string(errs), string(msgs)), 8000))
+}
+
+// freePort is a UDP port free on loopback for SIPp (which opens TCP on the
+// same number with -t t1).
+func freePort() (int, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer pc.Close()
+	return pc.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 var counterLine = regexp.MustCompile(`\|\s*(\d+)\s*$`)
