@@ -7,6 +7,13 @@
 #                    [--step 5s] [--timeout 8s] [--only both|ours|kamailio]
 #                    [--out DIR] [-- extra flags for b2bua bench]
 #
+# --scenario presence: --rates are PUBLISH rates; the presence flags go
+# after -- (e.g. -- --presentities 1 --watchers 1000 --total 1). Kamailio
+# then runs bench/kamailio/presence.cfg (presence + presence_xml in memory;
+# apt-get install -y kamailio kamailio-presence-modules), every step uses
+# its own presentity and watcher names, and the table shows PUBLISH/s,
+# NOTIFY/s and publish-to-NOTIFY p50/p99.
+#
 # Our server is started as
 #   b2bua serve --auth none --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
 # (no authentication, like the Kamailio config: the comparison is of the registrar)
@@ -34,7 +41,7 @@ while [[ $# -gt 0 ]]; do
 	--only) only=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -116,13 +123,21 @@ start_ours() {
 }
 
 start_kamailio() {
-	local port
+	local port cfg=kamailio.cfg pkg=16
 	command -v kamailio >/dev/null || {
 		echo "compare.sh: kamailio not installed (apt-get install -y kamailio)" >&2
 		return 1
 	}
+	if [[ $scenario == presence ]]; then
+		# Building NOTIFYs for thousands of watchers takes private memory.
+		cfg=presence.cfg pkg=64
+		[[ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/presence_xml.so ]] || {
+			echo "compare.sh: kamailio presence modules missing (apt-get install -y kamailio-presence-modules)" >&2
+			return 1
+		}
+	fi
 	port=$(free_port)
-	setsid kamailio -f "$repo/bench/kamailio/kamailio.cfg" -DD -E -m 2048 -M 16 \
+	setsid kamailio -f "$repo/bench/kamailio/$cfg" -DD -E -m 2048 -M "$pkg" \
 		-l "udp:127.0.0.1:$port" -P "$work/kamailio.pid" >"$work/kamailio.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
@@ -141,20 +156,27 @@ stop_server() {
 # run_steps NAME: one generator run per rate against $target; each prints a
 # STEP key=value line and leaves its SUMMARY in $out/NAME-RATE.summary.
 run_steps() {
-	local name=$1 rate limit summary
+	local name=$1 rate limit summary names
+	# Presence adds a setup (SUBSCRIBEs) and a wait for the NOTIFYs.
 	limit=$(($(secs "$step") + 4 * $(secs "$timeout_flag") + 30))
+	[[ $scenario == presence ]] && limit=$((limit + 120))
 	IFS=, read -ra rate_list <<<"$rates"
 	for rate in "${rate_list[@]}"; do
 		summary=$out/$name-$rate.summary
-		# A fresh user prefix per step keeps every AOR of the run unique.
+		# Fresh names per step keep every AOR of the run unique; for
+		# presence, old subscriptions then watch presentities no step
+		# publishes again, so no NOTIFY goes to a closed socket.
+		names=(--user-prefix "r${rate}u")
+		[[ $scenario == presence ]] && names=(--presentity-prefix "r${rate}p" --watcher-prefix "r${rate}w")
 		timeout "$limit" "$bin" bench "$scenario" --rate "$rate" --duration "$step" \
 			--timeout "$timeout_flag" --max-failures 1 --target-pid "$server_pid" \
-			--user-prefix "r${rate}u" --json "$out/$name-$rate.json" "${extra[@]}" "$target" \
+			"${names[@]}" --json "$out/$name-$rate.json" "${extra[@]}" "$target" \
 			>"$out/$name-$rate.log" 2>&1 || true
 		grep '^SUMMARY ' "$out/$name-$rate.log" >"$summary" || echo "SUMMARY failed=1 error=no_summary" >"$summary"
 		echo "STEP server=$name rate=$rate $(kv ok_rate "$summary") $(kv failed "$summary") $(kv timeouts "$summary")" \
 			"$(kv retrans_pct "$summary") $(kv p50_ms "$summary") $(kv p99_ms "$summary")" \
-			"$(kv target_cpu_avg "$summary") $(kv target_rss_max_mb "$summary")"
+			"$(kv target_cpu_avg "$summary") $(kv target_rss_max_mb "$summary")" \
+			"$(presence_kv "$summary")"
 		if ! kill -0 "$server_pid" 2>/dev/null; then
 			echo "compare.sh: $name died at rate $rate (log: $work/$name.log)" >&2
 			return 1
@@ -171,6 +193,18 @@ kv() {
 }
 
 val() { kv "$1" "$2" | cut -d= -f2; }
+
+# presence_kv FILE prints the presence keys of a step (nothing for other
+# scenarios).
+presence_kv() {
+	[[ $scenario == presence ]] || return 0
+	local k out=()
+	for k in subscribe_ok subscribe_failed notify_expected notify_received notify_rate notify_p50_ms \
+		notify_p99_ms notify_max_ms bytes_per_sub bytes_per_presentity; do
+		out+=("$(kv "$k" "$1")")
+	done
+	echo "${out[*]}"
+}
 
 servers=()
 [[ $only == both || $only == ours ]] && servers+=(ours)
@@ -202,11 +236,40 @@ fails() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 echo
+IFS=, read -ra rate_list <<<"$rates"
+line="SUMMARY compare scenario=$scenario step=$step"
+if [[ $scenario == presence ]]; then
+	# PUBLISH/s and its failures, NOTIFY/s (marked NOTIFYs from the first
+	# PUBLISH to the last NOTIFY), received/expected NOTIFYs,
+	# publish-to-NOTIFY p50/p99.
+	printf '%-7s | %-51s | %-51s | %s\n' "" "ours" "kamailio" "ours/kamailio"
+	printf '%-7s | %7s %5s %8s %9s %8s %9s | %7s %5s %8s %9s %8s %9s | %6s %6s\n' rate pub/s fail notify/s recv/exp \
+		n.p50ms n.p99ms pub/s fail notify/s recv/exp n.p50ms n.p99ms notif/s n.p99
+	recv() {
+		local r e
+		r=$(val notify_received "$1") e=$(val notify_expected "$1")
+		[[ $r == - ]] && { echo -; return; }
+		echo "$r/$e"
+	}
+	for rate in "${rate_list[@]}"; do
+		o=$out/ours-$rate.summary k=$out/kamailio-$rate.summary
+		printf '%-7s | %7s %5s %8s %9s %8s %9s | %7s %5s %8s %9s %8s %9s | %6s %6s\n' "$rate" \
+			"$(val ok_rate "$o")" "$(fails "$o")" "$(val notify_rate "$o")" "$(recv "$o")" \
+			"$(val notify_p50_ms "$o")" "$(val notify_p99_ms "$o")" \
+			"$(val ok_rate "$k")" "$(fails "$k")" "$(val notify_rate "$k")" "$(recv "$k")" \
+			"$(val notify_p50_ms "$k")" "$(val notify_p99_ms "$k")" \
+			"$(ratio "$(val notify_rate "$o")" "$(val notify_rate "$k")")" \
+			"$(ratio "$(val notify_p99_ms "$o")" "$(val notify_p99_ms "$k")")"
+		line+=" ok_ratio_$rate=$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")"
+		line+=" notify_ratio_$rate=$(ratio "$(val notify_rate "$o")" "$(val notify_rate "$k")")"
+	done
+	echo "$line"
+	echo "results: $out" >&2
+	exit 0
+fi
 printf '%-7s | %-44s | %-44s | %s\n' "" "ours" "kamailio" "ours/kamailio"
 printf '%-7s | %8s %8s %7s %8s %8s | %8s %8s %7s %8s %8s | %6s %6s\n' rate ok/s fail retr% p50ms p99ms \
 	ok/s fail retr% p50ms p99ms ok/s p99
-IFS=, read -ra rate_list <<<"$rates"
-line="SUMMARY compare scenario=$scenario step=$step"
 for rate in "${rate_list[@]}"; do
 	o=$out/ours-$rate.summary k=$out/kamailio-$rate.summary
 	printf '%-7s | %8s %8s %7s %8s %8s | %8s %8s %7s %8s %8s | %6s %6s\n' "$rate" \

@@ -9,8 +9,8 @@
 // generator instead builds each request as bytes from a template (unique
 // Call-ID, branch, tag and CSeq per request), writes batches with sendmmsg,
 // reads batches with recvmmsg and reads only the status line, Call-ID, CSeq,
-// top Via branch, Content-Length and a Digest challenge of each response
-// (ParseResponse).
+// top Via branch, Content-Length, SIP-ETag and a Digest challenge of each
+// response (ParseResponse).
 //
 // # How a run works
 //
@@ -29,6 +29,16 @@
 // times transactions out after Timer F (Config.Timeout). The timers live in
 // FIFO queues, one per retransmission interval, which stay sorted because
 // every entry of a queue is pushed with the same delay.
+//
+// # Requests from the server and phases
+//
+// Requests the server sends to the generator's sockets (NOTIFY) are answered
+// at once with 200 OK copying Via, From, To, Call-ID and CSeq, statelessly,
+// from the socket they came in on. The presence scenario runs two phases on
+// the same sockets: a setup of P×W SUBSCRIBEs, then the measured PUBLISHes;
+// each PUBLISH body carries a marker (run, number, first send time) that the
+// watcher reads from each NOTIFY to measure publish-to-NOTIFY latency
+// without a lookup (FindMarker).
 //
 // # Output
 //

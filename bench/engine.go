@@ -31,6 +31,9 @@ type slot struct {
 	// start is when the first transaction of the logical request was built.
 	start int64
 	req   Request
+	// ph is the phase the logical request belongs to: its scenario and
+	// counters, also for answers that arrive after the phase ended.
+	ph *phase
 }
 
 // engine is one run: sockets, slot table, timers and counters.
@@ -40,7 +43,6 @@ type engine struct {
 	env    Env
 	tr     transport
 	locals []string
-	steps  int
 	base   time.Time
 
 	slots []slot
@@ -48,11 +50,11 @@ type engine struct {
 	// giving a slot back never blocks.
 	free   chan uint32
 	active atomic.Int64
-	// lastDone is when the last logical request ended, ns since base.
-	lastDone atomic.Int64
 
-	st *stats
-	tm *timers
+	// cur is the phase being sent; counters of messages that belong to no
+	// slot (garbage, stray answers, send errors) go to its stats.
+	cur atomic.Pointer[phase]
+	tm  *timers
 }
 
 func newEngine(cfg Config) (*engine, error) {
@@ -67,12 +69,11 @@ func newEngine(cfg Config) (*engine, error) {
 		return nil, err
 	}
 	e := &engine{
-		cfg: cfg, log: cfg.Log, tr: tr, locals: tr.locals(), steps: cfg.Scenario.Steps(),
+		cfg: cfg, log: cfg.Log, tr: tr, locals: tr.locals(),
 		env: Env{Domain: cfg.Domain, UserPrefix: cfg.UserPrefix, Transport: "UDP",
 			Expires: cfg.Expires, Body: cfg.Body, run: runID()},
 		slots: make([]slot, cfg.Concurrency),
 		free:  make(chan uint32, cfg.Concurrency),
-		st:    newStats(),
 		tm:    newTimers(cfg.T1, cfg.T2, cfg.Timeout, tr.reliable()),
 	}
 	if tr.reliable() {
@@ -122,29 +123,32 @@ func (e *engine) bearer(u int, scratch []byte) []byte {
 
 // start begins logical request seq on ob's socket. It reports false when
 // no slot is free (the request is throttled).
-func (e *engine) start(seq uint64, ob *outbox, scratch []byte) bool {
+func (e *engine) start(p *phase, seq uint64, ob *outbox, scratch []byte) bool {
 	var idx uint32
 	select {
 	case idx = <-e.free:
 	default:
-		e.st.throttled.Add(1)
+		p.st.throttled.Add(1)
 		return false
 	}
 	user := e.userOf(seq)
 	s := &e.slots[idx]
 	s.mu.Lock()
-	s.req = Request{Seq: seq, CSeq: 1, User: user, Peer: e.peerOf(user), Env: &e.env,
-		Local: e.locals[ob.sock], slot: idx, gen: s.req.gen + 1, auth: e.bearer(user, scratch)}
-	s.state, s.challenges, s.sock = stateCalling, 0, ob.sock
 	now := e.now()
+	s.req = Request{Seq: seq, CSeq: 1, User: user, Peer: e.peerOf(user), Env: &e.env,
+		Local: e.locals[ob.sock], Start: now, slot: idx, gen: s.req.gen + 1, auth: e.bearer(user, scratch)}
+	s.state, s.challenges, s.sock, s.ph = stateCalling, 0, ob.sock, p
 	s.start = now
-	b := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
+	if o, ok := p.scen.(stateful); ok {
+		o.prepare(&s.req)
+	}
+	b := p.scen.AppendRequest(ob.buf(), &s.req)
 	gen := s.req.gen
 	s.mu.Unlock()
 	e.tm.arm(idx, gen, now)
 	e.active.Add(1)
-	e.st.started.Add(1)
-	e.st.transactions.Add(1)
+	p.st.started.Add(1)
+	p.st.transactions.Add(1)
 	if ob.add(b) {
 		e.flush(ob)
 	}
@@ -157,25 +161,26 @@ func (e *engine) flush(ob *outbox) {
 		return
 	}
 	if refused := e.tr.flush(ob); refused > 0 {
-		e.st.sendErrors.Add(uint64(refused))
+		e.cur.Load().st.sendErrors.Add(uint64(refused))
 	}
 }
 
 // finish ends the logical request in s (locked by the caller) with status,
 // 0 meaning a timeout, and gives the slot back.
 func (e *engine) finish(s *slot, status int, now int64) {
+	st := s.ph.st
 	switch {
 	case status == 0:
-		e.st.timeouts.Add(1)
+		st.timeouts.Add(1)
 	case status < 300:
-		e.st.ok.Add(1)
-		e.st.record(time.Duration(now - s.start))
+		st.ok.Add(1)
+		st.record(time.Duration(now - s.start))
 	default:
-		e.st.fail(status)
+		st.fail(status)
 	}
 	s.state = stateIdle
 	s.req.gen++ // stales its timers and any late response
-	e.lastDone.Store(now)
+	s.ph.lastDone.Store(now)
 	e.active.Add(-1)
 	e.free <- s.req.slot
 }
@@ -186,9 +191,12 @@ func (e *engine) resend(s *slot, ob *outbox, now int64) {
 	s.req.CSeq++
 	s.req.gen++
 	s.state = stateCalling
-	b := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
+	if o, ok := s.ph.scen.(stateful); ok {
+		o.prepare(&s.req)
+	}
+	b := s.ph.scen.AppendRequest(ob.buf(), &s.req)
 	e.tm.arm(s.req.slot, s.req.gen, now)
-	e.st.transactions.Add(1)
+	s.ph.st.transactions.Add(1)
 	if ob.add(b) {
 		e.flush(ob)
 	}

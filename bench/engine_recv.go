@@ -7,29 +7,42 @@ import (
 	"go.uber.org/zap"
 )
 
+// onMessage handles one message from the server: a response, or a request
+// (NOTIFY) that is answered at once.
+func (e *engine) onMessage(msg []byte, ob *outbox) {
+	if len(msg) >= 4 && string(msg[:4]) == "SIP/" {
+		e.onResponse(msg, ob)
+		return
+	}
+	e.onRequest(msg, ob)
+}
+
 // onResponse matches one response to its slot by the Via branch and moves
 // the logical request on: next step, Digest answer, or its end.
 func (e *engine) onResponse(msg []byte, ob *outbox) {
 	var r Response
 	if err := ParseResponse(msg, &r); err != nil {
-		e.st.garbage.Add(1)
+		e.cur.Load().st.garbage.Add(1)
 		return
 	}
 	idx, gen, ok := decodeBranch(r.Branch, e.env.run)
 	if !ok || int(idx) >= len(e.slots) {
-		e.st.unmatched.Add(1)
+		e.cur.Load().st.unmatched.Add(1)
 		return
 	}
 	s := &e.slots[idx]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateIdle || s.req.gen != gen {
-		e.st.late.Add(1) // e.g. the answer to a retransmission
+		s.ph.st.late.Add(1) // e.g. the answer to a retransmission
 		return
 	}
 	if r.Status < 200 {
 		s.state = stateProceeding
 		return
+	}
+	if o, ok := s.ph.scen.(stateful); ok {
+		o.observe(&s.req, &r)
 	}
 	now := e.now()
 	switch {
@@ -38,7 +51,7 @@ func (e *engine) onResponse(msg []byte, ob *outbox) {
 		if e.answerChallenge(s, &r, ob, now) {
 			return
 		}
-	case r.Status < 300 && s.req.Step+1 < e.steps:
+	case r.Status < 300 && s.req.Step+1 < s.ph.steps:
 		s.req.Step++
 		s.req.auth = e.bearer(s.req.User, ob.buf())
 		e.resend(s, ob, now)
@@ -59,7 +72,7 @@ func (e *engine) answerChallenge(s *slot, r *Response, ob *outbox, now int64) bo
 		return false
 	}
 	// Rebuild the request to read its method and Request-URI.
-	cur := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
+	cur := s.ph.scen.AppendRequest(ob.buf(), &s.req)
 	method, uri := requestLine(cur)
 	user := s.req.AppendUser(nil, s.req.User)
 	cred := Credentials{Username: string(user), Password: e.cfg.DigestPassword}
@@ -73,9 +86,37 @@ func (e *engine) answerChallenge(s *slot, r *Response, ob *outbox, now int64) bo
 	}
 	s.req.auth = []byte(name + h + "\r\n")
 	s.challenges++
-	e.st.challenges.Add(1)
+	s.ph.st.challenges.Add(1)
 	e.resend(s, ob, now)
 	return true
+}
+
+// onRequest answers a request from the server (a NOTIFY, RFC 6665 §4.1.3)
+// with 200 OK at once and statelessly, copying Via, From, To, Call-ID and
+// CSeq, on the socket it came in on; then the scenario, if it watches
+// requests, sees it. Garbage is counted and not answered.
+func (e *engine) onRequest(msg []byte, ob *outbox) {
+	p := e.cur.Load()
+	var r IncomingRequest
+	if err := ParseRequest(msg, &r); err != nil {
+		p.st.garbage.Add(1)
+		return
+	}
+	if string(r.Method) == "ACK" {
+		return // never answered (RFC 3261 §17.2.1)
+	}
+	b, _, err := AppendEchoResponse(ob.buf(), msg, 200, "")
+	if err != nil {
+		p.st.garbage.Add(1)
+		return
+	}
+	p.st.requests.Add(1)
+	if ob.add(b) {
+		e.flush(ob)
+	}
+	if w, ok := e.cfg.Scenario.(requestWatcher); ok {
+		w.onRequest(&r, e.now())
+	}
 }
 
 // sweep runs the timers until ctx ends: retransmissions on UDP and
@@ -123,8 +164,8 @@ func (e *engine) retransmit(d timerEntry, level int, obs []*outbox, now int64) {
 		return
 	}
 	ob := obs[s.sock]
-	b := e.cfg.Scenario.AppendRequest(ob.buf(), &s.req)
-	e.st.retrans.Add(1)
+	b := s.ph.scen.AppendRequest(ob.buf(), &s.req)
+	s.ph.st.retrans.Add(1)
 	if ob.add(b) {
 		e.flush(ob)
 	}

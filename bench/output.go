@@ -117,6 +117,65 @@ type jsonSummary struct {
 	LatencyMS        jsonLatency       `json:"latency_ms"`
 	TargetProc       ProcStats         `json:"target_proc"`
 	Generator        ProcStats         `json:"generator_proc"`
+	Presence         *jsonPresence     `json:"presence,omitempty"`
+}
+
+// jsonPresence is the "presence" object of the summary: the keys of the
+// presence SUMMARY line.
+type jsonPresence struct {
+	Presentities       int               `json:"presentities"`
+	Watchers           int               `json:"watchers"`
+	Subscriptions      uint64            `json:"subscriptions"`
+	SubscribeOK        uint64            `json:"subscribe_ok"`
+	SubscribeFailed    uint64            `json:"subscribe_failed"`
+	SubscribeRetrans   uint64            `json:"subscribe_retrans"`
+	SubscribeFailures  map[string]uint64 `json:"subscribe_failures_by_status"`
+	SubscribeRate      float64           `json:"subscribe_rate"`
+	SubscribeLatencyMS jsonLatency       `json:"subscribe_latency_ms"`
+	SetupS             float64           `json:"setup_s"`
+	NotifyInitial      uint64            `json:"notify_initial"`
+	NotifyExpected     uint64            `json:"notify_expected"`
+	NotifyExpectedSubs uint64            `json:"notify_expected_subscribed"`
+	NotifyReceived     uint64            `json:"notify_received"`
+	NotifyDup          uint64            `json:"notify_dup"`
+	NotifyForeign      uint64            `json:"notify_foreign"`
+	OtherRequests      uint64            `json:"other_requests"`
+	RequestsIn         uint64            `json:"requests_in"`
+	NotifyRate         float64           `json:"notify_rate"`
+	NotifyWindowS      float64           `json:"notify_window_s"`
+	NotifyLatencyMS    jsonLatency       `json:"notify_latency_ms"`
+	MemBefore          uint64            `json:"mem_before_bytes"`
+	MemSetup           uint64            `json:"mem_setup_bytes"`
+	MemAfter           uint64            `json:"mem_after_bytes"`
+	BytesPerSub        float64           `json:"bytes_per_sub"`
+	BytesPerPresentity float64           `json:"bytes_per_presentity"`
+}
+
+func presenceJSON(pr *PresenceResult) *jsonPresence {
+	if pr == nil {
+		return nil
+	}
+	return &jsonPresence{
+		Presentities: pr.Presentities, Watchers: pr.Watchers, Subscriptions: pr.Subscriptions,
+		SubscribeOK: pr.SubscribeOK, SubscribeFailed: pr.SubscribeFailed, SubscribeRetrans: pr.SubscribeRetrans,
+		SubscribeFailures: statusKeys(pr.SubscribeFailures), SubscribeRate: pr.SubscribeRate,
+		SubscribeLatencyMS: latencyMS(pr.SubscribeLatency), SetupS: pr.SetupTime.Seconds(),
+		NotifyInitial: pr.NotifyInitial, NotifyExpected: pr.NotifyExpected,
+		NotifyExpectedSubs: pr.NotifyExpectedSubscribed, NotifyReceived: pr.NotifyReceived,
+		NotifyDup: pr.NotifyDuplicates, NotifyForeign: pr.NotifyForeign, OtherRequests: pr.OtherRequests,
+		RequestsIn: pr.RequestsAnswered, NotifyRate: pr.NotifyRate, NotifyWindowS: pr.NotifyWindow.Seconds(),
+		NotifyLatencyMS: latencyMS(pr.NotifyLatency), MemBefore: pr.MemBefore, MemSetup: pr.MemSetup,
+		MemAfter: pr.MemAfter, BytesPerSub: pr.BytesPerSub, BytesPerPresentity: pr.BytesPerPresentity,
+	}
+}
+
+// statusKeys turns counts by status into a map with string keys for JSON.
+func statusKeys(m map[int]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for code, n := range m {
+		out[strconv.Itoa(code)] = n
+	}
+	return out
 }
 
 // jsonSample is one element of the "series" array of WriteJSON.
@@ -136,10 +195,7 @@ type jsonSample struct {
 // WriteJSON writes {"summary": {...}, "series": [...]}, durations in
 // seconds or milliseconds as the key names say.
 func WriteJSON(w io.Writer, r *Result) error {
-	byStatus := map[string]uint64{}
-	for code, n := range r.FailuresByStatus {
-		byStatus[strconv.Itoa(code)] = n
-	}
+	byStatus := statusKeys(r.FailuresByStatus)
 	out := struct {
 		Summary jsonSummary  `json:"summary"`
 		Series  []jsonSample `json:"series"`
@@ -149,6 +205,7 @@ func WriteJSON(w io.Writer, r *Result) error {
 		Outstanding: r.Outstanding, RetransPct: r.RetransPercent(), SendRate: r.SendRate,
 		OKRate: r.CompletionRate, FailureRatio: r.FailureRatio, FailuresByStatus: byStatus,
 		LatencyMS: latencyMS(r.Latency), TargetProc: r.TargetProc, Generator: r.Generator,
+		Presence: presenceJSON(r.Presence),
 	}, Series: make([]jsonSample, 0, len(r.Series))}
 	for _, s := range r.Series {
 		out.Series = append(out.Series, jsonSample{

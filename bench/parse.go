@@ -19,6 +19,8 @@ type Response struct {
 	// Proxy-Authenticate header, nil if absent; Proxy is true for the latter.
 	Challenge []byte
 	Proxy     bool
+	// ETag is the value of SIP-ETag (RFC 3903 §11.3.1), nil if absent.
+	ETag []byte
 	// ContentLength is the value of Content-Length (or l), -1 if absent.
 	ContentLength int
 	// HeaderLen is the length of the status line and headers including the
@@ -27,7 +29,7 @@ type Response struct {
 }
 
 // ParseResponse reads the status line, Call-ID, CSeq, top Via branch,
-// Content-Length and the first challenge of a SIP response into r. It is a
+// Content-Length, SIP-ETag and the first challenge of a SIP response into r. It is a
 // deliberately partial parser for the hot path: it allocates nothing and
 // ignores every other header (RFC 3261 §7.2, §7.3.1 for header syntax,
 // including compact forms and folded lines).
@@ -57,6 +59,8 @@ func ParseResponse(b []byte, r *Response) error {
 			r.CSeq, r.CSeqMethod = parseCSeq(value)
 		case headerIs(name, "content-length", "l"):
 			r.ContentLength = parseUint(value)
+		case headerIs(name, "sip-etag", ""):
+			r.ETag = value
 		case r.Challenge == nil && headerIs(name, "www-authenticate", ""):
 			r.Challenge = value
 		case r.Challenge == nil && headerIs(name, "proxy-authenticate", ""):

@@ -33,7 +33,7 @@ func FuzzParseResponse(f *testing.F) {
 		if r.Status < 100 || r.Status > 699 || !bytes.HasPrefix(in, []byte("SIP/2.0 ")) {
 			t.Fatalf("status %d from %q", r.Status, in)
 		}
-		for _, f := range [][]byte{r.CallID, r.CSeqMethod, r.Branch, r.Challenge} {
+		for _, f := range [][]byte{r.CallID, r.CSeqMethod, r.Branch, r.Challenge, r.ETag} {
 			if !within(f, in) || !bytes.Contains(in, f) {
 				t.Fatalf("field %q is not a slice of the input", f)
 			}

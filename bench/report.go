@@ -31,6 +31,7 @@ type Sample struct {
 // reporter samples the run once per second and prints progress.
 type reporter struct {
 	e      *engine
+	p      *phase
 	target *procSampler
 	self   *procSampler
 	prev   Counts
@@ -38,8 +39,8 @@ type reporter struct {
 	series []Sample
 }
 
-func newReporter(e *engine) *reporter {
-	return &reporter{e: e, target: newProcSampler(e.cfg.TargetPID), self: newProcSampler(os.Getpid())}
+func newReporter(e *engine, p *phase) *reporter {
+	return &reporter{e: e, p: p, prevAt: p.t0, target: newProcSampler(e.cfg.TargetPID), self: newProcSampler(os.Getpid())}
 }
 
 // run samples every second until ctx ends, then once more for the last
@@ -68,11 +69,12 @@ func (r *reporter) sample() {
 	e := r.e
 	now := e.now()
 	wall := time.Now()
-	c := e.st.counts()
+	p := r.p
+	c := p.st.counts()
 	s := Sample{
-		Time: wall, Elapsed: time.Duration(now), Period: time.Duration(now - r.prevAt),
-		TargetRate: e.rateAt(now), Delta: c.sub(r.prev), Total: c, Outstanding: e.active.Load(),
-		Latency: e.st.takePeriod(), TotalLatency: e.st.totalPercentiles(),
+		Time: wall, Elapsed: time.Duration(now - p.t0), Period: time.Duration(now - r.prevAt),
+		TargetRate: p.rateAt(now - p.t0), Delta: c.sub(r.prev), Total: c, Outstanding: e.active.Load(),
+		Latency: p.st.takePeriod(), TotalLatency: p.st.totalPercentiles(),
 		Target: r.target.sample(wall), Generator: r.self.sample(wall),
 	}
 	r.prev, r.prevAt = c, now
@@ -142,6 +144,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintf(tw, "generator\tcpu avg %.1f%% max %.1f%%, rss max %.1f MB\n",
 		r.Generator.CPUAvg, r.Generator.CPUMax, float64(r.Generator.RSSMax)/(1<<20))
+	if r.Presence != nil {
+		writePresence(tw, r.Presence)
+	}
 	fmt.Fprintf(tw, "failure ratio\t%.4f\n", r.FailureRatio)
 	return tw.Flush()
 }
@@ -175,6 +180,9 @@ func SummaryLine(r *Result) string {
 		ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max))
 	for _, kv := range statusList(r.FailuresByStatus, "=") {
 		b.WriteString(" fail_" + kv)
+	}
+	if r.Presence != nil {
+		presenceKeys(&b, r.Presence)
 	}
 	fmt.Fprintf(&b, " target_cpu_avg=%.1f target_cpu_max=%.1f target_rss_max_mb=%.1f gen_cpu_avg=%.1f gen_rss_max_mb=%.1f",
 		r.TargetProc.CPUAvg, r.TargetProc.CPUMax, float64(r.TargetProc.RSSMax)/(1<<20),

@@ -8,8 +8,9 @@ import (
 // Scenario turns a Request into bytes. One logical request of a scenario is
 // a chain of Steps() transactions sharing a Call-ID: the engine moves to the
 // next step on a 2xx, and answers Digest challenges on its own. Adding a
-// scenario (presence, call) means a type implementing Scenario and one line
-// in scenarios below.
+// scenario (call) means a type implementing Scenario and one line in
+// scenarios below; presence, which sends a setup phase first, is the one
+// scenario Run knows by type.
 type Scenario interface {
 	// Name is the subcommand name, e.g. "register".
 	Name() string
@@ -29,6 +30,26 @@ type ScenarioOptions struct {
 	// Unregister makes register end with Expires: 0 for the same contact
 	// (RFC 3261 §10.2.2), so the registrar is left empty.
 	Unregister bool
+	// Presence shapes the presence scenario; the zero value takes
+	// DefaultPresenceOptions.
+	Presence PresenceOptions
+}
+
+// stateful is implemented by scenarios that keep state across requests
+// (presence: the SIP-ETag of each presentity).
+type stateful interface {
+	// prepare runs before a transaction of r is first built (start, next
+	// step, challenge answer); retransmissions reuse what it set.
+	prepare(r *Request)
+	// observe sees the final response to a transaction of r.
+	observe(r *Request, resp *Response)
+}
+
+// requestWatcher is implemented by scenarios that look at the requests
+// the server sends (presence: NOTIFY). The engine has answered each with
+// 200 OK before.
+type requestWatcher interface {
+	onRequest(r *IncomingRequest, now int64)
 }
 
 // scenarios lists the built-in scenarios, one line each.
@@ -36,6 +57,7 @@ var scenarios = map[string]func(ScenarioOptions) Scenario{
 	"register": newRegister,
 	"options":  func(ScenarioOptions) Scenario { return optionsScenario{} },
 	"message":  func(ScenarioOptions) Scenario { return messageScenario{} },
+	"presence": newPresence,
 }
 
 // ScenarioNames returns the names NewScenario accepts, sorted.

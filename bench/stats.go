@@ -37,6 +37,8 @@ type Counts struct {
 	Unmatched uint64 `json:"unmatched"`
 	Late      uint64 `json:"late"`
 	Garbage   uint64 `json:"garbage"`
+	// Requests counts requests from the server (NOTIFY) answered with 200.
+	Requests uint64 `json:"requests,omitempty"`
 }
 
 // sub returns c - o field by field.
@@ -47,7 +49,7 @@ func (c Counts) sub(o Counts) Counts {
 		Failed: c.Failed - o.Failed, Timeouts: c.Timeouts - o.Timeouts,
 		SendErrors: c.SendErrors - o.SendErrors, Throttled: c.Throttled - o.Throttled,
 		Challenges: c.Challenges - o.Challenges, Unmatched: c.Unmatched - o.Unmatched,
-		Late: c.Late - o.Late, Garbage: c.Garbage - o.Garbage,
+		Late: c.Late - o.Late, Garbage: c.Garbage - o.Garbage, Requests: c.Requests - o.Requests,
 	}
 }
 
@@ -73,7 +75,7 @@ type Percentiles struct {
 type stats struct {
 	started, transactions, retrans, ok, failed, timeouts atomic.Uint64
 	sendErrors, throttled, challenges, unmatched, late   atomic.Uint64
-	garbage                                              atomic.Uint64
+	garbage, requests                                    atomic.Uint64
 	byStatus                                             [700]atomic.Uint64
 
 	mu     sync.Mutex
@@ -117,6 +119,7 @@ func (s *stats) counts() Counts {
 		Timeouts: s.timeouts.Load(), SendErrors: s.sendErrors.Load(),
 		Throttled: s.throttled.Load(), Challenges: s.challenges.Load(),
 		Unmatched: s.unmatched.Load(), Late: s.late.Load(), Garbage: s.garbage.Load(),
+		Requests: s.requests.Load(),
 	}
 }
 

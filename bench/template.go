@@ -42,9 +42,25 @@ type Request struct {
 	Env   *Env
 	Local string
 
+	// Start is when the logical request was first sent, in ns since the run
+	// began; presence writes it into the PUBLISH body so that a NOTIFY can
+	// be matched to its PUBLISH without a lookup.
+	Start int64
+	// ETag is the entity-tag a PUBLISH refreshes or modifies (SIP-If-Match,
+	// RFC 3903 §4.4), fixed when its transaction is first built so that
+	// retransmissions repeat it; nil for an initial PUBLISH.
+	ETag []byte
+
 	slot, gen uint32
 	// auth is the Authorization line(s) to send, CRLF-terminated, or nil.
 	auth []byte
+}
+
+// aor names an address of record: prefix and number, or the bare domain
+// when n < 0.
+type aor struct {
+	prefix string
+	n      int
 }
 
 // AppendUser appends the user name for number n.
@@ -55,9 +71,15 @@ func (r *Request) AppendUser(dst []byte, n int) []byte {
 
 // AppendURI appends sip:user@domain, or sip:domain when user < 0.
 func (r *Request) AppendURI(dst []byte, user int) []byte {
+	return r.appendAOR(dst, aor{r.Env.UserPrefix, user})
+}
+
+// appendAOR appends sip:<prefix><n>@domain, or sip:domain when n < 0.
+func (r *Request) appendAOR(dst []byte, a aor) []byte {
 	dst = append(dst, "sip:"...)
-	if user >= 0 {
-		dst = r.AppendUser(dst, user)
+	if a.n >= 0 {
+		dst = append(dst, a.prefix...)
+		dst = strconv.AppendInt(dst, int64(a.n), 10)
 		dst = append(dst, '@')
 	}
 	return append(dst, r.Env.Domain...)
@@ -67,9 +89,16 @@ func (r *Request) AppendURI(dst []byte, user int) []byte {
 // Via, Max-Forwards, From, To, Call-ID, CSeq and any Authorization (RFC 3261
 // §8.1.1). The Request-URI has uriUser (or none if < 0), To has toUser.
 func (r *Request) AppendStart(dst []byte, method string, uriUser, toUser int) []byte {
+	p := r.Env.UserPrefix
+	return r.appendStart(dst, method, aor{p, uriUser}, aor{p, r.User}, aor{p, toUser})
+}
+
+// appendStart is AppendStart with every address named: the Request-URI,
+// From and To.
+func (r *Request) appendStart(dst []byte, method string, uri, from, to aor) []byte {
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
-	dst = r.AppendURI(dst, uriUser)
+	dst = r.appendAOR(dst, uri)
 	dst = append(dst, " SIP/2.0\r\nVia: SIP/2.0/"...)
 	dst = append(dst, r.Env.Transport...)
 	dst = append(dst, ' ')
@@ -77,11 +106,11 @@ func (r *Request) AppendStart(dst []byte, method string, uriUser, toUser int) []
 	dst = append(dst, ";branch="...)
 	dst = r.appendBranch(dst)
 	dst = append(dst, ";rport\r\nMax-Forwards: 70\r\nFrom: <"...)
-	dst = r.AppendURI(dst, r.User)
+	dst = r.appendAOR(dst, from)
 	dst = append(dst, ">;tag="...)
 	dst = r.appendTag(dst)
 	dst = append(dst, "\r\nTo: <"...)
-	dst = r.AppendURI(dst, toUser)
+	dst = r.appendAOR(dst, to)
 	dst = append(dst, ">\r\nCall-ID: "...)
 	dst = r.appendCallID(dst)
 	dst = append(dst, "\r\nCSeq: "...)
@@ -141,6 +170,36 @@ func (r *Request) appendTag(dst []byte) []byte {
 	dst = append(dst, 't')
 	dst = append(dst, r.Env.run...)
 	return strconv.AppendUint(dst, r.Seq, 16)
+}
+
+// decodeTag returns the Seq of a From tag written by appendTag, and false
+// for a tag that is not of this run. A NOTIFY's To tag is the SUBSCRIBE's
+// From tag, so it names the subscription (RFC 6665 §4.1.2).
+func decodeTag(b []byte, run string) (uint64, bool) {
+	n := 1 + len(run)
+	if len(b) <= n || len(b) > n+16 || b[0] != 't' || string(b[1:n]) != run {
+		return 0, false
+	}
+	return parseHex64(b[n:])
+}
+
+// parseHex64 reads 1 to 16 lower-case hex digits, all of b.
+func parseHex64(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
 }
 
 // decodeBranch returns the slot and generation encoded by appendBranch, and

@@ -107,6 +107,12 @@ func (t *tcpTransport) read(sock int, onMsg func([]byte), onBatch func()) {
 // stream can resynchronise.
 func frame(b []byte, r *Response) int {
 	err := ParseResponse(b, r)
+	if errors.Is(err, ErrNotSIP) {
+		// A request from the server (NOTIFY) on the same connection.
+		var req IncomingRequest
+		err = ParseRequest(b, &req)
+		r.HeaderLen, r.ContentLength = req.HeaderLen, req.ContentLength
+	}
 	switch {
 	case errors.Is(err, ErrIncomplete):
 		return 0

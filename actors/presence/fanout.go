@@ -43,7 +43,7 @@ func (p *Presentity) subscribe(c *shard.Context, m *Subscribe) {
 		m.answer(&SubscribeResult{Err: ErrBadEvent})
 		return
 	}
-	exp, err := subscribeExpires(m.Expires, p.conf)
+	exp, err := subscribeExpires(m.Expires, *p.conf)
 	if err != nil {
 		m.answer(&SubscribeResult{Err: err})
 		return
@@ -73,6 +73,7 @@ func (p *Presentity) subscribe(c *shard.Context, m *Subscribe) {
 		}
 		expires = p.conf.now().Add(time.Duration(exp) * time.Second)
 	}
+	m.Presentity = p.aor // one string for every watcher's record
 	p.subs.Send(key, &start{sub: m, state: state, expires: expires, content: p.contentFor(m.Watcher, m.Event, state)})
 	if m.Event == EventPresence && exp > 0 {
 		p.winfoChanged()

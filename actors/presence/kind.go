@@ -33,11 +33,11 @@ type Deps struct {
 // from the store on a panic, passivated after Config.Idle and woken at its
 // next publication expiry.
 func PresentitySpec(d Deps) shard.Spec {
-	log := d.Log.Named(PresentityName)
+	log, c := d.Log.Named(PresentityName), d.Config
 	return shard.Spec{
 		Name:     PresentityName,
 		Log:      log,
-		New:      func() shard.Entity { return newPresentity(d.Config, d.Store, d.Subscriptions, d.Lookup, log) },
+		New:      func() shard.Entity { return newPresentity(&c, d.Store, d.Subscriptions, d.Lookup, log) },
 		Store:    d.Store,
 		Bucket:   PresentityKind,
 		Deadline: presentityDeadline,
@@ -52,11 +52,11 @@ func PresentitySpec(d Deps) shard.Spec {
 // dialog, keyed by DialogKey, passivated when idle and woken at its
 // expiry.
 func SubscriptionSpec(d Deps) shard.Spec {
-	log := d.Log.Named(SubscriptionName)
+	log, c := d.Log.Named(SubscriptionName), d.Config
 	return shard.Spec{
 		Name:     SubscriptionName,
 		Log:      log,
-		New:      func() shard.Entity { return newSubscription(d.Config, d.Store, d.Port, d.Presentities, log) },
+		New:      func() shard.Entity { return newSubscription(&c, d.Store, d.Port, d.Presentities, log) },
 		Store:    d.Store,
 		Bucket:   SubscriptionKind,
 		Deadline: subDeadline,

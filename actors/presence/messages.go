@@ -166,6 +166,7 @@ type Subscribe struct {
 	Event      Event
 	EventID    string // the Event header's id parameter
 	Expires    int    // the Expires header in seconds; -1 when absent
+	Branch     string // top Via branch: a retransmission repeats it
 	Dialog     Dialog
 	// Reply receives the result exactly once: 200 or 202 (State), after
 	// the subscription committed, before its first NOTIFY.
@@ -195,6 +196,7 @@ type Resubscribe struct {
 	shard.Envelope
 	Expires      int // -1 when absent
 	CSeq         uint32
+	Branch       string // top Via branch: a retransmission repeats it
 	RemoteTarget string // a new Contact, or ""
 	Source       string // where the refresh came from: NOTIFYs go there from now on
 	Reply        func(*SubscribeResult)

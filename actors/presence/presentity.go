@@ -24,7 +24,7 @@ type LookupFunc func(aor string, reply func(contacts []string, err error))
 // watchers. It composes the PIDF document once per version and visibility
 // level and fans each change out to its subscription actors by message.
 type Presentity struct {
-	conf   Config
+	conf   *Config // shared by every presentity: one copy, not one each
 	store  store.Store
 	subs   *shard.Router // the subscription kind
 	lookup LookupFunc
@@ -87,7 +87,7 @@ var pinstances atomic.Uint64
 
 var _ shard.Entity = (*Presentity)(nil)
 
-func newPresentity(c Config, s store.Store, subs *shard.Router, lookup LookupFunc, log *zap.Logger) *Presentity {
+func newPresentity(c *Config, s store.Store, subs *shard.Router, lookup LookupFunc, log *zap.Logger) *Presentity {
 	return &Presentity{conf: c, store: s, subs: subs, lookup: lookup, log: log, id: pinstances.Add(1),
 		watchers: map[string]*watcher{}, dialogs: map[string]int{}}
 }
@@ -244,7 +244,7 @@ func (p *Presentity) publish(c *shard.Context, m *Publish) {
 		m.answer(&PublishResult{Err: ErrPublishRate})
 		return
 	}
-	next, pub, err := applyPublish(unexpired(p.pubs, now), m, now, p.conf)
+	next, pub, err := applyPublish(unexpired(p.pubs, now), m, now, *p.conf)
 	if err != nil {
 		m.answer(&PublishResult{Err: err})
 		return

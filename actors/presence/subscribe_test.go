@@ -296,3 +296,42 @@ func TestNotifyTooLargeForUDPGoesOverTCP(t *testing.T) {
 		t.Fatalf("transports %s then %s, want UDP then TCP", got[0].Transport(), got[1].Transport())
 	}
 }
+
+// TestSubscribeRetransmissions: over UDP SUBSCRIBE is stateless, so the
+// actors answer retransmissions: a copy of the initial SUBSCRIBE and of a
+// refresh get the same answer again, without another NOTIFY.
+func TestSubscribeRetransmissions(t *testing.T) {
+	h := run(t, openStore(t, t.TempDir()), testConfig(), nil)
+	defer h.stop()
+	const aor = "sip:alice@example.com"
+	d := Dialog{CallID: "rtx", LocalTag: "l", RemoteTag: "r", LocalURI: aor, RemoteURI: "<sip:rtx@example.com>",
+		RemoteTarget: "sip:rtx@watcher.test:5070", RemoteCSeq: 1, Contact: "sip:127.0.0.1:5060"}
+	send := func() *SubscribeResult {
+		ch := make(chan *SubscribeResult, 1)
+		h.router.Subscribe(&Subscribe{Presentity: aor, Watcher: "sip:rtx@example.com", Event: EventPresence, Expires: 600, Branch: "z9hG4bK-1", Dialog: d,
+			Reply: func(r *SubscribeResult) { ch <- r }})
+		return wait(t, ch, "Subscribe")
+	}
+	first := send()
+	h.port.notifies(t, "rtx", 1)
+	again := send()
+	if first.Err != nil || again.Err != nil || again.State != first.State || again.Expires != first.Expires {
+		t.Fatalf("original %+v, retransmission %+v", first, again)
+	}
+	refresh := func() *SubscribeResult {
+		ch := make(chan *SubscribeResult, 1)
+		h.router.Resubscribe(d.Key(), &Resubscribe{Expires: 300, CSeq: 2, Branch: "z9hG4bK-2", Reply: func(r *SubscribeResult) { ch <- r }})
+		return wait(t, ch, "Resubscribe")
+	}
+	if r := refresh(); r.Err != nil || r.Expires != 300 {
+		t.Fatalf("refresh = %+v", r)
+	}
+	h.port.notifies(t, "rtx", 2)
+	if r := refresh(); r.Err != nil || r.Expires != 300 {
+		t.Fatalf("refresh retransmitted = %+v, want the same 200", r)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := h.port.count("rtx"); n != 2 {
+		t.Fatalf("%d NOTIFYs, want 2: retransmissions must not notify again", n)
+	}
+}

@@ -23,7 +23,7 @@ import (
 // MinNotifyInterval, always the latest state; their results come back as
 // messages.
 type Subscription struct {
-	conf  Config
+	conf  *Config // shared by every subscription: one copy, not one each
 	store store.Store
 	port  outbound.Port
 	pres  *shard.Router // the presentity kind
@@ -44,6 +44,14 @@ type Subscription struct {
 
 	pending int    // writes not yet committed
 	id      uint64 // this instance
+
+	// The last SUBSCRIBE applied (RFC 3261 §17.2.3: CSeq and branch; the
+	// Call-ID is the dialog's) and its answer: over UDP SUBSCRIBE takes
+	// the stateless path, so its retransmissions come here and are
+	// answered again, not applied again.
+	lastCSeq   uint32
+	lastBranch string
+	lastAnswer SubscribeResult
 }
 
 // subTimer is the subscription's timer: expiry, or a NOTIFY held back by
@@ -65,7 +73,7 @@ var (
 
 var _ shard.Entity = (*Subscription)(nil)
 
-func newSubscription(c Config, s store.Store, port outbound.Port, pres *shard.Router, log *zap.Logger) *Subscription {
+func newSubscription(c *Config, s store.Store, port outbound.Port, pres *shard.Router, log *zap.Logger) *Subscription {
 	return &Subscription{conf: c, store: s, port: port, pres: pres, log: log, id: sinstances.Add(1)}
 }
 
@@ -133,6 +141,9 @@ func (s *Subscription) activate(c *shard.Context, a *shard.Activate) {
 func (s *Subscription) start(c *shard.Context, m *start) {
 	sub, now := m.sub, s.conf.now()
 	d := &sub.Dialog
+	if s.retransmission(d.RemoteCSeq, sub.Branch, sub.answer) {
+		return
+	}
 	prev := s.rec
 	s.rec = &subRecord{Presentity: sub.Presentity, Watcher: sub.Watcher, Event: sub.Event, EventID: sub.EventID,
 		State: m.state, Created: now.UnixNano(),
@@ -151,6 +162,7 @@ func (s *Subscription) start(c *shard.Context, m *start) {
 		return
 	}
 	res := &SubscribeResult{State: m.state, Expires: s.remaining(now)}
+	s.applied(d.RemoteCSeq, sub.Branch, res)
 	s.persist(c, func(err error) {
 		if err != nil {
 			sub.answer(&SubscribeResult{Err: fmt.Errorf("%w: %w", ErrStore, err)})
@@ -166,6 +178,27 @@ func (s *Subscription) start(c *shard.Context, m *start) {
 	})
 }
 
+// retransmission answers a copy of the last SUBSCRIBE applied: again with
+// its answer, or not at all while that answer waits for its write (the
+// original's answer serves both, RFC 3261 §17.2.2).
+func (s *Subscription) retransmission(cseq uint32, branch string, answer func(*SubscribeResult)) bool {
+	if branch == "" || branch != s.lastBranch || cseq != s.lastCSeq {
+		return false
+	}
+	if s.pending > 0 {
+		answer(&SubscribeResult{Err: ErrInProgress})
+		return true
+	}
+	res := s.lastAnswer
+	answer(&res)
+	return true
+}
+
+// applied remembers the SUBSCRIBE just applied and its answer.
+func (s *Subscription) applied(cseq uint32, branch string, res *SubscribeResult) {
+	s.lastCSeq, s.lastBranch, s.lastAnswer = cseq, branch, *res
+}
+
 // remaining is the whole number of seconds left of the subscription.
 func (s *Subscription) remaining(now time.Time) int {
 	d := s.rec.expiresAt().Sub(now)
@@ -179,14 +212,20 @@ func (s *Subscription) remaining(now time.Time) int {
 // §4.2.1.2); either way a NOTIFY follows.
 func (s *Subscription) resubscribe(c *shard.Context, m *Resubscribe) {
 	if s.rec == nil || s.rec.State == StateTerminated {
+		if s.retransmission(m.CSeq, m.Branch, m.answer) { // of the unsubscribe
+			return
+		}
 		m.answer(&SubscribeResult{Err: ErrNoSubscription})
+		return
+	}
+	if s.retransmission(m.CSeq, m.Branch, m.answer) {
 		return
 	}
 	if m.CSeq <= s.rec.RemoteCSeq { // RFC 3261 §12.2.2
 		m.answer(&SubscribeResult{Err: ErrOutOfOrder})
 		return
 	}
-	exp, err := subscribeExpires(m.Expires, s.conf)
+	exp, err := subscribeExpires(m.Expires, *s.conf)
 	if err != nil {
 		m.answer(&SubscribeResult{Err: err})
 		return
@@ -199,7 +238,9 @@ func (s *Subscription) resubscribe(c *shard.Context, m *Resubscribe) {
 		s.rec.Source = m.Source
 	}
 	if exp == 0 {
-		m.answer(&SubscribeResult{State: s.rec.State})
+		res := &SubscribeResult{State: s.rec.State}
+		s.applied(m.CSeq, m.Branch, res)
+		m.answer(res)
 		s.terminate(c, ReasonTimeout)
 		return
 	}
@@ -210,6 +251,7 @@ func (s *Subscription) resubscribe(c *shard.Context, m *Resubscribe) {
 		s.pres.Send(s.rec.Presentity, &refetch{key: s.key}) // the state comes as an update
 	}
 	res := &SubscribeResult{State: s.rec.State, Expires: exp}
+	s.applied(m.CSeq, m.Branch, res)
 	s.persist(c, func(err error) {
 		if err != nil {
 			m.answer(&SubscribeResult{Err: fmt.Errorf("%w: %w", ErrStore, err)})

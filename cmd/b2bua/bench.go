@@ -85,8 +85,25 @@ func newScenarioCmd(name string) *cobra.Command {
 		fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of REGISTER in seconds")
 	case "message":
 		fs.StringVar(&f.cfg.Body, "body", f.cfg.Body, "text/plain body of MESSAGE")
+	case "presence":
+		addPresenceFlags(cmd, f)
 	}
 	return cmd
+}
+
+// addPresenceFlags adds the flags of the presence scenario; --rate is the
+// PUBLISH rate across all presentities.
+func addPresenceFlags(cmd *cobra.Command, f *benchFlags) {
+	fs, p := cmd.Flags(), &f.scen.Presence
+	*p = bench.DefaultPresenceOptions()
+	fs.IntVar(&p.Presentities, "presentities", p.Presentities, "presentities P; PUBLISH k goes to pres<k mod P>")
+	fs.IntVar(&p.Watchers, "watchers", p.Watchers, "watchers W per presentity, subscribed in the setup (0: PUBLISH only)")
+	fs.Float64Var(&p.SubscribeRate, "subscribe-rate", p.SubscribeRate, "SUBSCRIBEs per second in the setup")
+	fs.StringVar(&p.PresentityPrefix, "presentity-prefix", p.PresentityPrefix, "presentity AORs: <prefix><n>@DOMAIN")
+	fs.StringVar(&p.WatcherPrefix, "watcher-prefix", p.WatcherPrefix, "watcher AORs: <prefix><n>@DOMAIN")
+	fs.DurationVar(&p.NotifyWait, "notify-wait", p.NotifyWait, "stop waiting for NOTIFYs after this long without one")
+	fs.DurationVar(&p.Settle, "settle", p.Settle, "pause between the setup and the first PUBLISH")
+	fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of SUBSCRIBE and PUBLISH in seconds")
 }
 
 // addLoadFlags adds the flags every scenario shares.

@@ -65,7 +65,7 @@ func table() []method {
 		{name: sip.REGISTER, serve: (*Server).register, stateless: true, scope: auth.ScopeRegister},
 		{name: sip.OPTIONS, serve: (*Server).options, stateless: true, dialog: true, exempt: exemptToServer},
 		{name: sip.PUBLISH, serve: (*Server).publish, stateless: true, scope: auth.ScopePresence},
-		{name: sip.SUBSCRIBE, serve: (*Server).subscribe, scope: auth.ScopePresence},
+		{name: sip.SUBSCRIBE, serve: (*Server).subscribe, stateless: true, scope: auth.ScopePresence},
 		{name: sip.ACK, dialog: true, exempt: exemptAlways},
 		{name: sip.CANCEL, serve: (*Server).noDialog, exempt: exemptAlways},
 		{name: sip.BYE, serve: (*Server).noDialog, dialog: true},

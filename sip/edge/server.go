@@ -139,6 +139,7 @@ type Server struct {
 	closers   []func() error
 	addrs     []Listener
 	local     []string // host:port pairs that reach us (localHostPorts): Forward.Local
+	contacts  sync.Map // network → our Contact URI for dialogs (contactFor)
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
