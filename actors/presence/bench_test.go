@@ -3,6 +3,7 @@ package presence
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func waitSent(b testing.TB, h *harness, n int) {
 func BenchmarkMemoryPerSubscription(b *testing.B) {
 	for b.Loop() {
 		c := testConfig()
-		c.Idle = 300 * time.Millisecond
+		c.Idle, c.SubscriptionIdle = 300*time.Millisecond, 300*time.Millisecond
 		h := run(b, openStore(b, b.TempDir()), c, nil)
 		h.port.forget = true
 		const w = 10000
@@ -136,4 +137,35 @@ func BenchmarkPublish(b *testing.B) {
 			etag = r.ETag
 		}
 	})
+}
+
+// BenchmarkMemoryPerPresentity: heap per presentity with one publication
+// (Kamailio's reference load: a new presentity per PUBLISH), resident and
+// after it passivated.
+func BenchmarkMemoryPerPresentity(b *testing.B) {
+	for b.Loop() {
+		c := testConfig()
+		c.Idle = 300 * time.Millisecond
+		c.MaxPublishRate = 1e9
+		h := run(b, openStore(b, b.TempDir()), c, nil)
+		const n = 20000
+		before := heap()
+		var wg sync.WaitGroup
+		for g := range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < n; i += 32 {
+					h.publishTx(&Publish{AOR: fmt.Sprintf("sip:u%d@example.com", i), Expires: 3600, Body: body("x"), CallID: "c", CSeq: 1, Branch: fmt.Sprint(i)})
+				}
+			}()
+		}
+		wg.Wait()
+		resident := heap()
+		time.Sleep(2 * time.Second)
+		passivated := heap()
+		b.ReportMetric(float64(resident-before)/n, "B/presentity-resident")
+		b.ReportMetric(float64(passivated-before)/n, "B/presentity-passivated")
+		h.stop()
+	}
 }

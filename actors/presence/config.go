@@ -45,9 +45,16 @@ type Config struct {
 	MinNotifyInterval time.Duration `yaml:"min_notify_interval"`
 	// Shards of each of the two kinds (presentity, subscription).
 	Shards int `yaml:"shards"`
-	// Idle is how long a presentity or a subscription stays resident
-	// without a message before it passivates.
+	// Idle is how long a presentity stays resident without a message
+	// before it passivates. Short: a device publishes once an hour, and a
+	// presentity resident for nothing is heap the collector scans (with
+	// 2 s instead of 30 s the clean PUBLISH rate rose from about 9,000/s
+	// to 14,000/s on the 2-core test machine).
 	Idle time.Duration `yaml:"idle"`
+	// SubscriptionIdle is the same for a subscription. Longer: a fan-out
+	// to passivated subscriptions reads each back from the store (10,000
+	// watchers: about 15,000 NOTIFY/s instead of 28,000/s).
+	SubscriptionIdle time.Duration `yaml:"subscription_idle"`
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time `yaml:"-"`
 }
@@ -56,7 +63,7 @@ type Config struct {
 // default 3600 s; same-domain policy, full visibility, call state shown;
 // 20,000 watchers per presentity, 8 dialogs per watcher and presentity, 32
 // publications, 20 PUBLISH/s; NOTIFYs at least 100 ms apart; 8 shards
-// per CPU; passivation after 30 s idle.
+// per CPU; presentities passivate after 2 s idle, subscriptions after 30 s.
 func DefaultConfig() Config {
 	return Config{
 		PublishMinExpires: 60, PublishMaxExpires: 86400, PublishDefaultExpires: 3600,
@@ -64,7 +71,7 @@ func DefaultConfig() Config {
 		Policy: PolicySameDomain, Visibility: LevelFull, CallState: true,
 		MaxWatchers: 20000, MaxDialogsPerWatcher: 8, MaxPublications: 32, MaxPublishRate: 20,
 		MinNotifyInterval: 100 * time.Millisecond,
-		Shards:            8 * runtime.GOMAXPROCS(0), Idle: 30 * time.Second,
+		Shards:            8 * runtime.GOMAXPROCS(0), Idle: 2 * time.Second, SubscriptionIdle: 30 * time.Second,
 	}
 }
 
@@ -88,7 +95,7 @@ func (c Config) Validate() error {
 		return errors.New("presence: min notify interval must not be negative")
 	case c.Shards < 1:
 		return errors.New("presence: shards must be at least 1")
-	case c.Idle < 0:
+	case c.Idle < 0, c.SubscriptionIdle < 0:
 		return errors.New("presence: idle time must not be negative")
 	}
 	return nil

@@ -50,7 +50,7 @@ func PresentitySpec(d Deps) shard.Spec {
 
 // SubscriptionSpec is the subscription kind: one actor per SUBSCRIBE
 // dialog, keyed by DialogKey, passivated when idle and woken at its
-// expiry.
+// expiry (after Config.SubscriptionIdle).
 func SubscriptionSpec(d Deps) shard.Spec {
 	log, c := d.Log.Named(SubscriptionName), d.Config
 	return shard.Spec{
@@ -61,7 +61,7 @@ func SubscriptionSpec(d Deps) shard.Spec {
 		Bucket:   SubscriptionKind,
 		Deadline: subDeadline,
 		Shards:   d.Config.Shards,
-		Idle:     d.Config.Idle,
+		Idle:     d.Config.SubscriptionIdle,
 		Decider:  supervision.RestartOnPanic,
 		Metrics:  d.Metrics,
 	}
