@@ -48,6 +48,9 @@ var presenceScenarios = []struct {
 	{"subscribe errors", "subscribe_errors.xml", 20, 20},
 	// The watcher's NOTIFY after a PUBLISH made while it is subscribed.
 	{"watcher sees a later publish", "watch.xml", 50, 25},
+	// The same with 3 s pauses, past the presentity's passivation (2 s): the
+	// subscription and the entity-tag outlive it.
+	{"watcher and publisher pause", "watch_idle.xml", 10, 10},
 }
 
 func TestPresenceWithSIPp(t *testing.T) {
