@@ -61,8 +61,7 @@ func (p *Presentity) subscribe(c *shard.Context, m *Subscribe) {
 				return
 			}
 			w := &watcher{uri: m.Watcher, event: m.Event, state: state}
-			p.watchers[key] = w
-			p.dialogs[m.Watcher]++
+			p.add(key, w)
 			// Queued before the subscription's own record: a subscription
 			// whose 2xx went out (its record committed) has its index
 			// entry committed too, the store committing in queue order.
@@ -143,15 +142,14 @@ func (p *Presentity) changed(c *shard.Context) {
 }
 
 // winfoChanged sends the watcher list to the owner's winfo subscriptions.
+// It visits the winfo subscriptions only: a presentity gaining its
+// 10,000th watcher must not walk the other 9,999 to find none.
 func (p *Presentity) winfoChanged() {
-	var wi *pidf.WatcherInfo
-	for key, w := range p.watchers {
-		if w.event != EventWinfo {
-			continue
-		}
-		if wi == nil {
-			wi = p.winfo()
-		}
+	if len(p.winfos) == 0 {
+		return
+	}
+	wi := p.winfo()
+	for key := range p.winfos {
 		p.subs.Send(key, &update{state: StateActive, content: content{version: p.version, winfo: wi}})
 	}
 }

@@ -38,6 +38,7 @@ type Presentity struct {
 	version  uint64
 	watchers map[string]*watcher // dialog key → watcher
 	dialogs  map[string]int      // watcher URI → its dialogs here
+	winfos   map[string]struct{} // the dialog keys of the winfo subscriptions
 
 	cache   [2][]byte // rendered bodies of version cacheOf, per level
 	cacheOf uint64
@@ -89,7 +90,7 @@ var _ shard.Entity = (*Presentity)(nil)
 
 func newPresentity(c *Config, s store.Store, subs *shard.Router, lookup LookupFunc, log *zap.Logger) *Presentity {
 	return &Presentity{conf: c, store: s, subs: subs, lookup: lookup, log: log, id: pinstances.Add(1),
-		watchers: map[string]*watcher{}, dialogs: map[string]int{}}
+		watchers: map[string]*watcher{}, dialogs: map[string]int{}, winfos: map[string]struct{}{}}
 }
 
 // Receive implements shard.Entity.
@@ -182,6 +183,7 @@ func (p *Presentity) load() {
 	p.pubs, p.contacts, p.inCall, p.policy = nil, nil, false, Policy{}
 	clear(p.watchers)
 	clear(p.dialogs)
+	clear(p.winfos)
 	raw, err := p.store.Load(PresentityKind, p.aor)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -203,8 +205,7 @@ func (p *Presentity) load() {
 		if err := json.Unmarshal(val, &w); err != nil {
 			return nil // unreadable: its subscription expires on its own
 		}
-		p.watchers[key[len(p.aor)+1:]] = &watcher{uri: w.URI, event: w.Event, state: w.State}
-		p.dialogs[w.URI]++
+		p.add(key[len(p.aor)+1:], &watcher{uri: w.URI, event: w.Event, state: w.State})
 		return nil
 	})
 	if err != nil {
@@ -401,6 +402,7 @@ func (p *Presentity) ended(c *shard.Context, key string) {
 		return
 	}
 	delete(p.watchers, key)
+	delete(p.winfos, key)
 	if p.dialogs[w.uri]--; p.dialogs[w.uri] <= 0 {
 		delete(p.dialogs, w.uri)
 	}
@@ -410,6 +412,15 @@ func (p *Presentity) ended(c *shard.Context, key string) {
 	}
 	if w.event == EventPresence {
 		p.winfoChanged()
+	}
+}
+
+// add records a watcher in memory.
+func (p *Presentity) add(key string, w *watcher) {
+	p.watchers[key] = w
+	p.dialogs[w.uri]++
+	if w.event == EventWinfo {
+		p.winfos[key] = struct{}{}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -42,15 +43,43 @@ type Context struct {
 	actor.Context // of the current message; valid only inside Receive
 
 	key      string
-	gen, seq uint64 // stamps of the last routed message handled
+	gen, seq uint64     // stamps of the last routed message handled
+	self     *actor.PID // a copy of the actor's PID: see Self
 
 	timer *time.Timer
+	ref   *timerRef   // what the armed timer sends; cut when it is stopped
 	armed *timerFired // the firing of the armed timer: any other is stale
 	due   time.Time   // when the timer fires; zero when not armed
 }
 
+// timerRef is all a timer's callback holds. A stopped runtime timer can
+// stay in the runtime's heap until it is cleaned up; if its callback held
+// the entity's PID (which caches the actor's process, and through it the
+// whole actor), every passivated entity would stay in memory until then:
+// 20,000 passivated subscriptions kept 1 KB each that way. Stopping cuts
+// the reference instead.
+type timerRef struct{ target atomic.Pointer[timerTarget] }
+
+type timerTarget struct {
+	root *actor.RootContext
+	self *actor.PID
+	fire *timerFired
+}
+
+func (r *timerRef) send() {
+	if t := r.target.Load(); t != nil {
+		t.root.Send(t.self, t.fire)
+	}
+}
+
 // Key is the entity's key.
 func (c *Context) Key() string { return c.key }
+
+// Self is the entity's PID: a copy of protoactor's, so that the object
+// protoactor keeps in the shard's set of children never caches the
+// actor's process (sends cache it in the PID they go through); see
+// host.release for why that matters.
+func (c *Context) Self() *actor.PID { return c.self }
 
 // SetTimer arranges for msg to be delivered to the entity at at,
 // replacing any earlier timer: an entity has one, armed for its earliest
@@ -59,16 +88,19 @@ func (c *Context) Key() string { return c.key }
 func (c *Context) SetTimer(at time.Time, msg any) {
 	c.StopTimer()
 	c.due = at
-	fire, self, root := &timerFired{msg: msg}, c.Self(), c.ActorSystem().Root
+	fire := &timerFired{msg: msg}
 	c.armed = fire
-	c.timer = time.AfterFunc(time.Until(at), func() { root.Send(self, fire) })
+	c.ref = &timerRef{}
+	c.ref.target.Store(&timerTarget{root: c.ActorSystem().Root, self: c.Self(), fire: fire})
+	c.timer = time.AfterFunc(time.Until(at), c.ref.send)
 }
 
 // StopTimer disarms the timer; a firing already on its way is ignored.
 func (c *Context) StopTimer() {
 	if c.timer != nil {
 		c.timer.Stop()
-		c.timer = nil
+		c.ref.target.Store(nil)
+		c.timer, c.ref = nil, nil
 	}
 	c.armed = nil
 	c.due = time.Time{}
@@ -118,35 +150,61 @@ func (h *host) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		h.c.key, h.c.gen = parseName(ctx.Self().Id, ctx.Parent().Id)
+		h.c.self = actor.NewPID(ctx.Self().Address, ctx.Self().Id)
 	case Message:
 		h.routed(msg)
 	case *restarted:
 		h.activate(false)
 	case *timerFired:
 		if msg == h.c.armed {
-			h.c.timer, h.c.armed, h.c.due = nil, nil, time.Time{}
+			h.c.timer, h.c.ref, h.c.armed, h.c.due = nil, nil, nil, time.Time{}
 			h.activate(false)
 			h.e.Receive(&h.c, msg.msg)
 		}
 	case *actor.Restarting:
 		h.c.StopTimer()
 		h.abandon(ErrInternal)
-		ctx.Send(ctx.Self(), &restarted{})
+		ctx.Send(h.c.Self(), &restarted{})
 		return
 	case *actor.Stopping:
 		h.c.StopTimer()
 		h.abandon(ErrUnavailable)
 		return
+	case *actor.Stopped:
+		h.release()
+		return
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 		return
 	default:
+		if h.e == nil { // stopped: nothing handles it any more
+			fail(msg, ErrUnavailable)
+			return
+		}
 		h.activate(false)
 		h.e.Receive(&h.c, msg)
 	}
 	h.settle()
 }
 
+// release drops everything a stopped entity held. protoactor-go's PIDSet
+// (a parent's set of children, at the pinned version) truncates its slice
+// on Remove without clearing the slot, and a PID caches its process: the
+// shard would keep every stopped child's actor reachable until a later
+// spawn overwrites the slot, up to the peak of children the shard ever had
+// (a reboot storm: all of them). Two defences: every send goes through
+// copies of the PID (Context.Self, the shard's entry), so the object in the
+// set caches nothing; and a stopped host lets go of its entity anyway.
+func (h *host) release() {
+	h.e = nil
+	h.c = Context{}
+	h.spawned = nil
+}
+
 func (h *host) routed(msg Message) {
+	if h.e == nil {
+		fail(msg, ErrUnavailable)
+		return
+	}
 	env := msg.envelope()
 	env.taken = true
 	h.c.gen, h.c.seq = env.gen, env.seq

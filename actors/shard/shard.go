@@ -141,6 +141,9 @@ func (s *shard) spawn(ctx actor.Context, key string) *entry {
 		return nil
 	}
 	s.spec.Metrics.spawned(s.spec.Name)
+	// A copy: the object SpawnNamed returned is the one in this shard's
+	// set of children, which must not cache the process (host.release).
+	pid = actor.NewPID(pid.Address, pid.Id)
 	e := &entry{pid: pid, gen: s.gen, used: s.ticks}
 	s.active[key] = e
 	s.peak = max(s.peak, len(s.active))
