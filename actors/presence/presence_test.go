@@ -139,3 +139,25 @@ func TestDevicesExpireIndependently(t *testing.T) {
 		t.Fatalf("the other device's publication is gone: %v", r.Err)
 	}
 }
+
+// TestCaps: the PUBLISH rate of a presentity (a burst of twice the rate,
+// then 503), its number of publications (403) and of watchers (503).
+func TestCaps(t *testing.T) {
+	c := testConfig()
+	c.MaxPublishRate, c.MaxPublications, c.MaxWatchers = 2, 3, 2
+	h := run(t, openStore(t, t.TempDir()), c, nil)
+	defer h.stop()
+	var got []error
+	for range 5 {
+		got = append(got, h.publish("sip:fast@example.com", "", 600, body("x")).Err)
+	}
+	if got[0] != nil || got[1] != nil || got[2] != nil || !errors.Is(got[3], ErrTooManyPublications) || !errors.Is(got[4], ErrPublishRate) {
+		t.Fatalf("five PUBLISHes at once = %v, want 3 ok, 1 over the publications, 1 over the rate", got)
+	}
+	for i, want := range []error{nil, nil, ErrTooManyWatchers} {
+		r, _ := h.subscribe("sip:star@example.com", fmt.Sprintf("sip:cap%d@example.com", i), EventPresence, 600)
+		if !errors.Is(r.Err, want) {
+			t.Fatalf("watcher %d: %v, want %v", i, r.Err, want)
+		}
+	}
+}

@@ -335,3 +335,35 @@ func TestSubscribeRetransmissions(t *testing.T) {
 		t.Fatalf("%d NOTIFYs, want 2: retransmissions must not notify again", n)
 	}
 }
+
+// TestNotifyRateLimitDeliversTheLatest: changes closer together than
+// MinNotifyInterval are merged, and the last NOTIFY carries the latest
+// state (RFC 6446 style).
+func TestNotifyRateLimitDeliversTheLatest(t *testing.T) {
+	c := testConfig()
+	c.MinNotifyInterval = 300 * time.Millisecond
+	c.MaxPublishRate = 100
+	h := run(t, openStore(t, t.TempDir()), c, nil)
+	defer h.stop()
+	const aor = "sip:alice@example.com"
+	h.subscribe(aor, "sip:slow@example.com", EventPresence, 600)
+	h.port.notifies(t, "slow", 1)
+	etag := h.publish(aor, "", 600, body("v0")).ETag
+	for i := 1; i <= 5; i++ {
+		etag = h.publish(aor, etag, 600, body(fmt.Sprintf("v%d", i))).ETag
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got := h.port.notifies(t, "slow", 2)
+		if strings.Contains(string(got[len(got)-1].Body()), "v5") {
+			if len(got) > 4 {
+				t.Fatalf("%d NOTIFYs for 6 changes within %v: not merged", len(got), c.MinNotifyInterval)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the latest state never went out; last NOTIFY:\n%s", got[len(got)-1].Body())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
