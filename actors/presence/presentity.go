@@ -49,10 +49,9 @@ type Presentity struct {
 	tokens   float64
 	refilled time.Time
 
-	looking bool        // asking the registrar; requests wait in stash
-	stash   []any       // requests that came while looking
-	id      uint64      // this instance
-	logged  atomic.Bool // an unreadable record was reported
+	looking bool   // asking the registrar; requests wait in stash
+	stash   []any  // requests that came while looking
+	id      uint64 // this instance
 }
 
 // watcher is one subscription of the presentity.

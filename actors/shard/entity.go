@@ -140,7 +140,6 @@ type host struct {
 	c       Context
 	active  bool
 	asked   bool // the shard asked to passivate; report once not busy
-	spawned func() Entity
 }
 
 var _ actor.Actor = (*host)(nil)
@@ -197,7 +196,6 @@ func (h *host) Receive(ctx actor.Context) {
 func (h *host) release() {
 	h.e = nil
 	h.c = Context{}
-	h.spawned = nil
 }
 
 func (h *host) routed(msg Message) {
