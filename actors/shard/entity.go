@@ -136,10 +136,10 @@ type idle struct {
 
 // host is the actor an entity runs in.
 type host struct {
-	e       Entity
-	c       Context
-	active  bool
-	asked   bool // the shard asked to passivate; report once not busy
+	e      Entity
+	c      Context
+	active bool
+	asked  bool // the shard asked to passivate; report once not busy
 }
 
 var _ actor.Actor = (*host)(nil)
