@@ -67,6 +67,10 @@ func (p *Presentity) subscribe(c *shard.Context, m *Subscribe) {
 			// entry committed too, the store committing in queue order.
 			p.saveWatcher(c, key, w)
 			if len(p.watchers) == 1 {
+				// The first watcher of a presentity with nothing published:
+				// its record must exist, or after a restart its shard would
+				// not know the key and would answer its watchers' refetches
+				// as absent.
 				p.save(c, nil, txKey{})
 			}
 		}
@@ -83,11 +87,11 @@ func (p *Presentity) subscribe(c *shard.Context, m *Subscribe) {
 func (p *Presentity) contentFor(watcher string, e Event, s SubState) content {
 	switch {
 	case e == EventWinfo:
-		return content{version: p.version, winfo: p.winfo()}
+		return content{winfo: p.winfo()}
 	case s != StateActive:
-		return content{version: p.version} // pending: no state (RFC 3856 §6.6.2)
+		return content{} // pending: no state (RFC 3856 §6.6.2)
 	}
-	return content{version: p.version, body: p.render(p.policy.level(p.aor, watcher, p.conf.Visibility))}
+	return content{body: p.render(p.policy.level(p.aor, watcher, p.conf.Visibility))}
 }
 
 // render is the PIDF of the current version at a visibility level,
@@ -150,7 +154,7 @@ func (p *Presentity) winfoChanged() {
 	}
 	wi := p.winfo()
 	for key := range p.winfos {
-		p.subs.Send(key, &update{state: StateActive, content: content{version: p.version, winfo: wi}})
+		p.subs.Send(key, &update{state: StateActive, content: content{winfo: wi}})
 	}
 }
 

@@ -326,9 +326,8 @@ type start struct {
 
 // content is the state a NOTIFY carries: a shared, read-only body.
 type content struct {
-	version uint64
-	body    []byte // nil: no body (pending)
-	winfo   *pidf.WatcherInfo
+	body  []byte // nil: no body (pending)
+	winfo *pidf.WatcherInfo
 }
 
 // update gives a subscription the presentity's new state, or a new

@@ -298,7 +298,7 @@ func (p *Presentity) record() []byte {
 	if p.Empty() {
 		return nil
 	}
-	r := presentityRecord{Pubs: p.pubs, Contacts: p.contacts, InCall: p.inCall, Version: p.version, Watched: len(p.watchers) > 0}
+	r := presentityRecord{Pubs: p.pubs, Contacts: p.contacts, InCall: p.inCall, Version: p.version}
 	if !p.policy.empty() {
 		pol := p.policy
 		r.Policy = &pol
@@ -407,7 +407,7 @@ func (p *Presentity) ended(c *shard.Context, key string) {
 	}
 	p.saveWatcher(c, key, nil)
 	if len(p.watchers) == 0 {
-		p.save(c, nil, txKey{}) // Watched changed; deleted when nothing is left
+		p.save(c, nil, txKey{}) // deleted when nothing is left
 	}
 	if w.event == EventPresence {
 		p.winfoChanged()

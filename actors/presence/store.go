@@ -33,8 +33,6 @@ type presentityRecord struct {
 	InCall   bool          `json:"k,omitempty"`
 	Policy   *Policy       `json:"o,omitempty"`
 	Version  uint64        `json:"v,omitempty"`
-	// Watched marks a presentity kept only for its watchers.
-	Watched bool `json:"w,omitempty"`
 }
 
 func decodePresentity(raw []byte, l pidf.Limits) (*presentityRecord, error) {
