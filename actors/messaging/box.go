@@ -42,14 +42,14 @@ type Box struct {
 	msgs []stored // arrival order; never mutated in place
 	next uint64   // N of the next message stored
 
-	pending   int                  // writes not yet committed
-	lookups   int                  // registrar lookups in flight
-	forks     map[uint64]*delivery // port request id → its delivery
-	live      []*delivery          // deliveries of Messages in flight
-	draining  *delivery            // the delivery of msgs[0] in flight
-	retryAt   time.Time            // retry the box then (contacts were stale)
-	ids       uint64               // port request ids
-	id        uint64               // this instance
+	pending  int                  // writes not yet committed
+	lookups  int                  // registrar lookups in flight
+	forks    map[uint64]*delivery // port request id → its delivery
+	live     []*delivery          // deliveries of Messages in flight
+	draining *delivery            // the delivery of msgs[0] in flight
+	retryAt  time.Time            // retry the box then (contacts were stale)
+	ids      uint64               // port request ids
+	id       uint64               // this instance
 }
 
 // delivery is one MESSAGE forked to the contacts.

@@ -9,8 +9,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
