@@ -14,6 +14,17 @@
 # its own presentity and watcher names, and the table shows PUBLISH/s,
 # NOTIFY/s and publish-to-NOTIFY p50/p99.
 #
+# --scenario message: --rates are MESSAGE rates. A SIPp UAS
+# (testdata/sipp/message_uas.xml, answering every MESSAGE with 200) is
+# started once on a free loopback port; each step registers its own
+# recipients there (--to online --uas 127.0.0.1:UASPORT --recipient-prefix
+# r<rate>m; --recipients and the other message flags go after --), then
+# sends MESSAGEs that each server must relay to the same UAS (success =
+# 200). Kamailio runs bench/kamailio/message.cfg (registrar + usrloc in
+# memory, lookup("location") + t_relay()). With -- --to offline (stored,
+# 202) only our server runs: Kamailio has no store without msilo and a
+# database. The table adds p99.9 and the server's CPU.
+#
 # Our server is started as
 #   b2bua serve --auth none --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
 # (no authentication, like the Kamailio config: the comparison is of the registrar)
@@ -41,7 +52,7 @@ while [[ $# -gt 0 ]]; do
 	--only) only=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,36p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -128,6 +139,9 @@ start_kamailio() {
 		echo "compare.sh: kamailio not installed (apt-get install -y kamailio)" >&2
 		return 1
 	}
+	if [[ $scenario == message ]]; then
+		cfg=message.cfg
+	fi
 	if [[ $scenario == presence ]]; then
 		# Building NOTIFYs for thousands of watchers takes private memory.
 		cfg=presence.cfg pkg=64
@@ -142,6 +156,29 @@ start_kamailio() {
 	server_pid=$!
 	pids+=("$server_pid")
 	target=127.0.0.1:$port
+}
+
+# start_uas starts the SIPp UAS that answers MESSAGE with 200 for the
+# message scenario, on a free loopback port, for the whole run (bounded by
+# timeout(1) too), and waits until it listens.
+start_uas() {
+	local n limit
+	command -v sipp >/dev/null || {
+		echo "compare.sh: sipp not installed (apt-get install -y sip-tester)" >&2
+		exit 1
+	}
+	uas_port=$(free_port)
+	IFS=, read -ra n <<<"$rates"
+	limit=$((2 * ${#n[@]} * ($(secs "$step") + 4 * $(secs "$timeout_flag") + 90) + 180))
+	setsid timeout "$limit" sipp -sf "$repo/testdata/sipp/message_uas.xml" -i 127.0.0.1 -p "$uas_port" \
+		-buff_size 4194304 -nostdin >"$work/uas.log" 2>&1 &
+	uas_pid=$!
+	pids+=("$uas_pid")
+	for _ in $(seq 50); do
+		[[ -n $(ss -Hlnu "sport = :$uas_port") ]] && break
+		sleep 0.1
+	done
+	echo "compare.sh: SIPp UAS on 127.0.0.1:$uas_port (pid $uas_pid)" >&2
 }
 
 stop_server() {
@@ -168,6 +205,9 @@ run_steps() {
 		# publishes again, so no NOTIFY goes to a closed socket.
 		names=(--user-prefix "r${rate}u")
 		[[ $scenario == presence ]] && names=(--presentity-prefix "r${rate}p" --watcher-prefix "r${rate}w")
+		# Online recipients at the shared UAS; flags after -- come later
+		# and win.
+		[[ $scenario == message ]] && names+=(--recipient-prefix "r${rate}m" --to online --uas "127.0.0.1:$uas_port")
 		timeout "$limit" "$bin" bench "$scenario" --rate "$rate" --duration "$step" \
 			--timeout "$timeout_flag" --max-failures 1 --target-pid "$server_pid" \
 			"${names[@]}" --json "$out/$name-$rate.json" "${extra[@]}" "$target" \
@@ -176,9 +216,13 @@ run_steps() {
 		echo "STEP server=$name rate=$rate $(kv ok_rate "$summary") $(kv failed "$summary") $(kv timeouts "$summary")" \
 			"$(kv retrans_pct "$summary") $(kv p50_ms "$summary") $(kv p99_ms "$summary")" \
 			"$(kv target_cpu_avg "$summary") $(kv target_rss_max_mb "$summary")" \
-			"$(presence_kv "$summary")"
+			"$(presence_kv "$summary")$(message_kv "$summary" "$name")"
 		if ! kill -0 "$server_pid" 2>/dev/null; then
 			echo "compare.sh: $name died at rate $rate (log: $work/$name.log)" >&2
+			return 1
+		fi
+		if [[ $scenario == message ]] && ! kill -0 "$uas_pid" 2>/dev/null; then
+			echo "compare.sh: the SIPp UAS died at rate $rate (log: $work/uas.log)" >&2
 			return 1
 		fi
 		sleep 1
@@ -206,9 +250,34 @@ presence_kv() {
 	echo "${out[*]}"
 }
 
+# message_kv FILE NAME prints the message keys of a step, and for our
+# server the size of its data directory (nothing for other scenarios).
+message_kv() {
+	[[ $scenario == message ]] || return 0
+	local k out=()
+	for k in p999_ms fail_202 fail_404 fail_405 fail_408 fail_480 register_ok register_failed requests_in \
+		bytes_per_msg wchar_per_msg write_bytes_per_msg; do
+		out+=("$(kv "$k" "$1")")
+	done
+	[[ $2 == ours ]] && out+=("data_kb=$(du -sk "$work/data" 2>/dev/null | cut -f1)")
+	echo "${out[*]}"
+}
+
 servers=()
 [[ $only == both || $only == ours ]] && servers+=(ours)
 [[ $only == both || $only == kamailio ]] && servers+=(kamailio)
+if [[ $scenario == message ]]; then
+	offline=0
+	for ((i = 0; i < ${#extra[@]}; i++)); do
+		[[ ${extra[i]} == --to=offline || ${extra[i]} == --to && ${extra[i + 1]:-} == offline ]] && offline=1
+	done
+	if ((offline)) && [[ $only != ours ]]; then
+		echo "compare.sh: --to offline: Kamailio has no store here (msilo needs a database); ours only" >&2
+		servers=()
+		[[ $only == both ]] && servers=(ours)
+	fi
+	start_uas
+fi
 for name in "${servers[@]}"; do
 	"start_$name" || continue
 	if ! wait_ready "$target" 60 "$server_pid"; then
@@ -262,6 +331,29 @@ if [[ $scenario == presence ]]; then
 			"$(ratio "$(val notify_p99_ms "$o")" "$(val notify_p99_ms "$k")")"
 		line+=" ok_ratio_$rate=$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")"
 		line+=" notify_ratio_$rate=$(ratio "$(val notify_rate "$o")" "$(val notify_rate "$k")")"
+	done
+	echo "$line"
+	echo "results: $out" >&2
+	exit 0
+fi
+if [[ $scenario == message ]]; then
+	# MESSAGE/s relayed and answered 200, failures (any other final status
+	# or none), retransmissions, p50/p99/p99.9 and the server's CPU.
+	# lat KEY FILE: a latency key, "-" when nothing succeeded.
+	lat() { if [[ $(val ok "$2") == 0 ]]; then echo -; else val "$1" "$2"; fi; }
+	printf '%-7s | %-53s | %-53s | %s\n' "" "ours" "kamailio" "ours/kamailio"
+	printf '%-7s | %7s %6s %6s %7s %7s %8s %5s | %7s %6s %6s %7s %7s %8s %5s | %6s %6s\n' rate msg/s fail retr% \
+		p50ms p99ms p999ms cpu% msg/s fail retr% p50ms p99ms p999ms cpu% msg/s p99
+	for rate in "${rate_list[@]}"; do
+		o=$out/ours-$rate.summary k=$out/kamailio-$rate.summary
+		printf '%-7s | %7s %6s %6s %7s %7s %8s %5s | %7s %6s %6s %7s %7s %8s %5s | %6s %6s\n' "$rate" \
+			"$(val ok_rate "$o")" "$(fails "$o")" "$(val retrans_pct "$o")" "$(lat p50_ms "$o")" "$(lat p99_ms "$o")" \
+			"$(lat p999_ms "$o")" "$(val target_cpu_avg "$o")" \
+			"$(val ok_rate "$k")" "$(fails "$k")" "$(val retrans_pct "$k")" "$(lat p50_ms "$k")" "$(lat p99_ms "$k")" \
+			"$(lat p999_ms "$k")" "$(val target_cpu_avg "$k")" \
+			"$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")" "$(ratio "$(lat p99_ms "$o")" "$(lat p99_ms "$k")")"
+		line+=" ok_ratio_$rate=$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")"
+		line+=" p99_ratio_$rate=$(ratio "$(lat p99_ms "$o")" "$(lat p99_ms "$k")")"
 	done
 	echo "$line"
 	echo "results: $out" >&2
