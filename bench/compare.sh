@@ -208,6 +208,7 @@ run_steps() {
 		# Online recipients at the shared UAS; flags after -- come later
 		# and win.
 		[[ $scenario == message ]] && names+=(--recipient-prefix "r${rate}m" --to online --uas "127.0.0.1:$uas_port")
+		uas_t0=$(uas_ticks) uas_w0=$(date +%s.%N)
 		timeout "$limit" "$bin" bench "$scenario" --rate "$rate" --duration "$step" \
 			--timeout "$timeout_flag" --max-failures 1 --target-pid "$server_pid" \
 			"${names[@]}" --json "$out/$name-$rate.json" "${extra[@]}" "$target" \
@@ -216,7 +217,7 @@ run_steps() {
 		echo "STEP server=$name rate=$rate $(kv ok_rate "$summary") $(kv failed "$summary") $(kv timeouts "$summary")" \
 			"$(kv retrans_pct "$summary") $(kv p50_ms "$summary") $(kv p99_ms "$summary")" \
 			"$(kv target_cpu_avg "$summary") $(kv target_rss_max_mb "$summary")" \
-			"$(presence_kv "$summary")$(message_kv "$summary" "$name")"
+			"$(presence_kv "$summary")$(message_kv "$summary" "$name")$(uas_cpu)"
 		if ! kill -0 "$server_pid" 2>/dev/null; then
 			echo "compare.sh: $name died at rate $rate (log: $work/$name.log)" >&2
 			return 1
@@ -250,12 +251,29 @@ presence_kv() {
 	echo "${out[*]}"
 }
 
+# uas_ticks prints the CPU ticks (utime+stime) the SIPp UAS has used so
+# far, 0 without one.
+uas_ticks() {
+	local p
+	[[ $scenario == message ]] || { echo 0; return; }
+	p=$(pgrep -P "$uas_pid" sipp | head -1)
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/${p:-0}/stat" 2>/dev/null || echo 0
+}
+
+# uas_cpu prints " uas_cpu=N", the UAS's CPU in per cent of one core over
+# the step just run (setup and drain included), for the message scenario.
+uas_cpu() {
+	[[ $scenario == message ]] || return 0
+	awk -v t0="$uas_t0" -v t1="$(uas_ticks)" -v w0="$uas_w0" -v w1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf " uas_cpu=%.1f", 100 * (t1 - t0) / hz / (w1 - w0) }'
+}
+
 # message_kv FILE NAME prints the message keys of a step, and for our
 # server the size of its data directory (nothing for other scenarios).
 message_kv() {
 	[[ $scenario == message ]] || return 0
 	local k out=()
-	for k in p999_ms fail_202 fail_404 fail_405 fail_408 fail_480 register_ok register_failed requests_in \
+	for k in p999_ms fail_202 fail_404 fail_405 fail_408 fail_480 fail_503 register_ok register_failed requests_in \
 		bytes_per_msg wchar_per_msg write_bytes_per_msg; do
 		out+=("$(kv "$k" "$1")")
 	done
