@@ -5,7 +5,7 @@
 #
 #   bench/compare.sh [--scenario register] [--rates 2000,5000,10000,15000,20000]
 #                    [--step 5s] [--timeout 8s] [--only both|ours|kamailio]
-#                    [--out DIR] [-- extra flags for b2bua bench]
+#                    [--out DIR] [--uas generator|sipp] [-- extra flags for b2bua bench]
 #
 # --scenario presence: --rates are PUBLISH rates; the presence flags go
 # after -- (e.g. -- --presentities 1 --watchers 1000 --total 1). Kamailio
@@ -14,16 +14,23 @@
 # its own presentity and watcher names, and the table shows PUBLISH/s,
 # NOTIFY/s and publish-to-NOTIFY p50/p99.
 #
-# --scenario message: --rates are MESSAGE rates. A SIPp UAS
-# (testdata/sipp/message_uas.xml, answering every MESSAGE with 200) is
-# started once on a free loopback port; each step registers its own
-# recipients there (--to online --uas 127.0.0.1:UASPORT --recipient-prefix
-# r<rate>m; --recipients and the other message flags go after --), then
-# sends MESSAGEs that each server must relay to the same UAS (success =
-# 200). Kamailio runs bench/kamailio/message.cfg (registrar + usrloc in
-# memory, lookup("location") + t_relay()). With -- --to offline (stored,
-# 202) only our server runs: Kamailio has no store without msilo and a
-# database. The table adds p99.9 and the server's CPU.
+# --scenario message: --rates are MESSAGE rates. Each step registers its
+# own online recipients (--to online --recipient-prefix r<rate>m;
+# --recipients and the other message flags go after --), then sends
+# MESSAGEs that each server must relay to the recipients' user agent
+# (success = 200). --uas picks that user agent: "generator" (default) is
+# the generator's own socket, which sends the REGISTERs, is their Contact
+# and answers every MESSAGE with 200 statelessly; "sipp" starts one SIPp
+# UAS (testdata/sipp/message_uas.xml) on a free port for the whole run
+# and puts it in the Contact (--uas 127.0.0.1:PORT). Our server sends a
+# relayed MESSAGE to the address the REGISTER came from (the generator),
+# not to the Contact, so only "generator" gives both servers the same
+# UAS; with "sipp" the STEP key requests_in shows how many MESSAGEs went
+# to the generator instead. Kamailio runs bench/kamailio/message.cfg
+# (registrar + usrloc in memory, lookup("location") + t_relay(), to the
+# Contact). With -- --to offline (stored, 202) only our server runs:
+# Kamailio has no store without msilo and a database. The table adds p99.9
+# and the server's CPU.
 #
 # Our server is started as
 #   b2bua serve --auth none --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
@@ -41,6 +48,7 @@ rates=2000,5000,10000,15000,20000
 step=5s
 timeout_flag=8s
 only=both
+uas=generator
 out=""
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -51,8 +59,9 @@ while [[ $# -gt 0 ]]; do
 	--timeout) timeout_flag=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--uas) uas=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	-h | --help) sed -n '2,36p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,41p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -173,6 +182,7 @@ start_uas() {
 	setsid timeout "$limit" sipp -sf "$repo/testdata/sipp/message_uas.xml" -i 127.0.0.1 -p "$uas_port" \
 		-buff_size 4194304 -nostdin >"$work/uas.log" 2>&1 &
 	uas_pid=$!
+	uas_addr=127.0.0.1:$uas_port
 	pids+=("$uas_pid")
 	for _ in $(seq 50); do
 		[[ -n $(ss -Hlnu "sport = :$uas_port") ]] && break
@@ -207,7 +217,7 @@ run_steps() {
 		[[ $scenario == presence ]] && names=(--presentity-prefix "r${rate}p" --watcher-prefix "r${rate}w")
 		# Online recipients at the shared UAS; flags after -- come later
 		# and win.
-		[[ $scenario == message ]] && names+=(--recipient-prefix "r${rate}m" --to online --uas "127.0.0.1:$uas_port")
+		[[ $scenario == message ]] && names+=(--recipient-prefix "r${rate}m" --to online --uas "${uas_addr:-}")
 		uas_t0=$(uas_ticks) uas_w0=$(date +%s.%N)
 		timeout "$limit" "$bin" bench "$scenario" --rate "$rate" --duration "$step" \
 			--timeout "$timeout_flag" --max-failures 1 --target-pid "$server_pid" \
@@ -222,7 +232,7 @@ run_steps() {
 			echo "compare.sh: $name died at rate $rate (log: $work/$name.log)" >&2
 			return 1
 		fi
-		if [[ $scenario == message ]] && ! kill -0 "$uas_pid" 2>/dev/null; then
+		if [[ -n ${uas_pid:-} ]] && ! kill -0 "$uas_pid" 2>/dev/null; then
 			echo "compare.sh: the SIPp UAS died at rate $rate (log: $work/uas.log)" >&2
 			return 1
 		fi
@@ -255,7 +265,7 @@ presence_kv() {
 # far, 0 without one.
 uas_ticks() {
 	local p
-	[[ $scenario == message ]] || { echo 0; return; }
+	[[ -n ${uas_pid:-} ]] || { echo 0; return; }
 	p=$(pgrep -P "$uas_pid" sipp | head -1)
 	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/${p:-0}/stat" 2>/dev/null || echo 0
 }
@@ -263,7 +273,7 @@ uas_ticks() {
 # uas_cpu prints " uas_cpu=N", the UAS's CPU in per cent of one core over
 # the step just run (setup and drain included), for the message scenario.
 uas_cpu() {
-	[[ $scenario == message ]] || return 0
+	[[ -n ${uas_pid:-} ]] || return 0
 	awk -v t0="$uas_t0" -v t1="$(uas_ticks)" -v w0="$uas_w0" -v w1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" \
 		'BEGIN { printf " uas_cpu=%.1f", 100 * (t1 - t0) / hz / (w1 - w0) }'
 }
@@ -294,7 +304,11 @@ if [[ $scenario == message ]]; then
 		servers=()
 		[[ $only == both ]] && servers=(ours)
 	fi
-	start_uas
+	case $uas in
+	generator) ;;
+	sipp) start_uas ;;
+	*) echo "compare.sh: --uas $uas is not generator or sipp" >&2; exit 2 ;;
+	esac
 fi
 for name in "${servers[@]}"; do
 	"start_$name" || continue

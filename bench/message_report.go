@@ -19,6 +19,11 @@ func writeMessage(w io.Writer, mr *MessageResult) {
 		fmt.Fprintf(w, "setup failures\t%s\n", strings.Join(statusList(mr.RegisterFailures, ": "), ", "))
 	}
 	fmt.Fprintf(w, "requests in\t%d answered by the generator\n", mr.RequestsAnswered)
+	if mr.UAS != "" && mr.RequestsAnswered > 0 {
+		// A server that routes to where the REGISTER came from (ours)
+		// rather than to its Contact delivers to the generator.
+		fmt.Fprintf(w, "warning\t%d requests came to the generator, not to the UAS %s\n", mr.RequestsAnswered, mr.UAS)
+	}
 	if mr.MemBefore > 0 {
 		fmt.Fprintf(w, "target cost\t%.1f MB before, %.1f MB after; %s B memory, %s B written (wchar), %s B to disk per MESSAGE\n",
 			mb(mr.MemBefore), mb(mr.MemAfter), perUnitText(mr.BytesPerMsg), perUnitText(mr.WcharPerMsg),
