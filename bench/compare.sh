@@ -386,6 +386,13 @@ if [[ $scenario == message ]]; then
 			"$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")" "$(ratio "$(lat p99_ms "$o")" "$(lat p99_ms "$k")")"
 		line+=" ok_ratio_$rate=$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")"
 		line+=" p99_ratio_$rate=$(ratio "$(lat p99_ms "$o")" "$(lat p99_ms "$k")")"
+		if [[ -n ${uas_pid:-} ]]; then
+			for f in "$o" "$k"; do
+				n=$(val requests_in "$f")
+				[[ $n == - || $n == 0 ]] ||
+					echo "note: $(basename "$f" .summary): $n MESSAGEs went to the generator, not to the SIPp UAS" >&2
+			done
+		fi
 	done
 	echo "$line"
 	echo "results: $out" >&2
