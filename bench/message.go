@@ -49,8 +49,8 @@ func DefaultMessageOptions() MessageOptions {
 // peer user with no setup, or to recipients that a setup phase has made
 // online (registered at a UAS) or offline (known, no contact). Only the
 // status the recipients' state calls for is a success: 200 when online
-// (RFC 3428 §7: a proxy returns the UAS's 2xx), 202 when offline (accepted
-// for later delivery, RFC 3428 §7 / RFC 3261 §21.2.3).
+// (the server forwarded it and returns the UAS's 2xx, RFC 3428 §7), 202
+// when offline (accepted, not yet delivered: the server stored it).
 type messageScenario struct {
 	o MessageOptions
 	// base is the sequence number of the first MESSAGE (N with a setup).
