@@ -5,7 +5,7 @@
 #
 #   bench/compare.sh [--scenario register] [--rates 2000,5000,10000,15000,20000]
 #                    [--step 5s] [--timeout 8s] [--only both|ours|kamailio]
-#                    [--out DIR] [-- extra flags for b2bua bench]
+#                    [--out DIR] [--uas generator|sipp] [-- extra flags for b2bua bench]
 #
 # --scenario presence: --rates are PUBLISH rates; the presence flags go
 # after -- (e.g. -- --presentities 1 --watchers 1000 --total 1). Kamailio
@@ -13,6 +13,24 @@
 # apt-get install -y kamailio kamailio-presence-modules), every step uses
 # its own presentity and watcher names, and the table shows PUBLISH/s,
 # NOTIFY/s and publish-to-NOTIFY p50/p99.
+#
+# --scenario message: --rates are MESSAGE rates. Each step registers its
+# own online recipients (--to online --recipient-prefix r<rate>m;
+# --recipients and the other message flags go after --), then sends
+# MESSAGEs that each server must relay to the recipients' user agent
+# (success = 200). --uas picks that user agent: "generator" (default) is
+# the generator's own socket, which sends the REGISTERs, is their Contact
+# and answers every MESSAGE with 200 statelessly; "sipp" starts one SIPp
+# UAS (testdata/sipp/message_echo_uas.xml) on a free port for the whole run
+# and puts it in the Contact (--uas 127.0.0.1:PORT). Our server sends a
+# relayed MESSAGE to the address the REGISTER came from (the generator),
+# not to the Contact, so only "generator" gives both servers the same
+# UAS; with "sipp" the STEP key requests_in shows how many MESSAGEs went
+# to the generator instead. Kamailio runs bench/kamailio/message.cfg
+# (registrar + usrloc in memory, lookup("location") + t_relay(), to the
+# Contact). With -- --to offline (stored, 202) only our server runs:
+# Kamailio has no store without msilo and a database. The table adds p99.9
+# and the server's CPU.
 #
 # Our server is started as
 #   b2bua serve --auth none --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
@@ -30,6 +48,7 @@ rates=2000,5000,10000,15000,20000
 step=5s
 timeout_flag=8s
 only=both
+uas=generator
 out=""
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -40,8 +59,9 @@ while [[ $# -gt 0 ]]; do
 	--timeout) timeout_flag=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--uas) uas=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,41p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -128,6 +148,9 @@ start_kamailio() {
 		echo "compare.sh: kamailio not installed (apt-get install -y kamailio)" >&2
 		return 1
 	}
+	if [[ $scenario == message ]]; then
+		cfg=message.cfg
+	fi
 	if [[ $scenario == presence ]]; then
 		# Building NOTIFYs for thousands of watchers takes private memory.
 		cfg=presence.cfg pkg=64
@@ -142,6 +165,30 @@ start_kamailio() {
 	server_pid=$!
 	pids+=("$server_pid")
 	target=127.0.0.1:$port
+}
+
+# start_uas starts the SIPp UAS that answers MESSAGE with 200 for the
+# message scenario, on a free loopback port, for the whole run (bounded by
+# timeout(1) too), and waits until it listens.
+start_uas() {
+	local n limit
+	command -v sipp >/dev/null || {
+		echo "compare.sh: sipp not installed (apt-get install -y sip-tester)" >&2
+		exit 1
+	}
+	uas_port=$(free_port)
+	IFS=, read -ra n <<<"$rates"
+	limit=$((2 * ${#n[@]} * ($(secs "$step") + 4 * $(secs "$timeout_flag") + 90) + 180))
+	setsid timeout "$limit" sipp -sf "$repo/testdata/sipp/message_echo_uas.xml" -i 127.0.0.1 -p "$uas_port" \
+		-buff_size 4194304 -nostdin >"$work/uas.log" 2>&1 &
+	uas_pid=$!
+	uas_addr=127.0.0.1:$uas_port
+	pids+=("$uas_pid")
+	for _ in $(seq 50); do
+		[[ -n $(ss -Hlnu "sport = :$uas_port") ]] && break
+		sleep 0.1
+	done
+	echo "compare.sh: SIPp UAS on 127.0.0.1:$uas_port (pid $uas_pid)" >&2
 }
 
 stop_server() {
@@ -168,6 +215,10 @@ run_steps() {
 		# publishes again, so no NOTIFY goes to a closed socket.
 		names=(--user-prefix "r${rate}u")
 		[[ $scenario == presence ]] && names=(--presentity-prefix "r${rate}p" --watcher-prefix "r${rate}w")
+		# Online recipients at the shared UAS; flags after -- come later
+		# and win.
+		[[ $scenario == message ]] && names+=(--recipient-prefix "r${rate}m" --to online --uas "${uas_addr:-}")
+		uas_t0=$(uas_ticks) uas_w0=$(date +%s.%N)
 		timeout "$limit" "$bin" bench "$scenario" --rate "$rate" --duration "$step" \
 			--timeout "$timeout_flag" --max-failures 1 --target-pid "$server_pid" \
 			"${names[@]}" --json "$out/$name-$rate.json" "${extra[@]}" "$target" \
@@ -176,9 +227,13 @@ run_steps() {
 		echo "STEP server=$name rate=$rate $(kv ok_rate "$summary") $(kv failed "$summary") $(kv timeouts "$summary")" \
 			"$(kv retrans_pct "$summary") $(kv p50_ms "$summary") $(kv p99_ms "$summary")" \
 			"$(kv target_cpu_avg "$summary") $(kv target_rss_max_mb "$summary")" \
-			"$(presence_kv "$summary")"
+			"$(presence_kv "$summary")$(message_kv "$summary" "$name")$(uas_cpu)"
 		if ! kill -0 "$server_pid" 2>/dev/null; then
 			echo "compare.sh: $name died at rate $rate (log: $work/$name.log)" >&2
+			return 1
+		fi
+		if [[ -n ${uas_pid:-} ]] && ! kill -0 "$uas_pid" 2>/dev/null; then
+			echo "compare.sh: the SIPp UAS died at rate $rate (log: $work/uas.log)" >&2
 			return 1
 		fi
 		sleep 1
@@ -206,9 +261,55 @@ presence_kv() {
 	echo "${out[*]}"
 }
 
+# uas_ticks prints the CPU ticks (utime+stime) the SIPp UAS has used so
+# far, 0 without one.
+uas_ticks() {
+	local p
+	[[ -n ${uas_pid:-} ]] || { echo 0; return; }
+	p=$(pgrep -P "$uas_pid" sipp | head -1)
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/${p:-0}/stat" 2>/dev/null || echo 0
+}
+
+# uas_cpu prints " uas_cpu=N", the UAS's CPU in per cent of one core over
+# the step just run (setup and drain included), for the message scenario.
+uas_cpu() {
+	[[ -n ${uas_pid:-} ]] || return 0
+	awk -v t0="$uas_t0" -v t1="$(uas_ticks)" -v w0="$uas_w0" -v w1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf " uas_cpu=%.1f", 100 * (t1 - t0) / hz / (w1 - w0) }'
+}
+
+# message_kv FILE NAME prints the message keys of a step, and for our
+# server the size of its data directory (nothing for other scenarios).
+message_kv() {
+	[[ $scenario == message ]] || return 0
+	local k out=()
+	for k in p999_ms fail_202 fail_404 fail_405 fail_408 fail_480 fail_503 register_ok register_failed requests_in \
+		bytes_per_msg wchar_per_msg write_bytes_per_msg; do
+		out+=("$(kv "$k" "$1")")
+	done
+	[[ $2 == ours ]] && out+=("data_kb=$(du -sk "$work/data" 2>/dev/null | cut -f1)")
+	echo "${out[*]}"
+}
+
 servers=()
 [[ $only == both || $only == ours ]] && servers+=(ours)
 [[ $only == both || $only == kamailio ]] && servers+=(kamailio)
+if [[ $scenario == message ]]; then
+	offline=0
+	for ((i = 0; i < ${#extra[@]}; i++)); do
+		[[ ${extra[i]} == --to=offline || ${extra[i]} == --to && ${extra[i + 1]:-} == offline ]] && offline=1
+	done
+	if ((offline)) && [[ $only != ours ]]; then
+		echo "compare.sh: --to offline: Kamailio has no store here (msilo needs a database); ours only" >&2
+		servers=()
+		[[ $only == both ]] && servers=(ours)
+	fi
+	case $uas in
+	generator) ;;
+	sipp) start_uas ;;
+	*) echo "compare.sh: --uas $uas is not generator or sipp" >&2; exit 2 ;;
+	esac
+fi
 for name in "${servers[@]}"; do
 	"start_$name" || continue
 	if ! wait_ready "$target" 60 "$server_pid"; then
@@ -262,6 +363,36 @@ if [[ $scenario == presence ]]; then
 			"$(ratio "$(val notify_p99_ms "$o")" "$(val notify_p99_ms "$k")")"
 		line+=" ok_ratio_$rate=$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")"
 		line+=" notify_ratio_$rate=$(ratio "$(val notify_rate "$o")" "$(val notify_rate "$k")")"
+	done
+	echo "$line"
+	echo "results: $out" >&2
+	exit 0
+fi
+if [[ $scenario == message ]]; then
+	# MESSAGE/s relayed and answered 200, failures (any other final status
+	# or none), retransmissions, p50/p99/p99.9 and the server's CPU.
+	# lat KEY FILE: a latency key, "-" when nothing succeeded.
+	lat() { if [[ $(val ok "$2") == 0 ]]; then echo -; else val "$1" "$2"; fi; }
+	printf '%-7s | %-53s | %-53s | %s\n' "" "ours" "kamailio" "ours/kamailio"
+	printf '%-7s | %7s %6s %6s %7s %7s %8s %5s | %7s %6s %6s %7s %7s %8s %5s | %6s %6s\n' rate msg/s fail retr% \
+		p50ms p99ms p999ms cpu% msg/s fail retr% p50ms p99ms p999ms cpu% msg/s p99
+	for rate in "${rate_list[@]}"; do
+		o=$out/ours-$rate.summary k=$out/kamailio-$rate.summary
+		printf '%-7s | %7s %6s %6s %7s %7s %8s %5s | %7s %6s %6s %7s %7s %8s %5s | %6s %6s\n' "$rate" \
+			"$(val ok_rate "$o")" "$(fails "$o")" "$(val retrans_pct "$o")" "$(lat p50_ms "$o")" "$(lat p99_ms "$o")" \
+			"$(lat p999_ms "$o")" "$(val target_cpu_avg "$o")" \
+			"$(val ok_rate "$k")" "$(fails "$k")" "$(val retrans_pct "$k")" "$(lat p50_ms "$k")" "$(lat p99_ms "$k")" \
+			"$(lat p999_ms "$k")" "$(val target_cpu_avg "$k")" \
+			"$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")" "$(ratio "$(lat p99_ms "$o")" "$(lat p99_ms "$k")")"
+		line+=" ok_ratio_$rate=$(ratio "$(val ok_rate "$o")" "$(val ok_rate "$k")")"
+		line+=" p99_ratio_$rate=$(ratio "$(lat p99_ms "$o")" "$(lat p99_ms "$k")")"
+		if [[ -n ${uas_pid:-} ]]; then
+			for f in "$o" "$k"; do
+				n=$(val requests_in "$f")
+				[[ $n == - || $n == 0 ]] ||
+					echo "note: $(basename "$f" .summary): $n MESSAGEs went to the generator, not to the SIPp UAS" >&2
+			done
+		fi
 	done
 	echo "$line"
 	echo "results: $out" >&2

@@ -138,6 +138,11 @@ func (c Config) Validate() error {
 	case c.MaxFailures < 0 || c.MaxFailures > 1:
 		return bad("max-failures %v is not a ratio", c.MaxFailures)
 	}
+	if v, ok := c.Scenario.(validator); ok {
+		if err := v.validate(); err != nil {
+			return bad("%v", err)
+		}
+	}
 	if _, _, err := net.SplitHostPort(c.Target); err != nil {
 		return bad("target %q: %v", c.Target, err)
 	}

@@ -38,7 +38,12 @@
 // the same sockets: a setup of P×W SUBSCRIBEs, then the measured PUBLISHes;
 // each PUBLISH body carries a marker (run, number, first send time) that the
 // watcher reads from each NOTIFY to measure publish-to-NOTIFY latency
-// without a lookup (FindMarker).
+// without a lookup (FindMarker). The message scenario to online or offline
+// recipients has a setup too: REGISTERs of the recipients (with a Contact at
+// a UAS or at the generator, whose stateless answer then completes each
+// relayed MESSAGE; or removed at once, so MESSAGEs are stored), then the
+// measured MESSAGEs, of which only 200 (online) or 202 (offline) succeed.
+// Such scenarios implement phased.
 //
 // # Output
 //

@@ -131,7 +131,9 @@ func (e *engine) start(p *phase, seq uint64, ob *outbox, scratch []byte) bool {
 		p.st.throttled.Add(1)
 		return false
 	}
-	user := e.userOf(seq)
+	// Users count from 0 in every phase: the measured phase of a scenario
+	// with a setup starts at user0 too.
+	user := e.userOf(seq - p.seqBase)
 	s := &e.slots[idx]
 	s.mu.Lock()
 	now := e.now()
@@ -169,10 +171,14 @@ func (e *engine) flush(ob *outbox) {
 // 0 meaning a timeout, and gives the slot back.
 func (e *engine) finish(s *slot, status int, now int64) {
 	st := s.ph.st
+	ok := status < 300
+	if sc, isStrict := s.ph.scen.(strict); isStrict && status != 0 {
+		ok = sc.success(status)
+	}
 	switch {
 	case status == 0:
 		st.timeouts.Add(1)
-	case status < 300:
+	case ok:
 		st.ok.Add(1)
 		st.record(time.Duration(now - s.start))
 	default:

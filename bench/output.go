@@ -118,6 +118,7 @@ type jsonSummary struct {
 	TargetProc       ProcStats         `json:"target_proc"`
 	Generator        ProcStats         `json:"generator_proc"`
 	Presence         *jsonPresence     `json:"presence,omitempty"`
+	Message          *jsonMessage      `json:"message,omitempty"`
 }
 
 // jsonPresence is the "presence" object of the summary: the keys of the
@@ -205,7 +206,7 @@ func WriteJSON(w io.Writer, r *Result) error {
 		Outstanding: r.Outstanding, RetransPct: r.RetransPercent(), SendRate: r.SendRate,
 		OKRate: r.CompletionRate, FailureRatio: r.FailureRatio, FailuresByStatus: byStatus,
 		LatencyMS: latencyMS(r.Latency), TargetProc: r.TargetProc, Generator: r.Generator,
-		Presence: presenceJSON(r.Presence),
+		Presence: presenceJSON(r.Presence), Message: messageJSON(r.Message),
 	}, Series: make([]jsonSample, 0, len(r.Series))}
 	for _, s := range r.Series {
 		out.Series = append(out.Series, jsonSample{

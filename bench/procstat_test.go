@@ -44,3 +44,26 @@ func TestProcTree(t *testing.T) {
 		t.Error("zero PSS")
 	}
 }
+
+func TestParseProcIO(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want ProcIO
+		bad  bool
+	}{
+		{name: "proc(5) example", in: "rchar: 323934931\nwchar: 323929600\nsyscr: 632687\nsyscw: 632675\n" +
+			"read_bytes: 0\nwrite_bytes: 323932160\ncancelled_write_bytes: 0\n",
+			want: ProcIO{Wchar: 323929600, WriteBytes: 323932160, OK: true}},
+		{name: "no write_bytes", in: "rchar: 1\nwchar: 2\n", bad: true},
+		{name: "bad number", in: "wchar: x\nwrite_bytes: 1\n", bad: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseProcIO([]byte(tc.in))
+			if (err != nil) != tc.bad || got != tc.want {
+				t.Errorf("parseProcIO = %+v, %v; want %+v, bad %v", got, err, tc.want, tc.bad)
+			}
+		})
+	}
+}

@@ -147,6 +147,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.Presence != nil {
 		writePresence(tw, r.Presence)
 	}
+	if r.Message != nil {
+		writeMessage(tw, r.Message)
+	}
 	fmt.Fprintf(tw, "failure ratio\t%.4f\n", r.FailureRatio)
 	return tw.Flush()
 }
@@ -183,6 +186,9 @@ func SummaryLine(r *Result) string {
 	}
 	if r.Presence != nil {
 		presenceKeys(&b, r.Presence)
+	}
+	if r.Message != nil {
+		messageKeys(&b, r.Message)
 	}
 	fmt.Fprintf(&b, " target_cpu_avg=%.1f target_cpu_max=%.1f target_rss_max_mb=%.1f gen_cpu_avg=%.1f gen_rss_max_mb=%.1f",
 		r.TargetProc.CPUAvg, r.TargetProc.CPUMax, float64(r.TargetProc.RSSMax)/(1<<20),

@@ -42,6 +42,9 @@ type Result struct {
 	// Presence holds the setup, NOTIFY and memory figures of the presence
 	// scenario; nil for the others.
 	Presence *PresenceResult
+	// Message holds the setup, relay and store-cost figures of the message
+	// scenario sent to online or offline recipients; nil for the others.
+	Message *MessageResult
 }
 
 // Run drives one load run and returns what it measured. The error is
@@ -59,13 +62,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	e.base = time.Now()
-	pres, isPresence := cfg.Scenario.(*presenceScenario)
+	ph, isPhased := cfg.Scenario.(phased)
 	main := e.newPhase(cfg.Scenario, cfg.Rate, cfg.Duration, cfg.Total, 0)
 	main.ramp = cfg.Ramp
 	first := main
 	var setup *phase
-	if isPresence {
-		if setup, main = pres.phases(e); setup != nil {
+	if isPhased {
+		if setup, main = ph.phases(e); setup != nil {
 			first = setup
 		} else {
 			first = main
@@ -82,8 +85,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	var res *Result
 	var setupErr error
-	if isPresence {
-		res, setupErr = pres.runPhases(ctx, e, setup, main)
+	if isPhased {
+		res, setupErr = ph.runPhases(ctx, e, setup, main)
 	} else {
 		res = e.runPhase(ctx, main)
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"sort"
 )
@@ -9,8 +10,8 @@ import (
 // a chain of Steps() transactions sharing a Call-ID: the engine moves to the
 // next step on a 2xx, and answers Digest challenges on its own. Adding a
 // scenario (call) means a type implementing Scenario and one line in
-// scenarios below; presence, which sends a setup phase first, is the one
-// scenario Run knows by type.
+// scenarios below; a scenario that sends a setup phase first (presence,
+// message to online or offline recipients) also implements phased.
 type Scenario interface {
 	// Name is the subcommand name, e.g. "register".
 	Name() string
@@ -33,6 +34,9 @@ type ScenarioOptions struct {
 	// Presence shapes the presence scenario; the zero value takes
 	// DefaultPresenceOptions.
 	Presence PresenceOptions
+	// Message shapes the message scenario; the zero value sends to peers
+	// (user<n+1>) without a setup.
+	Message MessageOptions
 }
 
 // stateful is implemented by scenarios that keep state across requests
@@ -43,6 +47,30 @@ type stateful interface {
 	prepare(r *Request)
 	// observe sees the final response to a transaction of r.
 	observe(r *Request, resp *Response)
+}
+
+// phased is implemented by scenarios that send a setup phase before the
+// measured one (presence: SUBSCRIBE; message: REGISTER the recipients).
+type phased interface {
+	// phases resets the run's state and returns the setup phase (nil for
+	// none) and the measured phase of e's run.
+	phases(e *engine) (setup, main *phase)
+	// runPhases sends both and returns the measured phase's Result; the
+	// error reports a setup above the failure bar.
+	runPhases(ctx context.Context, e *engine, setup, main *phase) (*Result, error)
+}
+
+// strict is implemented by scenarios for which only some 2xx are a
+// success (message: 200 when relayed, 202 when stored); any other final
+// status counts as a failure with that status.
+type strict interface {
+	success(status int) bool
+}
+
+// validator is implemented by scenarios whose options can be wrong;
+// Config.Validate calls it.
+type validator interface {
+	validate() error
 }
 
 // requestWatcher is implemented by scenarios that look at the requests
@@ -56,7 +84,7 @@ type requestWatcher interface {
 var scenarios = map[string]func(ScenarioOptions) Scenario{
 	"register": newRegister,
 	"options":  func(ScenarioOptions) Scenario { return optionsScenario{} },
-	"message":  func(ScenarioOptions) Scenario { return messageScenario{} },
+	"message":  newMessage,
 	"presence": newPresence,
 }
 
@@ -90,18 +118,6 @@ func (optionsScenario) AppendRequest(dst []byte, r *Request) []byte {
 	dst = r.AppendStart(dst, "OPTIONS", -1, -1)
 	dst = append(dst, "Accept: application/sdp\r\n"...)
 	return AppendBody(dst, "", "")
-}
-
-// messageScenario sends a MESSAGE (RFC 3428) with a short text body from
-// User to Peer.
-type messageScenario struct{}
-
-func (messageScenario) Name() string { return "message" }
-func (messageScenario) Steps() int   { return 1 }
-
-func (messageScenario) AppendRequest(dst []byte, r *Request) []byte {
-	dst = r.AppendStart(dst, "MESSAGE", r.Peer, r.Peer)
-	return AppendBody(dst, "text/plain", r.Env.Body)
 }
 
 // registerScenario registers User's contact, optionally refreshes and

@@ -17,9 +17,11 @@ type Counts struct {
 	// included), Retransmissions the UDP retransmissions among the writes.
 	Transactions    uint64 `json:"transactions"`
 	Retransmissions uint64 `json:"retransmissions"`
-	// OK counts logical requests that ended with a 2xx.
+	// OK counts logical requests that ended with a 2xx (the 2xx a strict
+	// scenario expects: message to online or offline recipients).
 	OK uint64 `json:"ok"`
-	// Failed counts logical requests that ended with a final response >= 300.
+	// Failed counts logical requests that ended with a final response >= 300,
+	// or a 2xx other than the one a strict scenario expects.
 	Failed uint64 `json:"failed"`
 	// Timeouts counts logical requests without a final response within
 	// Timer F.

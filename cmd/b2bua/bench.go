@@ -84,7 +84,7 @@ func newScenarioCmd(name string) *cobra.Command {
 		fs.BoolVar(&f.scen.Unregister, "unregister", false, "end each AOR's chain with a REGISTER Expires: 0 (default off)")
 		fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of REGISTER in seconds")
 	case "message":
-		fs.StringVar(&f.cfg.Body, "body", f.cfg.Body, "text/plain body of MESSAGE")
+		addMessageFlags(cmd, f)
 	case "presence":
 		addPresenceFlags(cmd, f)
 	}
@@ -104,6 +104,22 @@ func addPresenceFlags(cmd *cobra.Command, f *benchFlags) {
 	fs.DurationVar(&p.NotifyWait, "notify-wait", p.NotifyWait, "stop waiting for NOTIFYs after this long without one")
 	fs.DurationVar(&p.Settle, "settle", p.Settle, "pause between the setup and the first PUBLISH")
 	fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of SUBSCRIBE and PUBLISH in seconds")
+}
+
+// addMessageFlags adds the flags of the message scenario; --rate is the
+// MESSAGE rate.
+func addMessageFlags(cmd *cobra.Command, f *benchFlags) {
+	fs, m := cmd.Flags(), &f.scen.Message
+	*m = bench.DefaultMessageOptions()
+	fs.StringVar(&f.cfg.Body, "body", f.cfg.Body, "text/plain body of MESSAGE")
+	fs.StringVar(&m.To, "to", m.To, "recipients: peer (user<n+1>, no setup), online (registered at --uas, 200 expected) "+
+		"or offline (registered then unregistered, 202 expected)")
+	fs.IntVar(&m.Recipients, "recipients", m.Recipients, "recipients N for online/offline; user<n> sends to <prefix><n mod N>")
+	fs.StringVar(&m.RecipientPrefix, "recipient-prefix", m.RecipientPrefix, "recipient AORs: <prefix><n>@DOMAIN")
+	fs.StringVar(&m.UAS, "uas", m.UAS, "HOST:PORT of the online recipients' Contact, a UAS answering MESSAGE "+
+		"(default empty: the generator's own socket, which answers 200)")
+	fs.Float64Var(&m.RegisterRate, "register-rate", m.RegisterRate, "REGISTERs per second in the setup")
+	fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of the recipients' REGISTER in seconds")
 }
 
 // addLoadFlags adds the flags every scenario shares.

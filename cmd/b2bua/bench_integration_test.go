@@ -23,6 +23,11 @@ func TestBenchAgainstRealServer(t *testing.T) {
 		{"register with refresh and unregister", []string{"register", "--rate", "500", "--total", "500", "--refresh", "--unregister", "--json", out}},
 		{"options", []string{"options", "--rate", "500", "--total", "500"}},
 		{"register over tcp", []string{"register", "--rate", "200", "--total", "200", "--transport", "tcp", "--user-prefix", "tcp"}},
+		// The generator's socket is the online recipients' contact and
+		// answers the relayed MESSAGEs: 200 only when relayed, 202 only when stored.
+		{"message to online recipients", []string{"message", "--to", "online", "--recipients", "10", "--rate", "200", "--total", "200"}},
+		{"message to offline recipients", []string{"message", "--to", "offline", "--recipients", "10", "--recipient-prefix", "off",
+			"--rate", "200", "--total", "200"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target := p.udp
@@ -35,6 +40,9 @@ func TestBenchAgainstRealServer(t *testing.T) {
 			}
 			if !strings.Contains(string(res), "failed=0") || !strings.Contains(string(res), "timeouts=0") {
 				t.Fatalf("bench %v reported failures:\n%s", tc.args, res)
+			}
+			if strings.Contains(tc.name, "online") && !strings.Contains(string(res), " requests_in=200 ") {
+				t.Fatalf("bench %v: not every MESSAGE reached the generator:\n%s", tc.args, res)
 			}
 		})
 	}
