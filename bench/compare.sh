@@ -22,11 +22,10 @@
 # the generator's own socket, which sends the REGISTERs, is their Contact
 # and answers every MESSAGE with 200 statelessly; "sipp" starts one SIPp
 # UAS (testdata/sipp/message_echo_uas.xml) on a free port for the whole run
-# and puts it in the Contact (--uas 127.0.0.1:PORT). Our server sends a
-# relayed MESSAGE to the address the REGISTER came from (the generator),
-# not to the Contact, so only "generator" gives both servers the same
-# UAS; with "sipp" the STEP key requests_in shows how many MESSAGEs went
-# to the generator instead. Kamailio runs bench/kamailio/message.cfg
+# and puts it in the Contact (--uas 127.0.0.1:PORT). Both servers send to
+# the Contact (ours uses the REGISTER's source only for a contact behind
+# a NAT); the STEP key requests_in shows MESSAGEs that went to the
+# generator instead. Kamailio runs bench/kamailio/message.cfg
 # (registrar + usrloc in memory, lookup("location") + t_relay(), to the
 # Contact). With -- --to offline (stored, 202) only our server runs:
 # Kamailio has no store without msilo and a database. The table adds p99.9

@@ -2,11 +2,11 @@ package messaging
 
 import (
 	"errors"
-	"net"
-	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/actors/registrar"
 )
 
 // maxForwards is the Max-Forwards of a copy whose sender sent none (RFC
@@ -18,8 +18,9 @@ var errBadContact = errors.New("messaging: unusable contact")
 // request is the MESSAGE that delivers s to contact ct (RFC 3428 §7: a
 // proxy's copy): Request-URI the contact, the sender's From (with its
 // tag), To, Call-ID and CSeq, its Date, Content-Type and body, routed
-// by the binding's Path, else sent to where the REGISTER came from
-// (which reaches a contact behind a NAT). The port adds Via.
+// by the binding's Path, else to the contact, or to where the REGISTER
+// came from when the contact is behind a NAT (registrar.Flow). The port
+// adds Via.
 func request(s *stored, ct Contact) (*sip.Request, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri(ct.URI, &uri); err != nil || uri.Host == "" {
@@ -55,13 +56,9 @@ func request(s *stored, ct Contact) (*sip.Request, error) {
 		req.AppendHeader(sip.NewHeader("Content-Type", s.ContentType))
 	}
 	req.SetBody(s.Body)
-	if network, addr, ok := strings.Cut(ct.Source, ":"); ok && len(ct.Path) == 0 {
-		if _, port, err := net.SplitHostPort(addr); err == nil {
-			if _, err := strconv.Atoi(port); err == nil {
-				req.SetTransport(strings.ToUpper(network))
-				req.SetDestination(addr)
-			}
-		}
+	if network, addr, ok := registrar.Flow(ct.URI, ct.Source, ct.Path); ok {
+		req.SetTransport(strings.ToUpper(network))
+		req.SetDestination(addr)
 	}
 	return req, nil
 }

@@ -71,7 +71,8 @@ const maxForwards = 70
 
 // forwardRequest is the copy of req sent to binding b: Request-URI set to
 // the contact, a route through the binding's Path (RFC 3327 §5.3), sent to
-// the address the REGISTER came from (the contact may be behind NAT), and
+// the contact or, when it is behind a NAT, to the address the REGISTER
+// came from (Flow), and
 // without the Via stack, which the port starts anew: the server is the
 // client of this new transaction, and without the sender's credentials.
 // Max-Forwards is min(received-1, 70) (70 when absent), in a header of its
@@ -107,13 +108,9 @@ func forwardRequest(req *sip.Request, b Binding, local []string) (*sip.Request, 
 	}
 	mf := sip.MaxForwardsHeader(hops)
 	out.AppendHeader(&mf)
-	if network, addr, ok := strings.Cut(b.Source, ":"); ok && len(b.Path) == 0 {
-		if _, port, err := net.SplitHostPort(addr); err == nil {
-			if _, err := strconv.Atoi(port); err == nil {
-				out.SetTransport(strings.ToUpper(network))
-				out.SetDestination(addr)
-			}
-		}
+	if network, addr, ok := Flow(b.Contact, b.Source, b.Path); ok {
+		out.SetTransport(strings.ToUpper(network))
+		out.SetDestination(addr)
 	}
 	if loops(out, local) {
 		return nil, ErrLoop

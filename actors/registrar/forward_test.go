@@ -37,11 +37,13 @@ func options(t *testing.T, extra ...string) *sip.Request {
 // TestForwardRequest: the copy sent to a contact lowers Max-Forwards to
 // min(received-1, 70) without touching the original (sipgo's Clone shares
 // the header), starts a new Via stack, drops the sender's credentials,
-// routes through Path alone, goes to the REGISTER's source, and is refused
+// routes through Path alone, goes to the REGISTER's source when the
+// contact is behind a NAT (else to the contact), and is refused
 // when it would reach us again.
 func TestForwardRequest(t *testing.T) {
 	local := []string{HostPort("127.0.0.1", 5060), HostPort("127.0.0.1", 5061), HostPort("localhost", 5060), HostPort("::1", 5070)}
-	contact := Binding{Contact: "sip:alice@198.51.100.4:5070", Source: "udp:198.51.100.9:40000"}
+	// A contact behind a NAT: sent to the REGISTER's source (Flow).
+	contact := Binding{Contact: "sip:alice@10.0.0.4:5070", Source: "udp:198.51.100.9:40000"}
 	tests := []struct {
 		name  string
 		extra []string // header lines of the received request
@@ -68,12 +70,14 @@ func TestForwardRequest(t *testing.T) {
 		{name: "sips contact defaults to 5061", b: Binding{Contact: "sips:x@127.0.0.1", Source: "tcp:198.51.100.9:40000"},
 			local: local, err: ErrLoop},
 		{name: "ipv6 contact", b: Binding{Contact: "sip:x@[::1]:5070"}, local: local, err: ErrLoop},
-		{name: "source is our listener", b: Binding{Contact: "sip:alice@198.51.100.4:5070", Source: "udp:127.0.0.1:5060"},
+		{name: "source is our listener", b: Binding{Contact: "sip:alice@10.0.0.4:5070", Source: "udp:127.0.0.1:5060"},
 			local: local, err: ErrLoop},
 		{name: "path leads to us", b: Binding{Contact: "sip:alice@198.51.100.4:5070", Path: []string{"<sip:127.0.0.1:5060;lr>"}},
 			local: local, err: ErrLoop},
 		{name: "another port of our host is not us", b: Binding{Contact: "sip:x@127.0.0.1:5080", Source: "udp:127.0.0.1:5080"},
 			local: local, mf: 70, dst: "127.0.0.1:5080"},
+		{name: "routable contact: the contact, not the source", b: Binding{Contact: "sip:alice@198.51.100.4:5070", Source: "udp:198.51.100.9:40000"},
+			local: local, mf: 70, dst: "198.51.100.4:5070"},
 		{name: "no source: the contact's address", b: Binding{Contact: "sip:alice@198.51.100.4:5070"}, local: local, mf: 70,
 			dst: "198.51.100.4:5070"},
 		{name: "no local list checks nothing", b: Binding{Contact: "sip:x@127.0.0.1:5060"}, mf: 70, dst: "127.0.0.1:5060"},
