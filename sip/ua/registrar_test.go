@@ -24,6 +24,7 @@ type registrar struct {
 	regs    []*sip.Request // every REGISTER, in order
 	options int            // OPTIONS received
 	answer  func(n int, req *sip.Request) *sip.Response
+	message func(req *sip.Request, tx sip.ServerTransaction) // MESSAGE handler; nil: 405
 	got     chan *sip.Request // every REGISTER, for waiting
 }
 
@@ -71,6 +72,16 @@ func newRegistrar(t *testing.T, network string, answer func(n int, req *sip.Requ
 		r.options++
 		r.mu.Unlock()
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	srv.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
+		r.mu.Lock()
+		h := r.message
+		r.mu.Unlock()
+		if h == nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil))
+			return
+		}
+		h(req, tx)
 	})
 	var serve func() error
 	switch network {
