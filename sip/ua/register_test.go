@@ -174,14 +174,18 @@ func TestRegisterAnswers(t *testing.T) {
 			regs: 1,
 		},
 		{
-			name:    "403",
-			answer:  func(_ int, req *sip.Request) *sip.Response { return sip.NewResponseFromRequest(req, 403, "Forbidden", nil) },
+			name: "403",
+			answer: func(_ int, req *sip.Request) *sip.Response {
+				return sip.NewResponseFromRequest(req, 403, "Forbidden", nil)
+			},
 			wantErr: ErrRegFailed,
 			regs:    1,
 		},
 		{
-			name:    "404",
-			answer:  func(_ int, req *sip.Request) *sip.Response { return sip.NewResponseFromRequest(req, 404, "Not Found", nil) },
+			name: "404",
+			answer: func(_ int, req *sip.Request) *sip.Response {
+				return sip.NewResponseFromRequest(req, 404, "Not Found", nil)
+			},
 			wantErr: ErrRegFailed,
 			regs:    1,
 		},

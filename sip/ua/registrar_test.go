@@ -25,7 +25,7 @@ type registrar struct {
 	options int            // OPTIONS received
 	answer  func(n int, req *sip.Request) *sip.Response
 	message func(req *sip.Request, tx sip.ServerTransaction) // MESSAGE handler; nil: 405
-	got     chan *sip.Request // every REGISTER, for waiting
+	got     chan *sip.Request                                // every REGISTER, for waiting
 }
 
 // accept answers a REGISTER 200 with its Contact, granted what it asked.
