@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
@@ -26,6 +27,10 @@ type Deps struct {
 	Store     store.Store
 	Registrar registrar.Config
 	Presence  presence.Config
+	Messaging messaging.Config
+	// Users says which AORs are users of the users service (nil: none;
+	// then only AORs that ever registered can receive a MESSAGE).
+	Users messaging.Directory
 	// Metrics counts entities per kind; nil: not counted.
 	Metrics *shard.Metrics
 	// Outbound sends SIP for actors. Start sets it to System.Outbound, a
@@ -64,6 +69,25 @@ func (d Deps) presence() presence.Deps {
 	return pd
 }
 
+// messaging is what the message-box kind is built from: the registrar's
+// lookup, and the directory of known users (the users service, and every
+// AOR that ever registered).
+func (d Deps) messaging(seen *messaging.Registered) messaging.Deps {
+	reg := registrar.NewRouter(d.router(registrar.Name, d.Registrar.Shards))
+	md := messaging.Deps{Log: d.Log, Config: d.Messaging, Store: d.Store, Port: d.Outbound, Metrics: d.Metrics,
+		Known: messaging.AnyOf{d.Users, seen}}
+	md.Lookup = func(aor string, reply func([]messaging.Contact, error)) {
+		reg.Lookup(&registrar.Lookup{AOR: registrar.AOR(aor), Reply: func(r *registrar.LookupResult) {
+			cs := make([]messaging.Contact, len(r.Bindings))
+			for i, b := range r.Bindings {
+				cs[i] = messaging.Contact{URI: b.Contact, Source: b.Source, Path: b.Path}
+			}
+			reply(cs, r.Err)
+		}})
+	}
+	return md
+}
+
 // Kind is one actor kind: its spec (name, entities, store bucket,
 // supervision decider) built from the shared dependencies, and how its
 // router reaches the edge.
@@ -77,13 +101,21 @@ func Kinds(d Deps) []Kind {
 	pd := d.presence()
 	rc := d.Registrar
 	pres := presence.NewRouter(pd.Presentities, pd.Subscriptions)
+	seen := messaging.NewRegistered(d.Store, d.Log.Named(messaging.Name))
+	md := d.messaging(seen)
+	boxes := messaging.NewRouter(d.router(messaging.Name, d.Messaging.Shards), d.Messaging)
 	rc.Changed = func(aor registrar.AOR, contacts []string) {
 		pres.RegistrationChanged(&presence.RegistrationChanged{AOR: string(aor), Contacts: contacts})
+		if len(contacts) > 0 {
+			seen.Saw(string(aor)) // a store read; a write only the first time
+			boxes.RegistrationChanged(&messaging.RegistrationChanged{AOR: string(aor), Contacts: contacts})
+		}
 	}
 	return []Kind{
 		{registrar.Spec(d.Log.Named("registrar"), rc, d.Store, d.Outbound, d.Metrics), func(r *shard.Router, rs *Routers) { rs.Registrar = registrar.NewRouter(r) }},
 		{presence.PresentitySpec(pd), func(r *shard.Router, rs *Routers) { rs.Presence = pres }},
 		{presence.SubscriptionSpec(pd), nil},
+		{messaging.Spec(md), func(r *shard.Router, rs *Routers) { rs.Messaging = boxes }},
 	}
 }
 
@@ -96,6 +128,7 @@ const Top = "b2bua"
 type Routers struct {
 	Registrar *registrar.Router
 	Presence  *presence.Router
+	Messaging *messaging.Router
 	// Dialogs routes in-dialog requests (ACK included) to the actor that
 	// owns the dialog; kinds that establish dialogs add them there.
 	Dialogs *dialog.Registry
@@ -122,6 +155,12 @@ func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 		d.Presence = presence.DefaultConfig()
 	}
 	if err := d.Presence.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Messaging.Shards == 0 && d.Messaging.MaxStored == 0 { // not configured, as for presence
+		d.Messaging = messaging.DefaultConfig()
+	}
+	if err := d.Messaging.Validate(); err != nil {
 		return nil, err
 	}
 	sys := supervision.NewSystem(d.Log.Named("actor"))

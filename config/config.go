@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
@@ -45,6 +46,7 @@ type Config struct {
 	Store     store.BoltConfig `yaml:",inline"`
 	Registrar registrar.Config `yaml:"registrar"`
 	Presence  presence.Config  `yaml:"presence"`
+	Messaging messaging.Config `yaml:"messaging"`
 	Tokens    Tokens           `yaml:"tokens"`
 	// DigestAlgorithms are offered in this order, one challenge each (RFC
 	// 8760 §2.4). MD5 comes first by default, unlike auth/digest's own
@@ -119,6 +121,7 @@ func Default() Config {
 		Store:            store.DefaultBoltConfig(),
 		Registrar:        registrar.DefaultConfig(),
 		Presence:         presence.DefaultConfig(),
+		Messaging:        messaging.DefaultConfig(),
 		Tokens: Tokens{IdentityClaim: auth.DefaultIdentityClaim, Leeway: auth.DefaultLeeway,
 			AccessTTL: users.DefaultAccessTTL, RefreshTTL: users.DefaultRefreshTTL},
 	}
@@ -175,6 +178,9 @@ func (c *Config) Resolve() {
 	}
 	if c.Presence.Shards == 0 {
 		c.Presence.Shards = presence.DefaultConfig().Shards
+	}
+	if c.Messaging.Shards == 0 {
+		c.Messaging.Shards = messaging.DefaultConfig().Shards
 	}
 	if c.Edge.MaxInFlight == 0 {
 		c.Edge.MaxInFlight = edge.DefaultConfig().MaxInFlight

@@ -247,3 +247,10 @@ func (s *Service) DigestHA1(username, realm, algorithm string) (string, error) {
 	}
 	return "", fmt.Errorf("%w: unsupported algorithm %q", auth.ErrBadCredentials, algorithm)
 }
+
+// Has reports whether name is an enabled user (false too when the store
+// cannot be read).
+func (s *Service) Has(name string) bool {
+	_, err := s.lookup(name)
+	return err == nil
+}

@@ -233,15 +233,21 @@ func needSIPp(t *testing.T) {
 // run is bounded: -timeout for the run, -recv_timeout for a message that
 // never comes, and a kill after two minutes or when ctx ends.
 func runSIPp(ctx context.Context, scenario, target string, calls, rate int, extra ...string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	return runSIPpAt(ctx, port, scenario, target, calls, rate, extra...)
+}
+
+// runSIPpAt is runSIPp with SIPp on the given local port: for a SIPp that
+// acts as a user agent registered at that address.
+func runSIPpAt(ctx context.Context, port int, scenario, target string, calls, rate int, extra ...string) error {
 	dir, err := os.MkdirTemp("", "sipp")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
 	files := map[string]string{}
 	for _, f := range []string{"errors", "messages", "screen"} {
 		files[f] = filepath.Join(dir, f+".log")

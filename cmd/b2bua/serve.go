@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -125,7 +126,8 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Presence: c.Presence, Metrics: shard.NewMetrics(reg)})
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Presence: c.Presence, Messaging: c.Messaging,
+		Users: usersDirectory{svc: svc, domain: strings.ToLower(c.Edge.Domain)}, Metrics: shard.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}

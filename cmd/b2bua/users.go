@@ -371,3 +371,20 @@ func readPassword(cmd *cobra.Command, stdin bool) (string, error) {
 	}
 	return string(a), nil
 }
+
+// usersDirectory tells the message boxes which AORs are users of the
+// users service: sip:NAME@DOMAIN with NAME an enabled user.
+type usersDirectory struct {
+	svc    *users.Service
+	domain string
+}
+
+// Known implements messaging.Directory.
+func (d usersDirectory) Known(aor string) bool {
+	name, ok := strings.CutPrefix(aor, "sip:")
+	if !ok {
+		return false
+	}
+	name, host, ok := strings.Cut(name, "@")
+	return ok && strings.EqualFold(host, d.domain) && d.svc.Has(name)
+}

@@ -23,6 +23,12 @@
 //   - Everything else goes through sipgo server transactions; the handler
 //     waits for the actor's reply, since sipgo ends the transaction when
 //     the handler returns, and answers 500 itself past the deadline.
+//     MESSAGE (message.go) is among them: its message box forks it to the
+//     recipient's contacts and answers only once one took it or none
+//     answered, which takes up to messaging's delivery timeout, longer
+//     than the stateless path's reply deadline; the transaction absorbs
+//     the sender's retransmissions meanwhile, and its deadline is the
+//     reply timeout plus the client timeout, as for a forwarded OPTIONS.
 //
 // Actors send requests through the client port (client.go), an
 // outbound.Port; an OPTIONS to a user is forwarded that way to the user's

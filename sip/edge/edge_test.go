@@ -130,6 +130,7 @@ const goldenVia = "127.0.0.1:5999"
 // golden expectation: both paths must answer the same.
 func TestGolden(t *testing.T) {
 	goldens := append(siptest.LoadGoldens(t, "testdata/register"), siptest.LoadGoldens(t, "testdata/presence")...)
+	goldens = append(goldens, siptest.LoadGoldens(t, "testdata/message")...)
 	for _, network := range []string{"udp", "tcp"} {
 		t.Run(network, func(t *testing.T) {
 			s := startServer(t)

@@ -20,7 +20,7 @@ func (s *Server) onTx(req *sip.Request, tx sip.ServerTransaction) {
 	t := newTxResponder(tx, s.log)
 	w := s.newAnswer(req, t)
 	timeout := s.conf.ReplyTimeout
-	if toUser(req) { // forwarded: the contact has ClientTimeout to answer
+	if toUser(req) || req.Method == sip.MESSAGE { // forwarded: the contact has ClientTimeout to answer
 		timeout += s.conf.ClientTimeout
 	}
 	s.handle(req, w)

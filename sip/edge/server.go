@@ -17,6 +17,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
@@ -113,6 +114,7 @@ type Server struct {
 	log     *zap.Logger
 	reg     *registrar.Router
 	pres    *presence.Router
+	msgs    *messaging.Router
 	dialogs *dialog.Registry
 	metrics *Metrics
 
@@ -171,7 +173,7 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	s := &Server{conf: c, log: log, reg: routers.Registrar, pres: routers.Presence, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
+	s := &Server{conf: c, log: log, reg: routers.Registrar, pres: routers.Presence, msgs: routers.Messaging, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
 	s.forwardLimit = max(1, int64(c.MaxInFlight)/4)

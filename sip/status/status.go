@@ -11,6 +11,7 @@ import (
 	"errors"
 
 	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
@@ -36,6 +37,7 @@ const (
 	UnsupportedMediaType = 415
 	UnsupportedURIScheme = 416
 	BadExtension         = 420
+	BusyHere             = 486
 	IntervalTooBrief     = 423
 	TemporarilyUnavail   = 480
 	NoSuchDialog         = 481
@@ -70,6 +72,7 @@ var reasons = map[int]string{
 	UnsupportedMediaType: "Unsupported Media Type",
 	UnsupportedURIScheme: "Unsupported URI Scheme",
 	BadExtension:         "Bad Extension",
+	BusyHere:             "Busy Here",
 	IntervalTooBrief:     "Interval Too Brief",
 	TemporarilyUnavail:   "Temporarily Unavailable",
 	NoSuchDialog:         "Call/Transaction Does Not Exist",
@@ -147,6 +150,14 @@ var table = []entry{
 	{presence.ErrStore, ServerInternalError, Reason(ServerInternalError)},
 	{presence.ErrOutOfOrder, ServerInternalError, "CSeq Out of Order"}, // RFC 3261 §12.2.2
 	{presence.ErrBadPolicy, BadRequest, "Unknown Policy"},
+	// MESSAGE (RFC 3428). A full box is 486, not 503: it is one
+	// recipient's condition, and a 503 would send RFC 3263 clients to
+	// another server for nothing (actors/messaging/doc.go).
+	{messaging.ErrUnknownUser, NotFound, Reason(NotFound)},
+	{messaging.ErrMailboxFull, BusyHere, "Mailbox Full"},
+	{messaging.ErrTooLarge, RequestTooLarge, Reason(RequestTooLarge)},
+	{messaging.ErrNoBody, BadRequest, "Missing Body"},
+	{messaging.ErrStore, ServerInternalError, Reason(ServerInternalError)},
 	{pidf.ErrTooLarge, RequestTooLarge, Reason(RequestTooLarge)},
 	{pidf.ErrTooDeep, BadRequest, "Malformed PIDF"},
 	{pidf.ErrTooManyElements, BadRequest, "Malformed PIDF"},

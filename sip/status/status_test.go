@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
@@ -50,6 +51,12 @@ func TestOf(t *testing.T) {
 		{"scope", auth.ErrInsufficientScope, 403, "Insufficient Scope"},
 		{"mismatch", auth.ErrIdentityMismatch, 403, "Identity Does Not Match"},
 		{"authority down", auth.ErrUnavailable, 503, "Authorization Server Unavailable"},
+		{"message to an unknown user", messaging.ErrUnknownUser, 404, "Not Found"},
+		{"mailbox full: 486, not 503", messaging.ErrMailboxFull, 486, "Mailbox Full"},
+		{"message body too large", messaging.ErrTooLarge, 413, "Request Entity Too Large"},
+		{"message without body", messaging.ErrNoBody, 400, "Missing Body"},
+		{"message not stored", fmt.Errorf("%w: disk", messaging.ErrStore), 500, "Server Internal Error"},
+		{"message store busy", fmt.Errorf("%w: %w", messaging.ErrStore, store.ErrBusy), 503, "Store Busy"},
 		{"unknown", errors.New("boom"), 500, "Server Internal Error"},
 	}
 	for _, tc := range tests {

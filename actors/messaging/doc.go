@@ -1,0 +1,34 @@
+// Package messaging is the server side of SIP MESSAGE (RFC 3428): one
+// message box per recipient AOR, an entity of the generic shard platform
+// (actors/shard).
+//
+//   - To a registered user: the MESSAGE is forked to every contact the
+//     registrar holds for the AOR, through the outbound port (the one
+//     NOTIFY takes), with the sender's From (tag included), To, Call-ID,
+//     CSeq, Date, Content-Type and body; the Request-URI is the contact.
+//     The first 2xx wins: 200 to the sender. When every contact answered
+//     a final non-2xx, the sender gets the best of them (RFC 3261 §16.7
+//     step 6: a 6xx, else the lowest class). When none answered at all
+//     (timeouts, transport errors: stale contacts), the MESSAGE is stored.
+//   - To a user without contacts: the MESSAGE is stored, and answered 202
+//     Accepted only once the write committed, so a kill -9 after the 202
+//     loses nothing. A Date header is added when the sender sent none.
+//   - Delivery of stored messages: when the AOR registers (the registrar's
+//     Changed hook), when a box is woken, and a minute after contacts that
+//     did not answer. In arrival order, one at a time (the next after the
+//     previous got a 2xx), each with its original Date; a message leaves
+//     the store only after a 2xx.
+//   - Limits (Config): stored messages expire after Expiry (deleted, never
+//     delivered); a box holds MaxStored messages, past which a MESSAGE to
+//     store gets 486 Busy Here with reason "Mailbox Full". Not 503
+//     Service Unavailable: the condition belongs to one recipient, and an
+//     RFC 3263 client takes a 503 as this server failing and tries the
+//     next one, for nothing. A body over MaxBody gets 413, no body 400.
+//   - Unknown users get 404: a Directory says who is known (the users
+//     service, and Registered: every AOR that ever registered, written
+//     once per AOR, the first time it registers).
+//
+// Retransmissions of a MESSAGE are absorbed by sipgo's server transaction
+// (the edge takes MESSAGE on the transaction path): a delivery may take up
+// to DeliveryTimeout, longer than the stateless path's reply deadline.
+package messaging
