@@ -131,13 +131,15 @@ type attemptResult struct {
 func (p *Peer) initRegistrations() {
 	p.regs.events = make(chan RegEvent, eventBuffer)
 	p.onClose(func(ctx context.Context) {
-		if err := p.Unregister(ctx); err != nil && !errors.Is(err, errNotRegistered) {
+		if err := p.Unregister(ctx); err != nil && !errors.Is(err, ErrNotRegistered) {
 			p.log.Info("unregister on close", zap.Error(err))
 		}
 	})
 }
 
-var errNotRegistered = errors.New("ua: not registered")
+// ErrNotRegistered is Unregister's answer when the peer has no
+// registration (never registered, refused, or already unregistered).
+var ErrNotRegistered = errors.New("ua: not registered")
 
 // Register registers the peer at registrar (host:port) and keeps the
 // registration alive until Unregister or Close. The registrar becomes the
@@ -160,7 +162,7 @@ func (p *Peer) Register(ctx context.Context, registrar string, opts ...RegisterO
 	if c.expires <= 0 {
 		return fmt.Errorf("ua: register: expires %v must be positive", c.expires)
 	}
-	if err := p.Unregister(ctx); err != nil && !errors.Is(err, errNotRegistered) {
+	if err := p.Unregister(ctx); err != nil && !errors.Is(err, ErrNotRegistered) {
 		p.log.Info("unregister before register", zap.Error(err))
 	}
 	p.mu.Lock()
@@ -182,7 +184,12 @@ func (p *Peer) Register(ctx context.Context, registrar string, opts ...RegisterO
 	p.regs.mu.Unlock()
 
 	p.emit(RegEvent{State: Registering})
-	first := r.attempt(p, ctx, r)
+	// The first attempt ends with ctx, or with an Unregister or Close.
+	firstCtx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(r.ctx, cancel)
+	first := r.attempt(p, firstCtx, r)
+	stop()
+	cancel()
 	if first.fatal {
 		r.cancel()
 		close(r.done)
@@ -285,6 +292,10 @@ func (p *Peer) registerOnce(ctx context.Context, r *registration) attemptResult 
 		switch c := res.StatusCode; {
 		case c >= 200 && c < 300:
 			granted := grantedExpiry(res, p.contact(), expires)
+			if granted <= 0 { // our binding is not in the answer: retry later rather than loop
+				log.Info("registrar granted no time", zap.Int("status", c))
+				return attemptResult{err: fmt.Errorf("ua: register: %d without our binding", c)}
+			}
 			r.mu.Lock()
 			r.granted, r.conn = granted, res.Source()
 			r.mu.Unlock()
@@ -377,14 +388,14 @@ func headerSeconds(res *sip.Response, name string) time.Duration {
 
 // Unregister removes the peer's registration (REGISTER Expires: 0) and
 // reports Unregistered. The server stays the peer's server for later
-// requests. It returns an error when the peer is not registered.
+// requests. It returns ErrNotRegistered when there is nothing to remove.
 func (p *Peer) Unregister(ctx context.Context) error {
 	p.regs.mu.Lock()
 	r := p.regs.cur
 	p.regs.cur = nil
 	p.regs.mu.Unlock()
 	if r == nil {
-		return errNotRegistered
+		return ErrNotRegistered
 	}
 	r.cancel()
 	<-r.done
