@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -299,11 +300,13 @@ func TestRegisterBacksOffWithoutAnswer(t *testing.T) {
 	}
 }
 
-// TestCloseUnregisters: Close sends Expires: 0.
+// TestCloseUnregisters: Close sends Expires: 0 and leaves none of the
+// peer's goroutines (refresh loop, keepalive) running.
 func TestCloseUnregisters(t *testing.T) {
 	ctx := testCtx(t)
 	reg := newRegistrar(t, "tcp", nil)
-	p, err := New("sip:alice@example.com", "tcp:127.0.0.1:0", zaptest.NewLogger(t))
+	ignore := goleak.IgnoreCurrent()
+	p, err := New("sip:alice@example.com", "tcp:127.0.0.1:0", zaptest.NewLogger(t), WithKeepalive(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,6 +320,7 @@ func TestCloseUnregisters(t *testing.T) {
 	if un := reg.next(t, time.Second); contactExpires(un) != 0 {
 		t.Fatalf("Close sent:\n%s", un)
 	}
+	goleak.VerifyNone(t, ignore)
 }
 
 // TestKeepalive: OPTIONS on UDP; on TCP a connection the server dropped
