@@ -56,7 +56,7 @@ func (p *Peer) SendMessage(ctx context.Context, to, text string) error {
 		return err
 	}
 	req := p.newRequest(sip.MESSAGE, u)
-	req.RemoveHeader("Contact") // RFC 3428 §4: a MESSAGE makes no dialog
+	req.RemoveHeader("Contact") // RFC 3428: a MESSAGE makes no dialog, so no Contact to reach back
 	req.AppendHeader(sip.NewHeader("Date", time.Now().UTC().Format(http.TimeFormat)))
 	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
 	req.SetBody([]byte(text))
