@@ -15,6 +15,25 @@
 //     authorization (an allow list or an approve callback). An OPTIONS
 //     heartbeat marks a silent peer Offline.
 //
+// Registration (Register) keeps one Call-ID for its life and refreshes at
+// 90% of the expiry the registrar granted, with CSeq+1 each time (RFC 3261
+// §10.2.4); a 423 is retried with Min-Expires, a 401 is answered once by the
+// credentials (a fresh token from a TokenSource, or Digest). A failure that
+// may pass (no answer, 5xx) is retried with backoff from 1 s to 60 s until
+// Unregister or Close; a refusal (403, 404, credentials) ends it. Each state
+// change arrives on RegEvents, which drops the oldest events rather than
+// block. While registered, the peer keeps its NAT binding to the server open
+// with CRLF keepalives on TCP (RFC 5626 §4.4.1) or OPTIONS on UDP, every 25 s
+// (WithKeepalive); a keepalive that fails registers again at once.
+// PasswordGrant and RefreshGrant get the tokens from the server's OAuth
+// token endpoint (/oauth/token, public client "sipua").
+//
+// Messages (RFC 3428): SendMessage sends text/plain through the server
+// (200 delivered, 202 stored for an offline user) or to a peer directly.
+// Received messages arrive on Messages; a body over MaxMessageSize is
+// answered 413, and a MESSAGE that finds the inbox full for a second is
+// answered 486, so sipgo's handler is never held longer.
+//
 // Close ends everything cleanly: unSUBSCRIBE, PUBLISH Expires: 0 and
 // REGISTER Expires: 0.
 //

@@ -2,10 +2,13 @@ package ua
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"time"
-)
 
-// STUB: the registration helper replaces this file.
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+)
 
 // Message is a MESSAGE (RFC 3428) the peer received.
 type Message struct {
@@ -19,13 +22,100 @@ type Message struct {
 // Text returns the body as text.
 func (m Message) Text() string { return string(m.Body) }
 
-type inbox struct{}
+// MaxMessageSize is the largest MESSAGE body the peer sends or accepts
+// (larger ones are answered 413).
+const MaxMessageSize = 64 << 10
 
-func (p *Peer) initInbox() {}
+// inboxSize is how many received messages wait for the application.
+const inboxSize = 64
 
-// SendMessage sends text to to (RFC 3428). It returns nil when the
-// message was delivered (200) or stored for later (202).
-func (p *Peer) SendMessage(ctx context.Context, to, text string) error { return errNotYet }
+// inboxWait is how long an incoming MESSAGE waits for room in a full
+// inbox before it is refused with 486: long enough for an application
+// that reads, short enough not to hold sipgo's handler.
+const inboxWait = time.Second
 
-// Messages yields the messages the peer receives.
-func (p *Peer) Messages() <-chan Message { return nil }
+type inbox struct {
+	ch chan Message
+}
+
+func (p *Peer) initInbox() {
+	p.inbox.ch = make(chan Message, inboxSize)
+	p.handle(sip.MESSAGE, p.onMessage)
+}
+
+// SendMessage sends text to to (RFC 3428) as text/plain, through the
+// server when the peer has one, else to the target directly (peer to
+// peer). It returns nil when the message was delivered (200) or stored for
+// later (202), a *StatusError for any other answer.
+func (p *Peer) SendMessage(ctx context.Context, to, text string) error {
+	if len(text) > MaxMessageSize {
+		return fmt.Errorf("ua: message of %d bytes: the limit is %d", len(text), MaxMessageSize)
+	}
+	u, err := p.target(to)
+	if err != nil {
+		return err
+	}
+	req := p.newRequest(sip.MESSAGE, u)
+	req.RemoveHeader("Contact") // RFC 3428: a MESSAGE makes no dialog, so no Contact to reach back
+	req.AppendHeader(sip.NewHeader("Date", time.Now().UTC().Format(http.TimeFormat)))
+	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
+	req.SetBody([]byte(text))
+	res, err := p.send(ctx, req)
+	if err != nil {
+		return err
+	}
+	p.log.Debug("message sent", zap.String("call_id", req.CallID().Value()), zap.String("method", "MESSAGE"),
+		zap.Int("status", res.StatusCode))
+	if res.StatusCode != 200 && res.StatusCode != 202 {
+		return statusError(req, res)
+	}
+	return nil
+}
+
+// Messages yields the messages the peer receives. The channel holds 64;
+// when it is full, a new MESSAGE waits up to a second for room and is then
+// refused with 486 Busy Here, so the sender knows it was not delivered.
+func (p *Peer) Messages() <-chan Message { return p.inbox.ch }
+
+// onMessage answers an incoming MESSAGE: 200 once the application's inbox
+// has it, 413 for a body over MaxMessageSize, 486 when the inbox stays full.
+func (p *Peer) onMessage(req *sip.Request, tx sip.ServerTransaction) {
+	log := p.log.With(zap.String("call_id", req.CallID().Value()), zap.String("method", "MESSAGE"))
+	if len(req.Body()) > MaxMessageSize {
+		log.Info("message too large", zap.Int("bytes", len(req.Body())))
+		p.respond(tx, req, 413, "Request Entity Too Large")
+		return
+	}
+	m := Message{Body: req.Body(), Date: time.Now()}
+	if f := req.From(); f != nil {
+		m.From = normalizeAOR(f.Address.String())
+	}
+	if t := req.To(); t != nil {
+		m.To = normalizeAOR(t.Address.String())
+	}
+	if ct := req.ContentType(); ct != nil {
+		m.ContentType = ct.Value()
+	}
+	if d := req.GetHeader("Date"); d != nil {
+		if at, err := http.ParseTime(d.Value()); err == nil {
+			m.Date = at
+		}
+	}
+	select {
+	case p.inbox.ch <- m:
+	default:
+		t := time.NewTimer(inboxWait)
+		defer t.Stop()
+		select {
+		case p.inbox.ch <- m:
+		case <-t.C:
+			log.Warn("inbox full: message refused", zap.String("from", m.From))
+			p.respond(tx, req, 486, "Busy Here")
+			return
+		case <-p.ctx.Done():
+			p.respond(tx, req, 480, "Temporarily Unavailable")
+			return
+		}
+	}
+	p.respond(tx, req, 200, "OK")
+}

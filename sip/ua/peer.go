@@ -166,7 +166,12 @@ func New(identity, listen string, log *zap.Logger, opts ...Option) (*Peer, error
 }
 
 func (p *Peer) start(addr string) error {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(p.conf.userAgent), sipgo.WithUserAgentHostname(p.aor.Host))
+	// sipgo drops messages over 64 KiB in all; a larger limit lets the
+	// peer answer a MESSAGE body over MaxMessageSize with 413.
+	parser := sip.NewParser()
+	parser.MaxMessageLength = 2 * MaxMessageSize
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(p.conf.userAgent), sipgo.WithUserAgentHostname(p.aor.Host),
+		sipgo.WithUserAgentParser(parser))
 	if err != nil {
 		return fmt.Errorf("ua: %w", err)
 	}
