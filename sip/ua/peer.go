@@ -67,6 +67,7 @@ type config struct {
 	// nil allows everyone.
 	authorize func(watcher string) Decision
 	timeout   time.Duration // of one transaction
+	api       string        // base URL of the server's HTTP API (winfo.go)
 }
 
 // Option configures a Peer.
