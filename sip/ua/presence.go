@@ -32,14 +32,12 @@ func WithCaps(c pidf.Caps) PresenceOption { return func(st *pidf.State) { st.Cap
 // WithCustom sets the text of a pidf.StatusCustom status.
 func WithCustom(text string) PresenceOption { return func(st *pidf.State) { st.Custom = text } }
 
-// WithPublishExpires asks for this publication lifetime (default 3600 s).
-func WithPublishExpires(d time.Duration) PresenceOption {
-	return func(st *pidf.State) { publishExpires.Store(st, d) }
+// WithPublishExpires sets the lifetime SetPresence asks for its
+// publication (default 3600 s); the server may grant less, or answer 423
+// with its minimum, which the peer then uses.
+func WithPublishExpires(d time.Duration) Option {
+	return func(c *config) { c.publishExpires = d }
 }
-
-// publishExpires carries WithPublishExpires past the pidf.State the
-// options build (PresenceOption's signature is fixed).
-var publishExpires sync.Map // *pidf.State -> time.Duration
 
 // Presence body and event names.
 const (
@@ -76,6 +74,9 @@ func (p *Peer) initPresence() {
 	p.pres.direct = map[string]*directWatcher{}
 	p.pres.decision = map[string]Decision{}
 	p.pres.expires = time.Hour
+	if p.conf.publishExpires > 0 {
+		p.pres.expires = p.conf.publishExpires
+	}
 	p.pres.refresh = time.NewTimer(time.Hour)
 	p.pres.refresh.Stop()
 	p.handle(sip.SUBSCRIBE, p.answerSubscribe)
@@ -135,7 +136,6 @@ func (p *Peer) SetPresence(ctx context.Context, status pidf.Status, opts ...Pres
 	for _, o := range opts {
 		o(&st)
 	}
-	exp, hasExp := publishExpires.LoadAndDelete(&st)
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
@@ -148,11 +148,6 @@ func (p *Peer) SetPresence(ctx context.Context, status pidf.Status, opts ...Pres
 	if p.server() == "" {
 		p.notifyDirect()
 		return nil
-	}
-	if hasExp {
-		p.pres.pubMu.Lock()
-		p.pres.expires = exp.(time.Duration)
-		p.pres.pubMu.Unlock()
 	}
 	return p.publish(ctx, true)
 }

@@ -82,12 +82,12 @@ func TestPublishLifecycle(t *testing.T) {
 		}
 	})
 	ctx := testCtx(t)
-	alice, err := New("sip:alice@example.com", "udp:127.0.0.1:0", zaptest.NewLogger(t), WithServer(f.addr))
+	alice, err := New("sip:alice@example.com", "udp:127.0.0.1:0", zaptest.NewLogger(t), WithServer(f.addr), WithPublishExpires(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer alice.Close(ctx)
-	if err := alice.SetPresence(ctx, pidf.StatusAvailable, WithPublishExpires(time.Second)); err != nil {
+	if err := alice.SetPresence(ctx, pidf.StatusAvailable); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "refresh, 412 and a fresh publication", func() bool { return len(f.requests()) >= 4 })
