@@ -68,8 +68,8 @@ type config struct {
 	authorize func(watcher string) Decision
 	timeout   time.Duration // of one transaction
 	api       string        // base URL of the server's HTTP API (winfo.go)
-	// publishExpires: the publication lifetime asked (presence.go).
-	publishExpires time.Duration
+	// publishExpires, subscribeExpires: the lifetimes asked (presence.go, watch.go).
+	publishExpires, subscribeExpires time.Duration
 }
 
 // Option configures a Peer.

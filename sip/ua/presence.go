@@ -39,6 +39,13 @@ func WithPublishExpires(d time.Duration) Option {
 	return func(c *config) { c.publishExpires = d }
 }
 
+// WithSubscribeExpires sets the lifetime Watch asks for its
+// subscriptions (default 3600 s); they are refreshed at 90% of what the
+// notifier grants.
+func WithSubscribeExpires(d time.Duration) Option {
+	return func(c *config) { c.subscribeExpires = d }
+}
+
 // Presence body and event names.
 const (
 	eventPresence = "presence"

@@ -315,3 +315,29 @@ func TestP2PSubscribeErrors(t *testing.T) {
 }
 
 func sipHeader(name, value string) sip.Header { return sip.NewHeader(name, value) }
+
+// TestP2PRefresh: a watch granted 2 s is refreshed in its dialog before it
+// runs out, and the direct watcher stays.
+func TestP2PRefresh(t *testing.T) {
+	ctx := testCtx(t)
+	alice := newTestPeer(t, "sip:alice@example.com", "udp:127.0.0.1:0")
+	bob := newTestPeer(t, "sip:bob@example.com", "udp:127.0.0.1:0", WithSubscribeExpires(2*time.Second))
+	w, err := bob.Watch(ctx, "sip:alice@"+alice.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUpdate(t, w.Updates(), "available", isStatus(pidf.StatusAvailable, SubActive))
+	refreshed := func() bool {
+		alice.pres.mu.Lock()
+		defer alice.pres.mu.Unlock()
+		for _, dw := range alice.pres.direct {
+			return dw.remoteCSeq > 1 && time.Until(dw.expires) > time.Second
+		}
+		return false
+	}
+	waitFor(t, "refresh", refreshed)
+	time.Sleep(1500 * time.Millisecond) // past the first grant
+	if directCount(alice) != 1 {
+		t.Fatal("the subscription expired despite the refresh")
+	}
+}

@@ -107,6 +107,9 @@ func (p *Peer) Watch(ctx context.Context, target string) (*Watcher, error) {
 	key := sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}
 	w := &Watcher{p: p, target: key.String(), uri: uri, direct: p.server() == "", expires: time.Hour,
 		done: make(chan struct{}), term: make(chan subStatus, 1), updates: make(chan Update, updatesBuffer)}
+	if p.conf.subscribeExpires > 0 {
+		w.expires = p.conf.subscribeExpires
+	}
 	w.ctx, w.cancel = context.WithCancel(p.ctx)
 	granted, err := w.subscribe(ctx)
 	if err != nil {
