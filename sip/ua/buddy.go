@@ -87,6 +87,11 @@ func (b *BuddyList) forward(w *Watcher) {
 		}
 		b.mu.Unlock()
 	}
+	b.mu.Lock() // the watch ended (refused for good, or stopped): Add may watch again
+	if b.watchers[w.Target()] == w {
+		delete(b.watchers, w.Target())
+	}
+	b.mu.Unlock()
 }
 
 // Remove stops watching target.

@@ -33,6 +33,7 @@ type Peer struct {
 	ctx    context.Context // ends at Close: every loop of the peer watches it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the peer's goroutines
+	work   sync.WaitGroup // those of goLoop: Close waits for them before it closes the listener
 
 	mu      sync.Mutex
 	proxy   string // host:port every request goes to; "" sends to the target itself (peer to peer)
@@ -322,13 +323,23 @@ func (p *Peer) onClose(f func(ctx context.Context)) bool {
 	return true
 }
 
-// go runs f on a goroutine that Close waits for.
-func (p *Peer) goLoop(f func()) {
+// goLoop runs f on a goroutine that Close waits for. It returns false
+// (and f does not run) once Close has begun stopping the loops.
+func (p *Peer) goLoop(f func()) bool {
+	p.mu.Lock()
+	if p.ctx.Err() != nil {
+		p.mu.Unlock()
+		return false
+	}
 	p.wg.Add(1)
+	p.work.Add(1)
+	p.mu.Unlock()
 	go func() {
 		defer p.wg.Done()
+		defer p.work.Done()
 		f()
 	}()
+	return true
 }
 
 // Close ends every subscription, publication and registration cleanly
@@ -347,7 +358,12 @@ func (p *Peer) Close(ctx context.Context) error {
 	for i := len(closing) - 1; i >= 0; i-- {
 		closing[i](ctx)
 	}
-	p.cancel()
+	p.mu.Lock()
+	p.cancel() // under mu: no goLoop starts after it
+	p.mu.Unlock()
+	// A request still in flight after the listener closed would make
+	// sipgo open (and leak) a new socket: let every loop end first.
+	p.work.Wait()
 	_ = p.srv.Close()
 	err := p.ln.Close()
 	_ = p.ua.Close()

@@ -119,7 +119,10 @@ func (p *Peer) Watch(ctx context.Context, target string) (*Watcher, error) {
 	p.pres.mu.Lock()
 	p.pres.watches[w] = struct{}{}
 	p.pres.mu.Unlock()
-	p.goLoop(func() { w.run(granted) })
+	if !p.goLoop(func() { w.run(granted) }) {
+		w.finish()
+		return nil, ErrClosed
+	}
 	return w, nil
 }
 
@@ -224,7 +227,11 @@ func (w *Watcher) run(granted time.Duration) {
 				refresh.Reset(refreshIn(g))
 			}
 		case <-hb:
-			if w.ping() {
+			alive := w.ping()
+			if w.ctx.Err() != nil {
+				continue // stopping: the next round unsubscribes
+			}
+			if alive {
 				lastOK = time.Now()
 				if offline {
 					offline = false
@@ -516,11 +523,17 @@ func (w *Watcher) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	w.log().Debug("notify", zap.String("method", "NOTIFY"), zap.String("sub", st.state.String()), zap.String("status", u.State.Status.String()))
 	w.emit(u)
 	if st.state == SubTerminated {
-		select {
-		case <-w.term: // keep the latest
-		default:
+		for { // keep the latest; never block the handler (the loop may be gone)
+			select {
+			case w.term <- st:
+				return
+			default:
+			}
+			select {
+			case <-w.term:
+			default:
+			}
 		}
-		w.term <- st
 	}
 }
 
