@@ -30,8 +30,10 @@ type directWatcher struct {
 
 	// guarded by presenceState.mu
 	sub        SubState
+	reason     string // of the terminated state
 	expires    time.Time
 	remoteCSeq uint32
+	queued     bool // a NOTIFY is waiting to be sent: later changes ride on it
 }
 
 // defaultSubscribeExpires is the lifetime of a subscription without
@@ -158,27 +160,42 @@ func (p *Peer) removeDirectLocked(dw *directWatcher) {
 }
 
 // notifyLater sends dw its NOTIFY on a goroutine of the peer (a handler
-// must not wait for it).
+// must not wait for it). reason is that of a terminated subscription. A
+// NOTIFY already waiting carries this change too: changes that come
+// faster than NOTIFYs are answered are merged, the latest always sent.
 func (p *Peer) notifyLater(dw *directWatcher, reason string) {
-	if p.ctx.Err() != nil {
+	p.pres.mu.Lock()
+	if reason != "" {
+		dw.reason = reason
+	}
+	queued := dw.queued
+	dw.queued = true
+	p.pres.mu.Unlock()
+	if queued {
 		return
 	}
-	p.goLoop(func() {
+	ok := p.goLoop(func() {
 		ctx, cancel := context.WithTimeout(p.ctx, p.conf.timeout)
 		defer cancel()
-		p.notify(ctx, dw, reason)
+		p.notify(ctx, dw)
 	})
+	if !ok {
+		p.pres.mu.Lock()
+		dw.queued = false
+		p.pres.mu.Unlock()
+	}
 }
 
 // notify sends dw a NOTIFY with the peer's current state (RFC 6665
-// §4.2.2): a pending subscription gets none, a terminated one the reason.
-// The state is read under sendMu, so NOTIFYs racing each other still end
-// with the latest state.
-func (p *Peer) notify(ctx context.Context, dw *directWatcher, reason string) {
+// §4.2.2): a pending subscription gets none, a terminated one its reason.
+// The state is read under sendMu, so a later CSeq never carries an older
+// state.
+func (p *Peer) notify(ctx context.Context, dw *directWatcher) {
 	dw.sendMu.Lock()
 	defer dw.sendMu.Unlock()
 	p.pres.mu.Lock()
-	sub, left := dw.sub, time.Until(dw.expires)
+	dw.queued = false
+	sub, reason, left := dw.sub, dw.reason, time.Until(dw.expires)
 	p.pres.mu.Unlock()
 	if left < 0 {
 		left = 0
@@ -263,7 +280,7 @@ func (p *Peer) terminateDirect(ctx context.Context, reason string) {
 	p.pres.mu.Lock()
 	dws := make([]*directWatcher, 0, len(p.pres.direct))
 	for _, dw := range p.pres.direct {
-		dw.sub = SubTerminated
+		dw.sub, dw.reason = SubTerminated, reason
 		p.removeDirectLocked(dw)
 		dws = append(dws, dw)
 	}
@@ -271,7 +288,7 @@ func (p *Peer) terminateDirect(ctx context.Context, reason string) {
 	var wg sync.WaitGroup
 	for _, dw := range dws {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.notify(ctx, dw, reason) }()
+		go func() { defer wg.Done(); p.notify(ctx, dw) }()
 	}
 	wg.Wait()
 }
@@ -318,8 +335,12 @@ func (p *Peer) decideDirect(watcher string, d Decision) {
 		}
 	}
 	p.pres.mu.Unlock()
+	reason := ""
+	if d == Block {
+		reason = "rejected"
+	}
 	for _, dw := range changed {
-		p.notifyLater(dw, "rejected")
+		p.notifyLater(dw, reason)
 	}
 }
 

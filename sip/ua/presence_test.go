@@ -253,11 +253,11 @@ func TestResubscribeAfterTerminated(t *testing.T) {
 	for _, d := range alice.pres.direct {
 		dw = d
 	}
-	dw.sub = SubTerminated
+	dw.sub, dw.reason = SubTerminated, "probation;retry-after=1"
 	alice.removeDirectLocked(dw)
 	alice.pres.mu.Unlock()
 	sent := time.Now()
-	alice.notify(ctx, dw, "probation;retry-after=1")
+	alice.notify(ctx, dw)
 	waitUpdate(t, w.Updates(), "terminated", func(u Update) bool { return u.Sub == SubTerminated && u.Reason == "probation" })
 	waitUpdate(t, w.Updates(), "active again", isStatus(pidf.StatusAvailable, SubActive))
 	if d := time.Since(sent); d < 900*time.Millisecond {
