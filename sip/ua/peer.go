@@ -34,6 +34,10 @@ type Peer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the peer's goroutines
 	work   sync.WaitGroup // those of goLoop: Close waits for them before it closes the listener
+	// serving counts the sipgo handlers running; after Close stopped the
+	// transport (mu, served) no new one starts, and Close waits for them.
+	serving sync.WaitGroup
+	stopped bool // guarded by mu
 
 	mu      sync.Mutex
 	proxy   string // host:port every request goes to; "" sends to the target itself (peer to peer)
@@ -264,6 +268,14 @@ func (p *Peer) handle(m sip.RequestMethod, h func(*sip.Request, sip.ServerTransa
 // it has a To tag), else to the method's handler; 481 for an unknown
 // dialog, 405 for a method the peer does not serve.
 func (p *Peer) dispatch(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.serving.Add(1)
+	p.mu.Unlock()
+	defer p.serving.Done()
 	if to := req.To(); to != nil {
 		if _, tagged := to.Params.Get("tag"); tagged && req.Method != sip.OPTIONS {
 			if h, ok := p.dialogs.Load(req.CallID().Value()); ok {
@@ -367,7 +379,11 @@ func (p *Peer) Close(ctx context.Context) error {
 	_ = p.srv.Close()
 	err := p.ln.Close()
 	_ = p.ua.Close()
-	p.wg.Wait() // the serving goroutine ends with the listener
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.serving.Wait() // no handler logs or answers after Close returns
+	p.wg.Wait()      // the serving goroutine ends with the listener
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}

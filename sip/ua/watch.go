@@ -519,6 +519,9 @@ func (w *Watcher) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	} else if st.state == SubPending {
 		u.State = pidf.State{}
 	}
+	if st.state == SubTerminated {
+		w.dropDialog() // gone now: a Stop racing the loop must not unSUBSCRIBE it
+	}
 	p.respond(tx, req, 200, "OK")
 	w.log().Debug("notify", zap.String("method", "NOTIFY"), zap.String("sub", st.state.String()), zap.String("status", u.State.Status.String()))
 	w.emit(u)
