@@ -152,8 +152,8 @@ func (p *Peer) SetPresence(ctx context.Context, status pidf.Status, opts ...Pres
 	p.pres.mu.Lock()
 	p.pres.state, p.pres.set = st, true
 	p.pres.mu.Unlock()
+	p.notifyDirect() // no-op without direct watchers
 	if p.server() == "" {
-		p.notifyDirect()
 		return nil
 	}
 	return p.publish(ctx, true)

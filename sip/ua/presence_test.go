@@ -341,3 +341,23 @@ func TestP2PRefresh(t *testing.T) {
 		t.Fatal("the subscription expired despite the refresh")
 	}
 }
+
+// TestP2PDirectWatcherExpires: a direct watcher that does not refresh is
+// dropped when its subscription runs out.
+func TestP2PDirectWatcherExpires(t *testing.T) {
+	ctx := testCtx(t)
+	alice := newTestPeer(t, "sip:alice@example.com", "udp:127.0.0.1:0")
+	bob := newTestPeer(t, "sip:bob@example.com", "udp:127.0.0.1:0")
+	to, _ := bob.target("sip:alice@" + alice.Addr())
+	req := bob.newRequest("SUBSCRIBE", to)
+	req.AppendHeader(sipHeader("Event", "presence"))
+	req.AppendHeader(sipHeader("Expires", "1"))
+	res, err := bob.send(ctx, req)
+	if err != nil || res.StatusCode != 200 || headerValue(res, "Expires") != "1" {
+		t.Fatalf("SUBSCRIBE: %v %v", res, err)
+	}
+	if directCount(alice) != 1 {
+		t.Fatal("no direct watcher")
+	}
+	waitFor(t, "expiry", func() bool { return directCount(alice) == 0 })
+}
