@@ -35,7 +35,7 @@ type Peer struct {
 	wg     sync.WaitGroup // the peer's goroutines
 	work   sync.WaitGroup // those of goLoop: Close waits for them before it closes the listener
 	// serving counts the sipgo handlers running; after Close stopped the
-	// transport (mu, served) no new one starts, and Close waits for them.
+	// transport (stopped, under mu) no new one starts, and Close waits for them.
 	serving sync.WaitGroup
 	stopped bool // guarded by mu
 
