@@ -149,3 +149,21 @@ func findChallenge(res *sip.Response, scheme string) string {
 	}
 	return ""
 }
+
+// current returns a valid access token (fetched or refreshed as needed),
+// for the server's HTTP API.
+func (t *tokens) current(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok.AccessToken == "" || t.stale(time.Now()) {
+		tok, err := t.src(ctx, "")
+		if err != nil {
+			return "", err
+		}
+		if tok.AccessToken == "" {
+			return "", fmt.Errorf("%w: no access token", ErrAuth)
+		}
+		t.tok, t.issued = tok, time.Now()
+	}
+	return t.tok.AccessToken, nil
+}

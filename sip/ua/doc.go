@@ -34,6 +34,16 @@
 // answered 413, and a MESSAGE that finds the inbox full for a second is
 // answered 486, so sipgo's handler is never held longer.
 //
+// Presence: SetPresence publishes (PUBLISH, RFC 3903) and keeps the
+// publication alive by its SIP-ETag; Watch subscribes (SUBSCRIBE/NOTIFY,
+// RFC 6665) and yields Updates; a BuddyList merges many watches into one
+// channel; PendingWatchers, Approve and Block are the owner's side
+// (watcher information, RFC 3857/3858, or the server's HTTP API set with
+// WithAPI). No channel of the SDK ever blocks the SIP stack: each is
+// buffered, and when a reader falls behind the oldest queued update is
+// dropped, never the latest, so a slow reader skips intermediate states
+// but always ends up with the current one.
+//
 // Close ends everything cleanly: unSUBSCRIBE, PUBLISH Expires: 0 and
 // REGISTER Expires: 0.
 //

@@ -33,6 +33,11 @@ type Peer struct {
 	ctx    context.Context // ends at Close: every loop of the peer watches it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the peer's goroutines
+	work   sync.WaitGroup // those of goLoop: Close waits for them before it closes the listener
+	// serving counts the sipgo handlers running; after Close stopped the
+	// transport (stopped, under mu) no new one starts, and Close waits for them.
+	serving sync.WaitGroup
+	stopped bool // guarded by mu
 
 	mu      sync.Mutex
 	proxy   string // host:port every request goes to; "" sends to the target itself (peer to peer)
@@ -67,6 +72,9 @@ type config struct {
 	// nil allows everyone.
 	authorize func(watcher string) Decision
 	timeout   time.Duration // of one transaction
+	api       string        // base URL of the server's HTTP API (winfo.go)
+	// publishExpires, subscribeExpires: the lifetimes asked (presence.go, watch.go).
+	publishExpires, subscribeExpires time.Duration
 }
 
 // Option configures a Peer.
@@ -265,6 +273,14 @@ func (p *Peer) handle(m sip.RequestMethod, h func(*sip.Request, sip.ServerTransa
 // it has a To tag), else to the method's handler; 481 for an unknown
 // dialog, 405 for a method the peer does not serve.
 func (p *Peer) dispatch(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.serving.Add(1)
+	p.mu.Unlock()
+	defer p.serving.Done()
 	if to := req.To(); to != nil {
 		if _, tagged := to.Params.Get("tag"); tagged && req.Method != sip.OPTIONS {
 			if h, ok := p.dialogs.Load(req.CallID().Value()); ok {
@@ -324,13 +340,23 @@ func (p *Peer) onClose(f func(ctx context.Context)) bool {
 	return true
 }
 
-// go runs f on a goroutine that Close waits for.
-func (p *Peer) goLoop(f func()) {
+// goLoop runs f on a goroutine that Close waits for. It returns false
+// (and f does not run) once Close has begun stopping the loops.
+func (p *Peer) goLoop(f func()) bool {
+	p.mu.Lock()
+	if p.ctx.Err() != nil {
+		p.mu.Unlock()
+		return false
+	}
 	p.wg.Add(1)
+	p.work.Add(1)
+	p.mu.Unlock()
 	go func() {
 		defer p.wg.Done()
+		defer p.work.Done()
 		f()
 	}()
+	return true
 }
 
 // Close ends every subscription, publication and registration cleanly
@@ -349,11 +375,20 @@ func (p *Peer) Close(ctx context.Context) error {
 	for i := len(closing) - 1; i >= 0; i-- {
 		closing[i](ctx)
 	}
-	p.cancel()
+	p.mu.Lock()
+	p.cancel() // under mu: no goLoop starts after it
+	p.mu.Unlock()
+	// A request still in flight after the listener closed would make
+	// sipgo open (and leak) a new socket: let every loop end first.
+	p.work.Wait()
 	_ = p.srv.Close()
 	err := p.ln.Close()
 	_ = p.ua.Close()
-	p.wg.Wait() // the serving goroutine ends with the listener
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.serving.Wait() // no handler logs or answers after Close returns
+	p.wg.Wait()      // the serving goroutine ends with the listener
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}

@@ -1,0 +1,136 @@
+package ua
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/pidf"
+)
+
+// rawNotifier is a notifier written by hand on a UDP socket, so a test
+// can order its messages as it likes.
+type rawNotifier struct {
+	t    *testing.T
+	conn net.PacketConn
+}
+
+func (n *rawNotifier) read() (*sip.Request, *sip.Response, net.Addr) {
+	n.t.Helper()
+	buf := make([]byte, 65535)
+	_ = n.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	k, from, err := n.conn.ReadFrom(buf)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	m, err := sip.ParseMessage(buf[:k])
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if req, ok := m.(*sip.Request); ok {
+		return req, nil, from
+	}
+	return nil, m.(*sip.Response), from
+}
+
+func (n *rawNotifier) write(to net.Addr, lines ...string) {
+	n.t.Helper()
+	if _, err := n.conn.WriteTo([]byte(strings.Join(lines, "\r\n")), to); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// notify sends a NOTIFY in sub's dialog and returns the status of the
+// answer.
+func (n *rawNotifier) notify(sub *sip.Request, to net.Addr, fromTag string, cseq int, state, body string) int {
+	n.t.Helper()
+	lines := []string{
+		"NOTIFY " + sub.Contact().Address.String() + " SIP/2.0",
+		"Via: SIP/2.0/UDP " + n.conn.LocalAddr().String() + ";branch=z9hG4bK-n" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		"From: <sip:alice@example.com>;tag=" + fromTag,
+		"To: " + sub.From().Value(),
+		"Call-ID: " + sub.CallID().Value(),
+		"CSeq: " + strconv.Itoa(cseq) + " NOTIFY",
+		"Contact: <sip:alice@" + n.conn.LocalAddr().String() + ">",
+		"Event: presence",
+		"Subscription-State: " + state,
+	}
+	if body != "" {
+		lines = append(lines, "Content-Type: application/pidf+xml")
+	}
+	lines = append(lines, "Content-Length: "+strconv.Itoa(len(body)), "", body)
+	n.write(to, lines...)
+	_, res, _ := n.read()
+	if res == nil {
+		n.t.Fatal("a request instead of the NOTIFY's answer")
+	}
+	return res.StatusCode
+}
+
+// TestNotifyOrdering: a NOTIFY that beats the SUBSCRIBE's 2xx sets up the
+// dialog; a NOTIFY with an old CSeq gets 500 and one from another tag
+// 481; terminated with reason noresource ends the watch for good.
+func TestNotifyOrdering(t *testing.T) {
+	ctx := testCtx(t)
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	n := &rawNotifier{t: t, conn: conn}
+	bob := newTestPeer(t, "sip:bob@example.com", "udp:127.0.0.1:0")
+	type watchResult struct {
+		w   *Watcher
+		err error
+	}
+	done := make(chan watchResult, 1)
+	go func() {
+		w, err := bob.Watch(ctx, "sip:alice@"+conn.LocalAddr().String())
+		done <- watchResult{w, err}
+	}()
+	sub, _, from := n.read()
+	if sub == nil || sub.Method != sip.SUBSCRIBE || headerValue(sub, "Event") != "presence" || headerValue(sub, "Accept") != ctPIDF {
+		t.Fatalf("not a presence SUBSCRIBE: %v", sub)
+	}
+	busy := string(pidf.State{Status: pidf.StatusBusy, Note: "early"}.Document("sip:alice@example.com").Marshal())
+	if code := n.notify(sub, from, "a1", 5, "active;expires=600", busy); code != 200 {
+		t.Fatalf("NOTIFY before the 2xx: %d", code)
+	}
+	res := sip.NewResponseFromRequest(sub, 200, "OK", nil)
+	res.To().Params.Add("tag", "a1")
+	res.AppendHeader(sip.NewHeader("Expires", "600"))
+	res.SetBody(nil) // Content-Length: 0
+	n.write(from, res.String())
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	u := waitUpdate(t, r.w.Updates(), "early", isStatus(pidf.StatusBusy, SubActive))
+	if u.State.Note != "early" {
+		t.Fatalf("update %+v", u)
+	}
+	for _, tc := range []struct {
+		name string
+		tag  string
+		cseq int
+		want int
+	}{
+		{"old cseq", "a1", 5, 500},
+		{"other tag", "zz", 9, 481},
+		{"in order", "a1", 6, 200},
+	} {
+		if code := n.notify(sub, from, tc.tag, tc.cseq, "active;expires=600", busy); code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, code, tc.want)
+		}
+	}
+	if code := n.notify(sub, from, "a1", 7, "terminated;reason=noresource", ""); code != 200 {
+		t.Fatalf("terminated: %d", code)
+	}
+	waitUpdate(t, r.w.Updates(), "terminated", func(u Update) bool { return u.Sub == SubTerminated && u.Reason == "noresource" })
+	for range r.w.Updates() { // closed: no resubscribe after noresource
+	}
+}
