@@ -48,12 +48,38 @@ func (p *Peer) initInbox() {
 // peer). It returns nil when the message was delivered (200) or stored for
 // later (202), a *StatusError for any other answer.
 func (p *Peer) SendMessage(ctx context.Context, to, text string) error {
+	_, err := p.Deliver(ctx, to, text)
+	return err
+}
+
+// Delivery says what became of a message the server accepted.
+type Delivery int
+
+// Deliveries.
+const (
+	// Delivered: a device of the recipient took it (200).
+	Delivered Delivery = iota
+	// Stored: the recipient is offline and the server keeps the message
+	// until they register (202 Accepted).
+	Stored
+)
+
+func (d Delivery) String() string {
+	if d == Stored {
+		return "stored"
+	}
+	return "delivered"
+}
+
+// Deliver is SendMessage that also says whether the message was delivered
+// or stored for later.
+func (p *Peer) Deliver(ctx context.Context, to, text string) (Delivery, error) {
 	if len(text) > MaxMessageSize {
-		return fmt.Errorf("ua: message of %d bytes: the limit is %d", len(text), MaxMessageSize)
+		return 0, fmt.Errorf("ua: message of %d bytes: the limit is %d", len(text), MaxMessageSize)
 	}
 	u, err := p.target(to)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req := p.newRequest(sip.MESSAGE, u)
 	req.RemoveHeader("Contact") // RFC 3428: a MESSAGE makes no dialog, so no Contact to reach back
@@ -62,14 +88,17 @@ func (p *Peer) SendMessage(ctx context.Context, to, text string) error {
 	req.SetBody([]byte(text))
 	res, err := p.send(ctx, req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p.log.Debug("message sent", zap.String("call_id", req.CallID().Value()), zap.String("method", "MESSAGE"),
 		zap.Int("status", res.StatusCode))
-	if res.StatusCode != 200 && res.StatusCode != 202 {
-		return statusError(req, res)
+	switch {
+	case res.StatusCode == 202:
+		return Stored, nil
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		return Delivered, nil
 	}
-	return nil
+	return 0, statusError(req, res)
 }
 
 // Messages yields the messages the peer receives. The channel holds 64;

@@ -54,9 +54,6 @@ const (
 	ctWinfo       = "application/watcherinfo+xml"
 )
 
-// errNotYet is what the stubs of other features return until they land.
-var errNotYet = errors.New("ua: not implemented yet")
-
 // ErrClosed reports a call on a closed peer or a stopped watcher.
 var ErrClosed = errors.New("ua: closed")
 
