@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -11,15 +10,14 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/b2bua/b2bua/pidf"
-	"github.com/b2bua/b2bua/sip/siptest"
 	"github.com/b2bua/b2bua/sip/ua"
 )
 
 // The SDK's presence half (sip/ua) against the real server with bearer
 // tokens from its own token endpoint.
 
-// uaPeer is a ua.Peer of user at the server, authenticated with tok.
-func uaPeer(t *testing.T, p *proc, user, tok string) *ua.Peer {
+// presencePeer is a ua.Peer of user at the server, authenticated with tok.
+func presencePeer(t *testing.T, p *proc, user, tok string) *ua.Peer {
 	t.Helper()
 	peer, err := ua.New("sip:"+user+"@localhost", "udp:127.0.0.1:0", zaptest.NewLogger(t).Named(user),
 		ua.WithServer(p.udp), ua.WithCredentials(ua.Bearer(tok)), ua.WithAPI("http://"+p.http))
@@ -32,37 +30,6 @@ func uaPeer(t *testing.T, p *proc, user, tok string) *ua.Peer {
 		_ = peer.Close(ctx)
 	})
 	return peer
-}
-
-// registerBearer registers (expires > 0) or unregisters (expires 0, every
-// contact) user with a raw REGISTER. It stands in for ua.Peer.Register,
-// which lands separately: swap it for peer.Register/Unregister then.
-func registerBearer(t *testing.T, addr, user, tok string, expires int) {
-	t.Helper()
-	c, err := siptest.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	id := fmt.Sprintf("%d", time.Now().UnixNano())
-	contact := "<sip:" + user + "@" + c.LocalAddr() + ">"
-	if expires == 0 {
-		contact = "*"
-	}
-	res, err := c.Do(siptest.Lines(
-		"REGISTER sip:localhost SIP/2.0",
-		"Via: SIP/2.0/UDP "+c.LocalAddr()+";branch=z9hG4bK-"+id,
-		"From: <sip:"+user+"@localhost>;tag="+id,
-		"To: <sip:"+user+"@localhost>",
-		"Call-ID: "+id,
-		"CSeq: 1 REGISTER",
-		"Contact: "+contact,
-		fmt.Sprintf("Expires: %d", expires),
-		"Authorization: Bearer "+tok,
-		"Content-Length: 0"), 3*time.Second)
-	if err != nil || siptest.Status(res) != 200 {
-		t.Fatalf("REGISTER %s expires %d: %v\n%s", user, expires, err, res)
-	}
 }
 
 // nextUpdate waits for an update that satisfies ok.
@@ -103,9 +70,11 @@ func TestUAPresenceThroughServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	alice := uaPeer(t, p, "alice", aliceTok)
-	bob := uaPeer(t, p, "bob", bobTok)
-	registerBearer(t, p.udp, "alice", aliceTok, 600)
+	alice := presencePeer(t, p, "alice", aliceTok)
+	bob := presencePeer(t, p, "bob", bobTok)
+	if err := alice.Register(ctx, p.udp, ua.WithBearer(aliceTok)); err != nil {
+		t.Fatal(err)
+	}
 	w, err := bob.Watch(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -122,15 +91,14 @@ func TestUAPresenceThroughServer(t *testing.T) {
 	nextUpdate(t, w.Updates(), "busy", func(u ua.Update) bool {
 		return u.State.Status == pidf.StatusBusy && u.State.Note == "in a meeting"
 	})
-	if err := alice.Close(ctx); err != nil { // PUBLISH Expires: 0
+	if err := alice.Close(ctx); err != nil { // PUBLISH Expires: 0, then REGISTER Expires: 0
 		t.Fatal(err)
 	}
-	registerBearer(t, p.udp, "alice", aliceTok, 0)
 	nextUpdate(t, w.Updates(), "offline", func(u ua.Update) bool { return u.State.Status == pidf.StatusOffline })
 
 	t.Run("approve through the API", func(t *testing.T) {
-		alice := uaPeer(t, p, "alice", aliceTok)
-		carol := uaPeer(t, p, "carol", carolTok)
+		alice := presencePeer(t, p, "alice", aliceTok)
+		carol := presencePeer(t, p, "carol", carolTok)
 		if code, body := apiDo(t, "PUT", "http://"+p.http+"/api/v1/presence/alice@localhost/policy", aliceTok, `{"mode":"approve"}`); code != 204 {
 			t.Fatalf("PUT policy with alice's token: %d %s", code, body)
 		}
