@@ -135,8 +135,8 @@ func TestLines(t *testing.T) {
 		{"registering", regLine(ua.RegEvent{State: ua.Registering, At: t0}), "09:30:00 registering"},
 		{"failed", regLine(ua.RegEvent{State: ua.RegFailed, Err: errors.New("ua: timeout"), At: t0}), "09:30:00 registration failed: timeout"},
 		{"unregistered", regLine(ua.RegEvent{State: ua.Unregistered, At: t0}), "09:30:00 unregistered"},
-		{"delivered", deliveryText(200), "delivered"},
-		{"stored", deliveryText(202), "stored for later delivery"},
+		{"delivered", deliveryText(ua.Delivered), "delivered"},
+		{"stored", deliveryText(ua.Stored), "stored for later delivery"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {

@@ -1,6 +1,7 @@
 package ua
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -38,6 +40,8 @@ type Peer struct {
 	// transport (stopped, under mu) no new one starts, and Close waits for them.
 	serving sync.WaitGroup
 	stopped bool // guarded by mu
+	// dropRequests: Close is under way; the UDP read filter drops requests.
+	dropRequests atomic.Bool
 
 	mu      sync.Mutex
 	proxy   string // host:port every request goes to; "" sends to the target itself (peer to peer)
@@ -179,7 +183,7 @@ func (p *Peer) start(addr string) error {
 	parser := sip.NewParser()
 	parser.MaxMessageLength = 2 * MaxMessageSize
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(p.conf.userAgent), sipgo.WithUserAgentHostname(p.aor.Host),
-		sipgo.WithUserAgentParser(parser))
+		sipgo.WithUserAgentParser(parser), sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(p.readFilter)))
 	if err != nil {
 		return fmt.Errorf("ua: %w", err)
 	}
@@ -232,6 +236,15 @@ func (p *Peer) start(addr string) error {
 		p.awaitServing()
 	}
 	return nil
+}
+
+// readFilter drops the requests a closing peer reads (see Close); the
+// answers to its own requests pass.
+func (p *Peer) readFilter(_ sip.TransportReadProps, data []byte) ([]byte, error) {
+	if p.dropRequests.Load() && !bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
+		return nil, nil
+	}
+	return data, nil
 }
 
 // awaitServing waits until sipgo has taken the UDP listener into its
@@ -380,15 +393,34 @@ func (p *Peer) Close(ctx context.Context) error {
 	p.mu.Unlock()
 	// A request still in flight after the listener closed would make
 	// sipgo open (and leak) a new socket: let every loop end first.
+	// From here on, requests are dropped as they are read: sipgo would
+	// answer one that arrives while its listener is going away from a
+	// socket it opens for the purpose and never closes.
+	p.dropRequests.Store(true)
 	p.work.Wait()
-	_ = p.srv.Close()
-	err := p.ln.Close()
-	_ = p.ua.Close()
+	// Nor may an answer: sipgo would open a socket for a response whose
+	// listener is gone. Requests that arrive from now on go unanswered
+	// (their senders time out, as with a peer that is gone), and no
+	// handler logs or answers after Close returns.
 	p.mu.Lock()
 	p.stopped = true
 	p.mu.Unlock()
-	p.serving.Wait() // no handler logs or answers after Close returns
-	p.wg.Wait()      // the serving goroutine ends with the listener
+	p.serving.Wait()
+	// The listener's reader must be gone before sipgo's pool is cleared:
+	// a datagram it is still handling would find no connection to answer
+	// from and make sipgo open one that nothing closes.
+	err := p.ln.Close()
+	p.wg.Wait() // the serving goroutine ends with the listener's reader
+	_ = p.srv.Close()
+	_ = p.ua.Close()
+	if p.network == "udp" {
+		// A request read just before dropRequests was set may still be on
+		// its way through sipgo's transaction layer (one goroutine each),
+		// and its answer opens a socket if the listener is gone. Give those
+		// a moment and clear sipgo's pool once more, which closes it.
+		time.Sleep(20 * time.Millisecond)
+		_ = p.ua.TransportLayer().Close()
+	}
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
