@@ -47,6 +47,8 @@ fuzz:
 	$(GO) test ./auth/authparam -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecodeWatcherInfo$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSubscriptionState$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzPeerRequest$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -544,6 +544,10 @@ func (w *Watcher) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 // §8.2.3): "active;expires=600", "terminated;reason=rejected",
 // "terminated;reason=probation;retry-after=30". An unknown state counts
 // as active.
+// maxSeconds bounds the seconds a header may ask for (a year): more
+// would overflow a time.Duration and wrap to a negative wait.
+const maxSeconds = 365 * 24 * 3600
+
 func parseSubscriptionState(v string) subStatus {
 	parts := strings.Split(v, ";")
 	var s subStatus
@@ -562,12 +566,12 @@ func parseSubscriptionState(v string) subStatus {
 		case "reason":
 			s.reason = strings.ToLower(val)
 		case "expires":
-			if n, err := strconv.Atoi(val); err == nil {
-				s.expires = time.Duration(n) * time.Second
+			if n, err := strconv.Atoi(val); err == nil && n >= 0 {
+				s.expires = time.Duration(min(n, maxSeconds)) * time.Second
 			}
 		case "retry-after":
 			if n, err := strconv.Atoi(val); err == nil && n >= 0 {
-				s.retryAfter, s.hasRetry = time.Duration(n)*time.Second, true
+				s.retryAfter, s.hasRetry = time.Duration(min(n, maxSeconds))*time.Second, true
 			}
 		}
 	}
