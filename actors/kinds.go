@@ -107,8 +107,12 @@ func Kinds(d Deps) []Kind {
 	rc.Changed = func(aor registrar.AOR, contacts []string) {
 		pres.RegistrationChanged(&presence.RegistrationChanged{AOR: string(aor), Contacts: contacts})
 		if len(contacts) > 0 {
-			seen.Saw(string(aor)) // a store read; a write only the first time
 			boxes.RegistrationChanged(&messaging.RegistrationChanged{AOR: string(aor), Contacts: contacts})
+		} else {
+			// The AOR's last contact is gone (unregistered or expired):
+			// remember that it was a user. While it has contacts, the box
+			// knows that from the registrar, so REGISTER costs nothing here.
+			seen.Saw(string(aor))
 		}
 	}
 	return []Kind{

@@ -167,10 +167,6 @@ func (b *Box) load() {
 }
 
 func (b *Box) message(c *shard.Context, m *Message) {
-	if b.dir != nil && !b.dir.Known(b.aor) {
-		m.answer(&Result{Err: ErrUnknownUser})
-		return
-	}
 	if len(b.msgs) > 0 {
 		// Stored messages go first: this one joins them, and the box
 		// tries to deliver them all, in order.
@@ -206,6 +202,13 @@ func (b *Box) looked(c *shard.Context, l *looked) {
 		return
 	}
 	if len(l.contacts) == 0 || len(b.msgs) > 0 {
+		// A user with contacts, or with messages stored, is known; one
+		// with neither must be in the directory (the users service, or
+		// once registered) for the message to be kept.
+		if len(b.msgs) == 0 && b.dir != nil && !b.dir.Known(b.aor) {
+			l.m.answer(&Result{Err: ErrUnknownUser})
+			return
+		}
 		b.save(c, l.m)
 		return
 	}

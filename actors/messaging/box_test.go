@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
 )
 
 const sentDate = "Mon, 30 Nov 2026 10:00:00 GMT"
@@ -280,5 +281,34 @@ func TestBest(t *testing.T) {
 		if (got == nil && tc.want != 0) || (got != nil && got.StatusCode != tc.want) {
 			t.Errorf("best(%v) = %v, want %d", tc.codes, got, tc.want)
 		}
+	}
+}
+
+// TestKnownByContactsOrOnceRegistered: an AOR the directory does not know
+// still gets its MESSAGEs while it has contacts; with none, it is known
+// only once Registered saw its last contact go (what the registrar's hook
+// does), and then its MESSAGEs are stored.
+func TestKnownByContactsOrOnceRegistered(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	carol := "sip:carol@example.com"
+	seen := NewRegistered(s, zap.NewNop())
+	u := &users{known: map[string]bool{}, contacts: map[string][]Contact{}}
+	h := runWith(t, s, testConfig(), u, AnyOf{u, seen})
+	defer h.stop()
+	if r := h.send(msg(carol, "nobody yet", "")); !errors.Is(r.Err, ErrUnknownUser) {
+		t.Fatalf("never registered: %+v, want 404", r)
+	}
+	u.online(carol, "a.test")
+	if r := h.send(msg(carol, "online", "")); r.Outcome != Delivered {
+		t.Fatalf("with a contact: %+v, want delivered", r)
+	}
+	u.mu.Lock()
+	delete(u.contacts, carol)
+	u.mu.Unlock()
+	seen.Saw(carol)
+	eventually(t, "the AOR is recorded", func() bool { return seen.Known(carol) })
+	if r := h.send(msg(carol, "later", "")); r.Outcome != Stored {
+		t.Fatalf("once registered, no contact: %+v, want stored", r)
 	}
 }

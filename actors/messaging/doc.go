@@ -25,8 +25,8 @@
 //     RFC 3263 client takes a 503 as this server failing and tries the
 //     next one, for nothing. A body over MaxBody gets 413, no body 400.
 //   - Unknown users get 404: a Directory says who is known (the users
-//     service, and Registered: every AOR that ever registered, written
-//     once per AOR, the first time it registers).
+//     service, and Registered: every AOR whose last contact went, written
+//     once per AOR then); an AOR with contacts is known from them.
 //
 // Retransmissions of a MESSAGE are absorbed by sipgo's server transaction
 // (the edge takes MESSAGE on the transaction path): a delivery may take up

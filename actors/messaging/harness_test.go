@@ -170,10 +170,16 @@ func run(t testing.TB, s store.Store, c Config, u *users) *harness {
 	if u == nil {
 		u = &users{known: map[string]bool{alice: true, bob: true}, contacts: map[string][]Contact{}}
 	}
+	return runWith(t, s, c, u, u)
+}
+
+// runWith is run with dir for the directory of known users.
+func runWith(t testing.TB, s store.Store, c Config, u *users, dir Directory) *harness {
+	t.Helper()
 	log := zap.NewNop()
 	sys := supervision.NewSystem(log)
 	p := newPort(sys.Root)
-	d := Deps{Log: log, Config: c, Store: s, Port: p, Lookup: u.lookup, Known: u}
+	d := Deps{Log: log, Config: c, Store: s, Port: p, Lookup: u.lookup, Known: dir}
 	tree, err := shard.Start(sys, log, "t", 5*time.Second, Spec(d))
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,8 @@ func (a AnyOf) Known(aor string) bool {
 	return false
 }
 
-// Registered is the Directory of the AORs that ever registered, kept in
+// Registered is the Directory of the AORs that were registered once and
+// have no contact now (see Saw), kept in
 // KnownKind so it survives restarts. Saw writes an AOR once, the first
 // time it is seen; later registrations only read.
 type Registered struct {
@@ -50,10 +51,11 @@ func (r *Registered) Known(aor string) bool {
 
 var knownValue = []byte{'1'}
 
-// Saw records that aor registered. It writes only when the AOR is new:
-// the registrar calls it whenever an AOR's contacts change, and a
-// REGISTER that refreshes them calls nothing. Load sees queued writes, so
-// two registrations in a row write once.
+// Saw records that aor was registered. The registrar's hook calls it when
+// an AOR's last contact goes (unregistered or expired), not on REGISTER:
+// while an AOR has contacts the box knows it is a user from the registrar,
+// and REGISTER stays free of a store read. It writes only when the AOR is
+// new; Load sees queued writes, so two calls in a row write once.
 func (r *Registered) Saw(aor string) {
 	if r == nil || r.st == nil || r.Known(aor) {
 		return

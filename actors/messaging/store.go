@@ -17,9 +17,9 @@ const (
 	// message would spare the rewrite at the cost of a prefix scan per
 	// activation.
 	BoxKind store.Kind = "msgbox"
-	// KnownKind holds one empty record per AOR that ever registered: the
-	// users a MESSAGE may be stored for when there is no users service
-	// (--auth none).
+	// KnownKind holds one empty record per AOR that was registered and
+	// has no contact now: the users a MESSAGE may be stored for beyond the
+	// users service (with --auth none, the only ones).
 	KnownKind store.Kind = "msgknown"
 )
 
