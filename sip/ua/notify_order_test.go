@@ -134,3 +134,61 @@ func TestNotifyOrdering(t *testing.T) {
 	for range r.w.Updates() { // closed: no resubscribe after noresource
 	}
 }
+
+// TestSubscribeExpiries: a 423 is asked again with the Min-Expires
+// (RFC 6665 §4.1.2.1), and a NOTIFY whose expires is shorter than granted
+// brings the refresh forward (§4.1.2.2).
+func TestSubscribeExpiries(t *testing.T) {
+	ctx := testCtx(t)
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	n := &rawNotifier{t: t, conn: conn}
+	bob := newTestPeer(t, "sip:bob@example.com", "udp:127.0.0.1:0")
+	done := make(chan error, 1)
+	go func() {
+		_, err := bob.Watch(ctx, "sip:alice@"+conn.LocalAddr().String())
+		done <- err
+	}()
+	answer := func(req *sip.Request, to net.Addr, code int, reason string, hdrs ...sip.Header) {
+		res := sip.NewResponseFromRequest(req, code, reason, nil)
+		if code < 300 {
+			res.To().Params.Add("tag", "a1")
+		}
+		for _, h := range hdrs {
+			res.AppendHeader(h)
+		}
+		res.SetBody(nil)
+		n.write(to, res.String())
+	}
+	sub, _, from := n.read()
+	if got := headerValue(sub, "Expires"); got != "3600" {
+		t.Fatalf("first SUBSCRIBE asks %s", got)
+	}
+	answer(sub, from, 423, "Interval Too Brief", sip.NewHeader("Min-Expires", "7200"))
+	sub, _, from = n.read()
+	if got := headerValue(sub, "Expires"); got != "7200" {
+		t.Fatalf("after 423 the SUBSCRIBE asks %s, want the Min-Expires 7200", got)
+	}
+	answer(sub, from, 200, "OK", sip.NewHeader("Expires", "7200"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if code := n.notify(sub, from, "a1", 1, "active;expires=1", ""); code != 200 {
+		t.Fatalf("NOTIFY: %d", code)
+	}
+	refresh, _, from := n.read()
+	if refresh == nil || refresh.Method != sip.SUBSCRIBE || refresh.CallID().Value() != sub.CallID().Value() {
+		t.Fatalf("want the refresh in the dialog, got %v", refresh)
+	}
+	if tag, _ := refresh.To().Params.Get("tag"); tag != "a1" {
+		t.Fatalf("refresh To tag %q", tag)
+	}
+	if waited := time.Since(start); waited > 3*time.Second {
+		t.Fatalf("refresh after %v: the NOTIFY's expires=1 did not bring it forward", waited)
+	}
+	answer(refresh, from, 200, "OK", sip.NewHeader("Expires", "7200"))
+}

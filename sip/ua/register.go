@@ -383,7 +383,7 @@ func headerSeconds(res *sip.Response, name string) time.Duration {
 	if err != nil || n < 0 {
 		return 0
 	}
-	return time.Duration(n) * time.Second
+	return time.Duration(min(n, maxSeconds)) * time.Second
 }
 
 // Unregister removes the peer's registration (REGISTER Expires: 0) and

@@ -62,7 +62,8 @@ type Watcher struct {
 	ctx    context.Context // ends at Stop or Close
 	cancel context.CancelFunc
 	done   chan struct{}
-	term   chan subStatus // terminated NOTIFYs for the loop, latest kept
+	term   chan subStatus     // terminated NOTIFYs for the loop, latest kept
+	expiry chan time.Duration // the expires of active NOTIFYs, latest kept
 
 	mu       sync.Mutex // guards the fields below
 	updates  chan Update
@@ -106,7 +107,7 @@ func (p *Peer) Watch(ctx context.Context, target string) (*Watcher, error) {
 	}
 	key := sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}
 	w := &Watcher{p: p, target: key.String(), uri: uri, direct: p.server() == "", expires: time.Hour,
-		done: make(chan struct{}), term: make(chan subStatus, 1), updates: make(chan Update, updatesBuffer)}
+		done: make(chan struct{}), term: make(chan subStatus, 1), expiry: make(chan time.Duration, 1), updates: make(chan Update, updatesBuffer)}
 	if p.conf.subscribeExpires > 0 {
 		w.expires = p.conf.subscribeExpires
 	}
@@ -165,6 +166,11 @@ func (w *Watcher) run(granted time.Duration) {
 	p := w.p
 	refresh := time.NewTimer(refreshIn(granted))
 	defer refresh.Stop()
+	due := time.Now().Add(refreshIn(granted)) // when refresh fires
+	schedule := func(g time.Duration) {
+		refresh.Reset(refreshIn(g))
+		due = time.Now().Add(refreshIn(g))
+	}
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
@@ -195,7 +201,13 @@ func (w *Watcher) run(granted time.Duration) {
 				retry.Reset(0)
 				continue
 			}
-			refresh.Reset(refreshIn(g))
+			schedule(g)
+		case d := <-w.expiry:
+			// A NOTIFY said the subscription ends sooner than granted
+			// (RFC 6665 §4.1.2.2: the notifier may shorten it).
+			if subscribed && time.Now().Add(refreshIn(d)).Before(due) {
+				schedule(d)
+			}
 		case st := <-w.term:
 			w.dropDialog()
 			subscribed = false
@@ -224,7 +236,7 @@ func (w *Watcher) run(granted time.Duration) {
 				retry.Reset(backoff)
 			default:
 				subscribed, backoff = true, time.Second
-				refresh.Reset(refreshIn(g))
+				schedule(g)
 			}
 		case <-hb:
 			alive := w.ping()
@@ -306,6 +318,11 @@ func offerLatest(ch chan Update, u Update) {
 // p.dialogs before it is sent (a NOTIFY may beat the 2xx, RFC 6665
 // §4.1.2.4). It returns the granted expiry.
 func (w *Watcher) subscribe(ctx context.Context) (time.Duration, error) {
+	return w.subscribeOnce(ctx, false)
+}
+
+// subscribeOnce is subscribe; retried says a 423 was answered already.
+func (w *Watcher) subscribeOnce(ctx context.Context, retried bool) (time.Duration, error) {
 	p := w.p
 	req := p.newRequest(sip.SUBSCRIBE, w.uri)
 	req.AppendHeader(sip.NewHeader("Event", eventPresence))
@@ -319,6 +336,14 @@ func (w *Watcher) subscribe(ctx context.Context) (time.Duration, error) {
 	p.dialogs.Store(d.callID, w.onRequest)
 	log := p.log.With(zap.String("method", "SUBSCRIBE"), zap.String("call_id", d.callID), zap.String("target", w.target))
 	res, err := p.send(ctx, req)
+	if err == nil && res.StatusCode == 423 && !retried {
+		if min := headerSeconds(res, "Min-Expires"); min > w.expires { // RFC 6665 §4.1.2.1: ask again for at least that
+			log.Info("subscription too brief, asking for Min-Expires", zap.Duration("min_expires", min))
+			w.dropDialog()
+			w.expires = min
+			return w.subscribeOnce(ctx, true)
+		}
+	}
 	if err == nil && res.StatusCode >= 300 {
 		err = statusError(req, res)
 	}
@@ -407,10 +432,14 @@ func (w *Watcher) refresh() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	w.syncCSeq(req)
+	if min := headerSeconds(res, "Min-Expires"); res.StatusCode == 423 && min > w.expires {
+		w.expires = min // the server's minimum went up: refresh again with it
+		return w.refresh()
+	}
 	if res.StatusCode >= 300 {
 		return 0, statusError(req, res)
 	}
-	w.syncCSeq(req)
 	return grantedExpires(res, w.expires), nil
 }
 
@@ -525,6 +554,20 @@ func (w *Watcher) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	p.respond(tx, req, 200, "OK")
 	w.log().Debug("notify", zap.String("method", "NOTIFY"), zap.String("sub", st.state.String()), zap.String("status", u.State.Status.String()))
 	w.emit(u)
+	if st.state != SubTerminated && st.expires > 0 {
+		for { // keep the latest; never block the handler
+			select {
+			case w.expiry <- st.expires:
+			default:
+				select {
+				case <-w.expiry:
+				default:
+				}
+				continue
+			}
+			break
+		}
+	}
 	if st.state == SubTerminated {
 		for { // keep the latest; never block the handler (the loop may be gone)
 			select {
