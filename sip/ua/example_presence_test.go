@@ -90,7 +90,7 @@ func Example_buddyList() {
 func Example_serverWithOAuth() {
 	ctx := context.Background()
 	src := ua.PasswordGrant("http://127.0.0.1:8080/oauth/token", "sipua", "alice", "s3cret")
-	alice, err := ua.New("sip:alice@localhost", "udp:0.0.0.0:0", nil,
+	alice, err := ua.New("sip:alice@localhost", "udp:0.0.0.0:5070", nil,
 		ua.WithCredentials(ua.Tokens(src)), ua.WithAPI("http://127.0.0.1:8080"))
 	if err != nil {
 		panic(err)

@@ -62,3 +62,16 @@ func TestTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestContactOnEveryAddress: a peer listening on 0.0.0.0 puts the address
+// it reaches its server from in its Contact, not 0.0.0.0.
+func TestContactOnEveryAddress(t *testing.T) {
+	p, err := New("sip:alice@example.com", "udp:0.0.0.0:0", zaptest.NewLogger(t), WithServer("127.0.0.1:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	if got := p.contact().Address.Host; got != "127.0.0.1" {
+		t.Fatalf("contact host %q, want 127.0.0.1", got)
+	}
+}

@@ -3,6 +3,7 @@ package ua
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -32,12 +33,32 @@ func (p *Peer) target(s string) (sip.Uri, error) {
 
 // contact is the peer's Contact header: its bound listener.
 func (p *Peer) contact() *sip.ContactHeader {
-	u := sip.Uri{Scheme: "sip", User: p.aor.User, Host: p.local.IP.String(), Port: p.local.Port}
+	u := sip.Uri{Scheme: "sip", User: p.aor.User, Host: p.contactHost(), Port: p.local.Port}
 	if p.network == "tcp" {
 		u.UriParams = sip.NewParams()
 		u.UriParams.Add("transport", "tcp")
 	}
 	return &sip.ContactHeader{DisplayName: p.display, Address: u}
+}
+
+// contactHost is the address others reach the peer at: the listener's,
+// or, for a listener on every address (0.0.0.0, ::), the local address
+// the system would send to the server from (no packet is sent). Without a
+// server it stays unspecified, which a server takes as "behind a NAT" and
+// answers to the source address instead.
+func (p *Peer) contactHost() string {
+	if !p.local.IP.IsUnspecified() {
+		return p.local.IP.String()
+	}
+	if srv := p.server(); srv != "" {
+		if c, err := net.Dial("udp", srv); err == nil {
+			defer c.Close()
+			if a, ok := c.LocalAddr().(*net.UDPAddr); ok {
+				return a.IP.String()
+			}
+		}
+	}
+	return p.local.IP.String()
 }
 
 // newRequest builds an out-of-dialog request from the peer to uri: From
