@@ -2,12 +2,13 @@ package presence
 
 import (
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/actors/registrar"
 )
 
 // errCSeqExhausted is a dialog whose NOTIFY CSeq would pass 2^31 - 1
@@ -35,8 +36,9 @@ func (s *Subscription) nextCSeq(now time.Time) (uint32, error) {
 
 // request builds a NOTIFY of the dialog (RFC 6665 §4.2.1.4): to the
 // remote target through the route set, with Event, Subscription-State
-// and the body. Without a route set it is sent to where the SUBSCRIBE
-// came from, which reaches a watcher behind NAT.
+// and the body. Without a route set it goes to the remote target, or to
+// where the SUBSCRIBE came from when the target is behind a NAT
+// (registrar.Flow).
 func (s *Subscription) request(st SubState, reason Reason, body []byte, now time.Time) (*sip.Request, error) {
 	r := s.rec
 	var target sip.Uri
@@ -81,11 +83,11 @@ func (s *Subscription) request(st SubState, reason Reason, body []byte, now time
 		req.AppendHeader(sip.NewHeader("Content-Type", r.Event.ContentType()))
 		req.SetBody(body)
 	}
-	if network, addr, ok := strings.Cut(r.Source, ":"); ok && len(r.Routes) == 0 {
-		if _, _, err := net.SplitHostPort(addr); err == nil {
-			req.SetTransport(strings.ToUpper(network))
-			req.SetDestination(addr)
-		}
+	// To the remote target (RFC 6665 §4.1.2.2), or to where the SUBSCRIBE
+	// came from when the target is behind a NAT: the registrar's rule.
+	if network, addr, ok := registrar.Flow(r.RemoteTarget, r.Source, r.Routes); ok {
+		req.SetTransport(strings.ToUpper(network))
+		req.SetDestination(addr)
 	}
 	if s.overTCP {
 		req.SetTransport("TCP")
