@@ -26,6 +26,7 @@ import (
 	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
 	"github.com/b2bua/b2bua/sip/edge"
+	"github.com/b2bua/b2bua/sip/siplog"
 	"github.com/b2bua/b2bua/store"
 )
 
@@ -79,7 +80,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	sip.SetDefaultLogger(edge.Slog(log.Named("sipgo")))
+	sip.SetDefaultLogger(siplog.New(log.Named("sipgo")))
 	if c.Auth == "none" {
 		log.Warn("authentication is off (--auth none): anyone can register any address")
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/sip/siplog"
 )
 
 // udpListener is a UDP socket we serve and the sender of its stateless
@@ -182,7 +183,7 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	if s.dialogs = routers.Dialogs; s.dialogs == nil {
 		s.dialogs = dialog.NewRegistry(nil) // no dialogs: every in-dialog request gets 481
 	}
-	sl := Slog(log)
+	sl := siplog.New(log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(c.UserAgent), sipgo.WithUserAgentHostname(c.Domain),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl), sip.WithTransportLayerReadFilter(s.readFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl), sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse)))

@@ -15,6 +15,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/sip/siplog"
 )
 
 // Peer is one SIP identity on one local listener. Its methods are safe for
@@ -180,14 +182,19 @@ func New(identity, listen string, log *zap.Logger, opts ...Option) (*Peer, error
 func (p *Peer) start(addr string) error {
 	// sipgo drops messages over 64 KiB in all; a larger limit lets the
 	// peer answer a MESSAGE body over MaxMessageSize with 413.
+	// sipgo logs through the peer's logger, never to the process's
+	// default one: a library does not write to stderr on its own.
+	sl := siplog.New(p.log)
 	parser := sip.NewParser()
 	parser.MaxMessageLength = 2 * MaxMessageSize
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(p.conf.userAgent), sipgo.WithUserAgentHostname(p.aor.Host),
-		sipgo.WithUserAgentParser(parser), sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(p.readFilter)))
+		sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(p.readFilter), sip.WithTransportLayerLogger(sl)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)))
 	if err != nil {
 		return fmt.Errorf("ua: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua)
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sl))
 	if err != nil {
 		_ = ua.Close()
 		return fmt.Errorf("ua: %w", err)
@@ -211,7 +218,7 @@ func (p *Peer) start(addr string) error {
 		p.ln, p.local = ln, toAddr(ln.Addr())
 		serve = func() error { return srv.ServeTCP(ln) }
 	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(p.local.IP.String()), sipgo.WithClientPort(p.local.Port))
+	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sl), sipgo.WithClientHostname(p.local.IP.String()), sipgo.WithClientPort(p.local.Port))
 	if err != nil {
 		_ = p.ln.Close()
 		_ = ua.Close()

@@ -1,4 +1,6 @@
-package edge
+// Package siplog bridges sipgo's slog logging into a zap logger, for the
+// server's edge and the client SDK alike.
+package siplog
 
 import (
 	"context"
@@ -9,11 +11,12 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 )
 
-// Slog returns the slog logger to hand to sipgo (it speaks slog), bridged
+// New returns the slog logger to hand to sipgo (it speaks slog), bridged
 // into log. It demotes to debug what a peer can provoke at will (parse
-// failures of garbage it sent), so bad input cannot flood the log, and drops
-// raw message text, which may carry credentials.
-func Slog(log *zap.Logger) *slog.Logger {
+// failures of garbage it sent, a connection it closed), so bad input
+// cannot flood the log, and drops raw message text, which may carry
+// credentials.
+func New(log *zap.Logger) *slog.Logger {
 	return slog.New(&sanitizer{next: zapslog.NewHandler(log.Core(), zapslog.WithName("sipgo"))})
 }
 
@@ -21,7 +24,8 @@ type sanitizer struct{ next slog.Handler }
 
 // peerFaults are (lower-case) parts of sipgo log messages caused by what a
 // peer sent: parse failures, stray responses, malformed requests.
-var peerFaults = []string{"parse", "malformed", "read filter", "unhandled sip response", "make key failed", "stateless 400"}
+var peerFaults = []string{"parse", "malformed", "read filter", "unhandled sip response", "make key failed", "stateless 400",
+	"ref went negative"}
 
 func (s *sanitizer) Enabled(ctx context.Context, l slog.Level) bool { return s.next.Enabled(ctx, l) }
 
