@@ -258,3 +258,17 @@ func (g *globals) closePeer(p *ua.Peer) {
 func (g *globals) requestCtx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, g.timeout)
 }
+
+// serverPeer asks for the credentials and starts a peer through the
+// server (see newPeer); its errors are ready to print.
+func (g *globals) serverPeer(forRegister bool, extra ...ua.Option) (*ua.Peer, creds, error) {
+	c, err := g.credentials(g.askPassword)
+	if err != nil {
+		return nil, c, err
+	}
+	p, err := g.newPeer(viaServer, c, forRegister, extra...)
+	if err != nil {
+		return nil, c, fail("start", err)
+	}
+	return p, c, nil
+}

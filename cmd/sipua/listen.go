@@ -21,13 +21,9 @@ func newListenCmd(g *globals) *cobra.Command {
 		Example: "  sipua listen --watch bob,carol",
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.credentials(g.askPassword)
+			p, c, err := g.serverPeer(true)
 			if err != nil {
 				return err
-			}
-			p, err := g.newPeer(viaServer, c, true)
-			if err != nil {
-				return fail("start", err)
 			}
 			defer g.closePeer(p)
 			ctx, stop := signalContext()

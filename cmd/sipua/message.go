@@ -19,13 +19,9 @@ func newMessageCmd(g *globals) *cobra.Command {
 		Example: `  sipua message bob "lunch at noon?"`,
 		Args:    minArgs(2, "target and text"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.credentials(g.askPassword)
+			p, _, err := g.serverPeer(false)
 			if err != nil {
 				return err
-			}
-			p, err := g.newPeer(viaServer, c, false)
-			if err != nil {
-				return fail("start", err)
 			}
 			defer g.closePeer(p)
 			return g.sendMessage(cmd, p, args[0], strings.Join(args[1:], " "))

@@ -129,13 +129,9 @@ func newPresenceSetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.credentials(g.askPassword)
+			p, _, err := g.serverPeer(false, f.peerOptions()...)
 			if err != nil {
 				return err
-			}
-			p, err := g.newPeer(viaServer, c, false, f.peerOptions()...)
-			if err != nil {
-				return fail("start", err)
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -225,13 +221,9 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 // withPeer runs one request of f on a peer through the server, bounded by
 // --timeout, and closes the peer.
 func (g *globals) withPeer(f func(ctx context.Context, p *ua.Peer) error) error {
-	c, err := g.credentials(g.askPassword)
+	p, _, err := g.serverPeer(false)
 	if err != nil {
 		return err
-	}
-	p, err := g.newPeer(viaServer, c, false)
-	if err != nil {
-		return fail("start", err)
 	}
 	defer g.closePeer(p)
 	ctx, stop := signalContext()

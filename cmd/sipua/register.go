@@ -26,13 +26,9 @@ func newRegisterCmd(g *globals) *cobra.Command {
 			"--unregister registers and unregisters at once: a credentials check that leaves nothing behind.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.credentials(g.askPassword)
+			p, c, err := g.serverPeer(true)
 			if err != nil {
 				return err
-			}
-			p, err := g.newPeer(viaServer, c, true)
-			if err != nil {
-				return fail("start", err)
 			}
 			ctx, stop := signalContext()
 			defer stop()

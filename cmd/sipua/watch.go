@@ -26,13 +26,9 @@ func newWatchCmd(g *globals) *cobra.Command {
 		Example: "  sipua watch bob alice\n  sipua watch bob --lines | grep busy",
 		Args:    minArgs(1, "target to watch"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.credentials(g.askPassword)
+			p, _, err := g.serverPeer(false)
 			if err != nil {
 				return err
-			}
-			p, err := g.newPeer(viaServer, c, false)
-			if err != nil {
-				return fail("start", err)
 			}
 			defer g.closePeer(p)
 			return g.watch(cmd.OutOrStdout(), p, args, lines)
