@@ -33,6 +33,8 @@ type Config struct {
 	Idle time.Duration `yaml:"idle"`
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time `yaml:"-"`
+	// retransWindow replaces window (32 s) in tests.
+	retransWindow time.Duration
 }
 
 // DefaultConfig: messages kept 7 days, 100 per box, bodies up to 8 KiB,
