@@ -51,9 +51,9 @@ type Result struct {
 	Response *sip.Response // Refused: the contact's response chosen
 	Err      error
 	// Trying is set with ErrInProgress on the first retransmission of a
-	// MESSAGE being delivered: the edge answers it 100 Trying (RFC 3261
-	// §17.2.2), so the sender stops retransmitting fast; later copies get
-	// nothing.
+	// MESSAGE being delivered that comes 3.5 s or more after it (RFC 4320
+	// §4.1): the edge answers it 100 Trying (RFC 3261 §17.2.2); other
+	// copies get nothing.
 	Trying bool
 }
 

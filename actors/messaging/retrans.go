@@ -15,14 +15,18 @@ import (
 // itself (RFC 3261 §17.2.2). It remembers each recent MESSAGE by Call-ID,
 // CSeq, top Via branch and From tag (txKey), while its delivery is in
 // progress (pending) and after it was answered (the final Result):
-//   - a copy of a pending one is not applied again; the first copy gets
-//     ErrInProgress with Trying set (the edge sends 100 Trying, so the
-//     sender slows down to T2), later ones ErrInProgress alone (nothing);
+//   - a copy of a pending one is not applied again: it gets ErrInProgress
+//     (the edge sends nothing; the original's answer serves both), with
+//     Trying set on the first copy that comes tryingAfter or later after
+//     the original (the edge sends 100 Trying once). RFC 3261 §17.2.2
+//     allows a provisional for a non-INVITE request; RFC 4320 §4.1 forbids
+//     a 100 over UDP before the sender's Timer E reached T2 (T1+2T1+4T1 =
+//     3.5 s), which an earlier 100 would bring about;
 //   - a copy of an answered one gets the same Result again, without
 //     storing or forking again.
 //
 // Answered entries are kept for window (64×T1 = 32 s, RFC 3261 Timer F:
-// the longest a sender retransmits) from the original's arrival, at most
+// the longest a sender retransmits) from their answer, at most
 // maxRecent of them per box (the oldest go first). A box that remembers
 // anything is Busy, so it does not passivate or stop while a copy may
 // still come: an idle box passivates once its last MESSAGE is 32 s old.
@@ -33,6 +37,11 @@ import (
 
 // window is how long an answered MESSAGE is remembered.
 const window = 64 * 500 * time.Millisecond
+
+// tryingAfter is how old a pending MESSAGE is before a copy of it gets
+// 100 Trying: the time the sender's Timer E takes to reach T2 (RFC 4320
+// §4.1).
+const tryingAfter = 3500 * time.Millisecond
 
 // maxRecent caps the answered MESSAGEs a box remembers.
 const maxRecent = 64
@@ -49,6 +58,7 @@ type txKey struct {
 // recentTx is one remembered MESSAGE.
 type recentTx struct {
 	key     txKey
+	at      time.Time // the original came
 	expires time.Time // answered: forgotten then
 	result  *Result   // nil while pending
 	trying  bool      // a copy was answered ErrInProgress with Trying
@@ -86,8 +96,9 @@ func (b *Box) retransmission(m *Message) bool {
 	if i := slices.IndexFunc(b.recent, func(x *recentTx) bool { return x.key == k }); i >= 0 {
 		x := b.recent[i]
 		if x.result == nil {
-			m.answer(&Result{Err: ErrInProgress, Trying: !x.trying})
-			x.trying = true
+			trying := !x.trying && b.conf.now().Sub(x.at) >= b.tryingAfter()
+			x.trying = x.trying || trying
+			m.answer(&Result{Err: ErrInProgress, Trying: trying})
 			return true
 		}
 		r := *x.result
@@ -104,7 +115,7 @@ func (b *Box) retransmission(m *Message) bool {
 // remember notes m as pending and has its answer reported to the box.
 func (b *Box) remember(c *shard.Context, m *Message) {
 	k := keyOf(m)
-	x := &recentTx{key: txKey{callID: strings.Clone(k.callID), cseq: k.cseq, branch: strings.Clone(k.branch), fromTag: strings.Clone(k.fromTag)}}
+	x := &recentTx{at: b.conf.now(), key: txKey{callID: strings.Clone(k.callID), cseq: k.cseq, branch: strings.Clone(k.branch), fromTag: strings.Clone(k.fromTag)}}
 	b.recent = append(b.recent, x)
 	self, root, id, reply := c.Self(), c.ActorSystem().Root, b.id, m.Reply
 	m.Reply = func(r *Result) {
@@ -169,4 +180,11 @@ func (b *Box) window() time.Duration {
 		return b.conf.retransWindow
 	}
 	return window
+}
+
+func (b *Box) tryingAfter() time.Duration {
+	if b.conf.tryingAfter > 0 {
+		return b.conf.tryingAfter
+	}
+	return tryingAfter
 }

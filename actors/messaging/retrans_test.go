@@ -18,13 +18,16 @@ func withBranch(m *Message, branch string) *Message {
 }
 
 // TestRetransmissionWhilePending: a copy of a MESSAGE being delivered is
-// not forked again; the first copy gets ErrInProgress with Trying (the
-// edge's 100), later ones ErrInProgress alone, and the original its
-// answer once the contact took it.
+// not forked again; it gets ErrInProgress, with Trying (the edge's 100)
+// only on the first copy past tryingAfter, and the original its answer
+// once the contact took it.
 func TestRetransmissionWhilePending(t *testing.T) {
+	c := testConfig()
+	c.DeliveryTimeout = 5 * time.Second
+	c.tryingAfter = 100 * time.Millisecond
 	s := openStore(t, t.TempDir())
 	defer s.Close()
-	h := run(t, s, testConfig(), nil)
+	h := run(t, s, c, nil)
 	defer h.stop()
 	h.users.online(bob, "a.test")
 	h.port.mu.Lock()
@@ -35,13 +38,18 @@ func TestRetransmissionWhilePending(t *testing.T) {
 	m.Reply = func(r *Result) { orig <- r }
 	h.router.Message(m)
 	h.port.requests(t, 1)
+	early := h.send(copyOf(m))
+	if !errors.Is(early.Err, ErrInProgress) || early.Trying {
+		t.Fatalf("early copy: %+v, want ErrInProgress without Trying (RFC 4320 §4.1)", early)
+	}
+	time.Sleep(150 * time.Millisecond)
 	first := h.send(copyOf(m))
 	if !errors.Is(first.Err, ErrInProgress) || !first.Trying {
-		t.Fatalf("first copy: %+v, want ErrInProgress with Trying", first)
+		t.Fatalf("first late copy: %+v, want ErrInProgress with Trying", first)
 	}
 	second := h.send(copyOf(m))
 	if !errors.Is(second.Err, ErrInProgress) || second.Trying {
-		t.Fatalf("second copy: %+v, want ErrInProgress without Trying", second)
+		t.Fatalf("second late copy: %+v, want ErrInProgress without Trying", second)
 	}
 	other := copyOf(m)
 	other.Branch = "z9hG4bK-other" // a new transaction, not a copy
