@@ -48,6 +48,7 @@ type Box struct {
 	live     []*delivery          // deliveries of Messages in flight
 	draining *delivery            // the delivery of msgs[0] in flight
 	retryAt  time.Time            // retry the box then (contacts were stale)
+	recent   []*recentTx          // MESSAGEs whose copies are absorbed (retrans.go)
 	ids      uint64               // port request ids
 	id       uint64               // this instance
 }
@@ -108,6 +109,8 @@ func (b *Box) Receive(c *shard.Context, msg any) {
 	case *outbound.Provisional:
 	case *written:
 		b.written(msg)
+	case *answered:
+		b.answered(msg)
 	case *tick:
 		b.tick(c)
 	default:
@@ -119,9 +122,10 @@ func (b *Box) Receive(c *shard.Context, msg any) {
 // Empty implements shard.Entity: nothing stored.
 func (b *Box) Empty() bool { return len(b.msgs) == 0 }
 
-// Busy implements shard.Entity.
+// Busy implements shard.Entity: work in flight, or a MESSAGE remembered
+// whose retransmission may still come (retrans.go).
 func (b *Box) Busy() bool {
-	return b.pending > 0 || b.lookups > 0 || len(b.forks) > 0 || len(b.live) > 0 || b.draining != nil
+	return b.pending > 0 || b.remembering() || b.lookups > 0 || len(b.forks) > 0 || len(b.live) > 0 || b.draining != nil
 }
 
 // Abandon implements shard.Abandoner: the MESSAGEs being delivered get
@@ -167,6 +171,10 @@ func (b *Box) load() {
 }
 
 func (b *Box) message(c *shard.Context, m *Message) {
+	if b.retransmission(m) {
+		return
+	}
+	b.remember(c, m)
 	if len(b.msgs) > 0 {
 		// Stored messages go first: this one joins them, and the box
 		// tries to deliver them all, in order.
@@ -406,6 +414,7 @@ func best(rs []*sip.Response) *sip.Response {
 
 func (b *Box) tick(c *shard.Context) {
 	now := b.conf.now()
+	b.forget(now)
 	for _, d := range slices.Clone(b.live) {
 		if !now.Before(d.deadline) {
 			b.finish(c, d)
@@ -428,7 +437,8 @@ func (b *Box) tick(c *shard.Context) {
 }
 
 // arm sets the timer for the earliest of: a stored message's expiry, a
-// delivery's deadline, the retry.
+// delivery's deadline, the retry, the time the remembered MESSAGEs are
+// forgotten (so the box may passivate then).
 func (b *Box) arm(c *shard.Context) {
 	var next time.Time
 	at := func(t time.Time) {
@@ -448,6 +458,7 @@ func (b *Box) arm(c *shard.Context) {
 	if len(b.msgs) > 0 {
 		at(b.retryAt)
 	}
+	at(b.forgetAt())
 	switch {
 	case next.IsZero():
 		c.StopTimer()

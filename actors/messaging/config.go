@@ -33,6 +33,9 @@ type Config struct {
 	Idle time.Duration `yaml:"idle"`
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time `yaml:"-"`
+	// retransWindow and tryingAfter replace window (32 s) and
+	// tryingAfter (3.5 s) in tests.
+	retransWindow, tryingAfter time.Duration
 }
 
 // DefaultConfig: messages kept 7 days, 100 per box, bodies up to 8 KiB,

@@ -28,7 +28,17 @@
 //     service, and Registered: every AOR whose last contact went, written
 //     once per AOR then); an AOR with contacts is known from them.
 //
-// Retransmissions of a MESSAGE are absorbed by sipgo's server transaction
-// (the edge takes MESSAGE on the transaction path): a delivery may take up
-// to DeliveryTimeout, longer than the stateless path's reply deadline.
+// Retransmissions (retrans.go): over UDP the edge takes MESSAGE on its
+// stateless path, without a sipgo server transaction, and the box absorbs
+// the copies: it remembers each recent MESSAGE by Call-ID, CSeq, top Via
+// branch and From tag; a copy of one being delivered gets ErrInProgress
+// (no answer; Trying on the first copy 3.5 s or more after the original:
+// one 100 Trying, RFC 4320 §4.1), a copy of an answered one the same
+// Result, never a second fork or a second stored copy. Answers are
+// remembered 32 s (64×T1), at most 64 per box, and a box that remembers
+// any is busy: it passivates only once no copy can come. What a box has
+// forgotten (a restart, past the 64) is taken as new, except that a copy
+// of a message still stored is recognised from the store and answered
+// 202 again. The edge's deadline for the answer is its reply timeout plus
+// its client timeout, longer than DeliveryTimeout.
 package messaging

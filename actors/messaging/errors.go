@@ -19,4 +19,8 @@ var (
 	// ErrStore is a MESSAGE that could not be stored; nothing was
 	// acknowledged: 500 (503 when the store is busy).
 	ErrStore = errors.New("messaging: store write failed")
+	// ErrInProgress answers a retransmission of a MESSAGE whose delivery
+	// is in progress: the original's answer serves both (RFC 3261
+	// §17.2.2), so the edge sends no final response for the copy.
+	ErrInProgress = errors.New("messaging: retransmission of a MESSAGE in progress")
 )

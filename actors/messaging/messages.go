@@ -11,11 +11,14 @@ import (
 // the parts of the request that go on to the recipient's contacts.
 type Message struct {
 	shard.Envelope
-	AOR         string
-	From        string // the From header value: display name, URI, tag
-	To          string // the To header value
-	CallID      string
-	CSeq        uint32
+	AOR    string
+	From   string // the From header value: display name, URI, tag
+	To     string // the To header value
+	CallID string
+	CSeq   uint32
+	// Branch is the request's top Via branch: with Call-ID, CSeq and the
+	// From tag it tells a retransmission (retrans.go).
+	Branch      string
 	Date        string // the Date header value; "" when absent
 	ContentType string // "" when absent
 	Body        []byte
@@ -47,6 +50,11 @@ type Result struct {
 	Outcome  Outcome
 	Response *sip.Response // Refused: the contact's response chosen
 	Err      error
+	// Trying is set with ErrInProgress on the first retransmission of a
+	// MESSAGE being delivered that comes 3.5 s or more after it (RFC 4320
+	// §4.1): the edge answers it 100 Trying (RFC 3261 §17.2.2); other
+	// copies get nothing.
+	Trying bool
 }
 
 func (m *Message) answer(r *Result) {

@@ -11,24 +11,28 @@
 // Two paths deliver a request to a handler, both through an answer
 // (responder.go) that lets exactly one response out and releases the
 // request's in-flight slot with it:
-//   - UDP requests of the table's stateless methods (REGISTER, and OPTIONS
-//     to the server itself) are read off the socket before sipgo's
-//     transaction layer (udp.go) and answered statelessly. sipgo keeps a
-//     server transaction 32 s after its final response (Timer J), which caps
-//     a registrar near 10,000 REGISTER/s and costs gigabytes of memory;
-//     the registration actor recognises retransmissions itself instead
-//     (RFC 3261 §10.3 step 7 compares Call-ID and CSeq anyway). Each
-//     listener's deadline queue (deadline.go) answers 500 for an actor that
-//     has not replied in time.
-//   - Everything else goes through sipgo server transactions; the handler
-//     waits for the actor's reply, since sipgo ends the transaction when
-//     the handler returns, and answers 500 itself past the deadline.
-//     MESSAGE (message.go) is among them: its message box forks it to the
-//     recipient's contacts and answers only once one took it or none
-//     answered, which takes up to messaging's delivery timeout, longer
-//     than the stateless path's reply deadline; the transaction absorbs
-//     the sender's retransmissions meanwhile, and its deadline is the
-//     reply timeout plus the client timeout, as for a forwarded OPTIONS.
+//   - UDP requests of the table's stateless methods (REGISTER, PUBLISH,
+//     SUBSCRIBE, MESSAGE out of a dialog, and OPTIONS to the server
+//     itself) are read off the socket before sipgo's transaction layer
+//     (udp.go) and answered statelessly. sipgo keeps a server transaction
+//     32 s after its final response (Timer J), which caps a registrar near
+//     10,000 REGISTER/s and costs gigabytes of memory; the owning actor
+//     recognises retransmissions itself instead (RFC 3261 §10.3 step 7
+//     compares Call-ID and CSeq anyway). Each listener's deadline queue
+//     (deadline.go) answers 500 for an actor that has not replied in time:
+//     ReplyTimeout after the request, or ReplyTimeout plus ClientTimeout
+//     for a request forwarded to contacts (admitForward), in a second
+//     queue. MESSAGE (message.go) is such a one: its message box forks it
+//     to the recipient's contacts and answers only once one took it or
+//     none answered (up to messaging's delivery timeout, 8 s); meanwhile
+//     the box gives a copy nothing (one late copy a 100 Trying, RFC 4320
+//     §4.1), and afterwards the same answer again, without a second
+//     delivery or a second stored copy.
+//   - Everything else, all of TCP and requests in a dialog, goes through
+//     sipgo server transactions; the handler waits for the actor's reply,
+//     since sipgo ends the transaction when the handler returns, and
+//     answers 500 itself past the deadline (ReplyTimeout, plus
+//     ClientTimeout for a MESSAGE or a forwarded OPTIONS).
 //
 // Actors send requests through the client port (client.go), an
 // outbound.Port; an OPTIONS to a user is forwarded that way to the user's

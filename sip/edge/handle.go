@@ -126,8 +126,13 @@ func (s *Server) admit(w responder) bool {
 	}
 	a := w.(*answer) // what onTx and the read filter hand every handler
 	a.admitted = true
-	if u, ok := a.next.(*udpResponder); ok && u.deadlines != nil {
-		u.deadlines.add(a)
+	if u, ok := a.next.(*udpResponder); ok {
+		switch {
+		case a.forwarded && u.forwards != nil: // the contact has ClientTimeout to answer, as in onTx
+			u.forwards.add(a)
+		case u.deadlines != nil:
+			u.deadlines.add(a)
+		}
 	}
 	return true
 }

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"errors"
+
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
@@ -48,7 +50,7 @@ func (s *Server) toMessage(req *sip.Request) (*messaging.Message, error) {
 		hops = mf.Val() - 1
 	}
 	m := &messaging.Message{AOR: aor, From: req.From().Value(), To: req.To().Value(), CallID: req.CallID().Value(),
-		CSeq: req.CSeq().SeqNo, Date: headerValue(req, "Date"), Body: req.Body(), Hops: hops}
+		CSeq: req.CSeq().SeqNo, Branch: branchOf(req), Date: headerValue(req, "Date"), Body: req.Body(), Hops: hops}
 	if ct := req.ContentType(); ct != nil {
 		m.ContentType = ct.Value()
 	}
@@ -57,6 +59,18 @@ func (s *Server) toMessage(req *sip.Request) (*messaging.Message, error) {
 
 // messaged answers a MESSAGE from its box's result.
 func (s *Server) messaged(req *sip.Request, w responder, r *messaging.Result) {
+	if errors.Is(r.Err, messaging.ErrInProgress) {
+		// A retransmission: the original's answer is on its way. The box
+		// asks for one 100 Trying to a late copy (RFC 4320 §4.1).
+		if r.Trying { // no To tag: a 100 is no answer of the UAS (RFC 3261 §8.2.6.1)
+			res := sip.NewResponseFromRequest(req, sip.StatusTrying, "Trying", nil)
+			res.AppendHeader(s.server)
+			w.respond(res)
+			return
+		}
+		w.respond(nil)
+		return
+	}
 	if r.Err != nil {
 		s.fail(req, w, r.Err)
 		return

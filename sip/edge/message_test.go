@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/b2bua/b2bua/actors"
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/sip/edge"
 	"github.com/b2bua/b2bua/sip/siptest"
@@ -161,4 +164,125 @@ func TestMessageAuthenticated(t *testing.T) {
 			t.Errorf("%s: %v\n%s", tc.name, err, res)
 		}
 	}
+}
+
+// TestMessageUDPStateless: over UDP a MESSAGE takes the stateless path,
+// and its box absorbs the retransmissions. A copy while the contact has
+// not answered yet gets nothing and is not forked again; the delivery
+// may outlast the edge's reply deadline (it has the forwards'); the
+// original gets one answer, and a copy after it the same answer again,
+// answered by the edge itself (counted twice: no server transaction
+// absorbed it), without a second fork. A copy of a stored MESSAGE gets
+// 202 again and the user gets it once.
+func TestMessageUDPStateless(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := startServerOpts(t, options{metrics: edge.NewMetrics(reg), edit: func(c *edge.Config, _ *actors.System, _ *actors.Routers) {
+		c.ReplyTimeout = 300 * time.Millisecond
+	}})
+	s.sys.Outbound.Set(s.edge.Port(s.sys.Actors))
+	t.Cleanup(func() { s.sys.Outbound.Set(nil) })
+	silent := func(t *testing.T, c *siptest.Client, who string) {
+		t.Helper()
+		if got, err := c.Read(250 * time.Millisecond); err == nil {
+			t.Fatalf("%s got:\n%s", who, got)
+		}
+	}
+	// noFork: the phone gets no MESSAGE but the port's own retransmissions
+	// of the fork (its branch) meanwhile.
+	noFork := func(t *testing.T, phone *siptest.Client, fwd string) {
+		t.Helper()
+		for {
+			got, err := phone.Read(250 * time.Millisecond)
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(got, "MESSAGE ") && topBranch(got) != topBranch(fwd) {
+				t.Fatalf("a second fork:\n%s", got)
+			}
+		}
+	}
+
+	t.Run("relayed", func(t *testing.T) {
+		phone, sender := s.dial(t, "udp"), s.dial(t, "udp")
+		registerContact(t, phone, "udp", "erin")
+		req := messageTo(sender, "udp", "erin", "sl", "hello erin")
+		sent := time.Now()
+		if err := sender.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		fwd, err := phone.Read(2 * time.Second)
+		if err != nil || !strings.HasPrefix(fwd, "MESSAGE ") {
+			t.Fatalf("phone got: %v\n%s", err, fwd)
+		}
+		if err := sender.Send(req); err != nil { // a copy while the contact thinks
+			t.Fatal(err)
+		}
+		silent(t, sender, "sender, for a copy in progress")
+		noFork(t, phone, fwd)
+		time.Sleep(time.Until(sent.Add(500 * time.Millisecond))) // past ReplyTimeout
+		if err := phone.Send(reply(fwd, "200 OK")); err != nil {
+			t.Fatal(err)
+		}
+		first, err := sender.Read(2 * time.Second)
+		if err != nil || siptest.Status(first) != 200 {
+			t.Fatalf("sender got: %v\n%s", err, first)
+		}
+		silent(t, sender, "sender, a second answer")
+		if err := sender.Send(req); err != nil { // the 200 was lost, say
+			t.Fatal(err)
+		}
+		again, err := sender.Read(2 * time.Second)
+		if err != nil || siptest.Status(again) != 200 || siptest.Header(again, "To")[0] != siptest.Header(first, "To")[0] {
+			t.Fatalf("copy got: %v\n%s\nwant as\n%s", err, again, first)
+		}
+		noFork(t, phone, fwd)
+		if n := methodLabels(t, reg)["MESSAGE"]; n != 2 {
+			t.Fatalf("%d MESSAGE answers counted, want 2 (the original's and the copy's)", n)
+		}
+	})
+
+	t.Run("stored", func(t *testing.T) {
+		phone, sender := s.dial(t, "udp"), s.dial(t, "udp")
+		registerContact(t, phone, "udp", "fred")
+		unregister := siptest.Lines("REGISTER sip:localhost SIP/2.0",
+			"Via: SIP/2.0/UDP "+phone.LocalAddr()+";branch=z9hG4bK-unreg-fred", "From: <sip:fred@localhost>;tag=r",
+			"To: <sip:fred@localhost>", "Call-ID: reg-fred", "CSeq: 2 REGISTER", "Contact: *", "Expires: 0", "Content-Length: 0")
+		if res, err := phone.Do(unregister, 2*time.Second); err != nil || siptest.Status(res) != 200 {
+			t.Fatalf("%v\n%s", err, res)
+		}
+		req := messageTo(sender, "udp", "fred", "sl-stored", "kept once")
+		for i := range 2 {
+			if res, err := sender.Do(req, 2*time.Second); err != nil || siptest.Status(res) != 202 {
+				t.Fatalf("send %d: %v\n%s", i, err, res)
+			}
+		}
+		again := siptest.Lines("REGISTER sip:localhost SIP/2.0",
+			"Via: SIP/2.0/UDP "+phone.LocalAddr()+";branch=z9hG4bK-rereg-fred", "From: <sip:fred@localhost>;tag=r",
+			"To: <sip:fred@localhost>", "Call-ID: reg-fred", "CSeq: 3 REGISTER", "Contact: <sip:fred@"+phone.LocalAddr()+">", "Content-Length: 0")
+		if err := phone.Send(again); err != nil {
+			t.Fatal(err)
+		}
+		var fwd string
+		for fwd == "" || strings.HasPrefix(fwd, "SIP/2.0 200") { // the REGISTER's answer may come first
+			var err error
+			if fwd, err = phone.Read(2 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !strings.HasPrefix(fwd, "MESSAGE ") || !strings.HasSuffix(fwd, "kept once") {
+			t.Fatalf("phone got:\n%s", fwd)
+		}
+		if err := phone.Send(reply(fwd, "200 OK")); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			got, err := phone.Read(300 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			if strings.HasPrefix(got, "MESSAGE ") {
+				t.Fatalf("stored twice, delivered again:\n%s", got)
+			}
+		}
+	})
 }

@@ -66,12 +66,14 @@ func table() []method {
 		{name: sip.OPTIONS, serve: (*Server).options, stateless: true, dialog: true, exempt: exemptToServer},
 		{name: sip.PUBLISH, serve: (*Server).publish, stateless: true, scope: auth.ScopePresence},
 		{name: sip.SUBSCRIBE, serve: (*Server).subscribe, stateless: true, scope: auth.ScopePresence},
-		// MESSAGE takes the transaction path: a delivery waits for the
-		// contacts (up to messaging's DeliveryTimeout), longer than the
-		// stateless path's reply deadline, and the server transaction
-		// absorbs the sender's retransmissions meanwhile. In a dialog:
-		// 481 (no dialog of ours carries MESSAGE yet).
-		{name: sip.MESSAGE, serve: (*Server).message, dialog: true, scope: auth.ScopeCall},
+		// MESSAGE over UDP takes the stateless path: its message box
+		// absorbs the sender's retransmissions (Call-ID, CSeq, branch,
+		// From tag) while it delivers and replays its answer after, and
+		// a delivery, which waits for the contacts (up to messaging's
+		// DeliveryTimeout), has the forwarded requests' deadline
+		// (ReplyTimeout plus ClientTimeout: admitForward). In a dialog:
+		// 481 (no dialog of ours carries MESSAGE yet), through sipgo.
+		{name: sip.MESSAGE, serve: (*Server).message, stateless: true, dialog: true, scope: auth.ScopeCall},
 		{name: sip.ACK, dialog: true, exempt: exemptAlways},
 		{name: sip.CANCEL, serve: (*Server).noDialog, exempt: exemptAlways},
 		{name: sip.BYE, serve: (*Server).noDialog, dialog: true},

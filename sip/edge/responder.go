@@ -121,6 +121,7 @@ func (r *txResponder) wait(timeout time.Duration, expire func()) {
 type udpResponder struct {
 	sender    *udpSender
 	deadlines *deadlines // the listener's: admit queues the answer there
+	forwards  *deadlines // the listener's, for forwarded requests (admitForward)
 	to        net.Addr
 }
 

@@ -29,7 +29,11 @@ import (
 type udpListener struct {
 	conn      net.PacketConn
 	sender    *udpSender
-	deadlines *deadlines
+	deadlines *deadlines // ReplyTimeout
+	// forwards is the deadline queue of requests an actor forwards to
+	// contacts (a MESSAGE: ReplyTimeout plus ClientTimeout, as onTx gives
+	// them); a queue of its own keeps each FIFO in due order.
+	forwards *deadlines
 }
 
 // Listener is one address the edge listens on, e.g. {udp 0.0.0.0:5060}.
@@ -265,9 +269,16 @@ func (s *Server) listen(l Listener) (func() error, error) {
 			_ = uc.SetReadBuffer(s.conf.UDPBuffer)
 			_ = uc.SetWriteBuffer(s.conf.UDPBuffer)
 		}
-		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log), deadlines: newDeadlines(s.conf.ReplyTimeout)}
+		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log), deadlines: newDeadlines(s.conf.ReplyTimeout),
+			forwards: newDeadlines(s.conf.ReplyTimeout + s.conf.ClientTimeout)}
 		s.udp[pc.LocalAddr().String()] = l
-		s.closers = append(s.closers, func() error { err := pc.Close(); l.deadlines.close(); l.sender.close(); return err })
+		s.closers = append(s.closers, func() error {
+			err := pc.Close()
+			l.deadlines.close()
+			l.forwards.close()
+			l.sender.close()
+			return err
+		})
 		s.addrs = append(s.addrs, Listener{"udp", pc.LocalAddr().String()})
 		serve = func() error { return s.srv.ServeUDP(pc) }
 	case "tcp":

@@ -50,7 +50,7 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	}
 	req.SetTransport("UDP")
 	req.SetSource(p.RemoteAddr.String())
-	w := s.newAnswer(req, &udpResponder{sender: l.sender, deadlines: l.deadlines, to: replyAddr(req, p.RemoteAddr)})
+	w := s.newAnswer(req, &udpResponder{sender: l.sender, deadlines: l.deadlines, forwards: l.forwards, to: replyAddr(req, p.RemoteAddr)})
 	if s.conf.Auth.mayBlock(req) {
 		// Verifying this token may wait on the network (JWKS,
 		// introspection) or a signature check: not on the read goroutine,
