@@ -202,7 +202,13 @@ func (p *Peer) Register(ctx context.Context, registrar string, opts ...RegisterO
 		return first.err
 	}
 	next := p.afterAttempt(r, first, 0)
-	p.goLoop(func() { p.regLoop(r, next, first.err != nil) })
+	if !p.goLoop(func() { p.regLoop(r, next, first.err != nil) }) {
+		// The peer closed meanwhile: no loop will end r, so end it here
+		// (an Unregister waits for r.done).
+		r.cancel()
+		close(r.done)
+		return fmt.Errorf("ua: register: peer closed")
+	}
 	if p.conf.keepalive > 0 {
 		p.goLoop(func() { p.keepalive(r) })
 	}
