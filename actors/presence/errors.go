@@ -2,7 +2,8 @@ package presence
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/b2bua/b2bua/actors/registrar"
 )
 
 var (
@@ -47,14 +48,6 @@ var (
 )
 
 // IntervalTooBriefError is a PUBLISH or SUBSCRIBE asking for an expiry
-// shorter than the minimum: 423 with Min-Expires.
-type IntervalTooBriefError struct {
-	MinExpires int
-}
-
-func (e *IntervalTooBriefError) Error() string {
-	return fmt.Sprintf("presence: interval too brief, min %d s", e.MinExpires)
-}
-
-// SIPStatus reports 423 Interval Too Brief.
-func (e *IntervalTooBriefError) SIPStatus() (int, string) { return 423, "Interval Too Brief" }
+// shorter than the minimum: 423 with Min-Expires, the registrar's error
+// (one type, so the edge adds Min-Expires for every kind alike).
+type IntervalTooBriefError = registrar.IntervalTooBriefError

@@ -42,14 +42,15 @@ var (
 	ErrLoop = errors.New("registrar: contact points back at this server")
 )
 
-// IntervalTooBriefError is a REGISTER asking for an expiry shorter than the
-// minimum: 423 with Min-Expires (RFC 3261 §10.3 step 7).
+// IntervalTooBriefError is a request asking for an expiry shorter than the
+// minimum: 423 with Min-Expires (RFC 3261 §10.3 step 7 for REGISTER; RFC
+// 3903 and RFC 6665 for PUBLISH and SUBSCRIBE, whose kinds use it too).
 type IntervalTooBriefError struct {
 	MinExpires int
 }
 
 func (e *IntervalTooBriefError) Error() string {
-	return fmt.Sprintf("registrar: interval too brief, min %d s", e.MinExpires)
+	return fmt.Sprintf("interval too brief, min %d s", e.MinExpires)
 }
 
 // SIPStatus reports 423 Interval Too Brief.

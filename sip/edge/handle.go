@@ -76,7 +76,6 @@ func (s *Server) fail(req *sip.Request, w responder, err error) {
 	code, reason := status.Of(err)
 	res := s.response(req, code, reason)
 	var brief *registrar.IntervalTooBriefError
-	var pbrief *presence.IntervalTooBriefError
 	var require *requireError
 	switch {
 	case code == status.Unauthorized || errors.Is(err, auth.ErrInsufficientScope):
@@ -87,8 +86,6 @@ func (s *Server) fail(req *sip.Request, w responder, err error) {
 		}
 	case errors.As(err, &brief):
 		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(brief.MinExpires)))
-	case errors.As(err, &pbrief):
-		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(pbrief.MinExpires)))
 	case errors.Is(err, presence.ErrBadEvent):
 		res.AppendHeader(sip.NewHeader("Allow-Events", allowEvents))
 	case errors.Is(err, errUnsupportedBody):
