@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -42,6 +43,8 @@ type Peer struct {
 	// transport (stopped, under mu) no new one starts, and Close waits for them.
 	serving sync.WaitGroup
 	stopped bool // guarded by mu
+	// sipLog is what sipgo logs through; Close closes it.
+	sipLog *closableLog
 	// dropRequests: Close is under way; the UDP read filter drops requests.
 	dropRequests atomic.Bool
 
@@ -184,7 +187,8 @@ func (p *Peer) start(addr string) error {
 	// peer answer a MESSAGE body over MaxMessageSize with 413.
 	// sipgo logs through the peer's logger, never to the process's
 	// default one: a library does not write to stderr on its own.
-	sl := siplog.New(p.log)
+	p.sipLog = newClosableLog(siplog.New(p.log).Handler())
+	sl := slog.New(p.sipLog)
 	parser := sip.NewParser()
 	parser.MaxMessageLength = 2 * MaxMessageSize
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(p.conf.userAgent), sipgo.WithUserAgentHostname(p.aor.Host),
@@ -428,6 +432,7 @@ func (p *Peer) Close(ctx context.Context) error {
 		time.Sleep(20 * time.Millisecond)
 		_ = p.ua.TransportLayer().Close()
 	}
+	p.sipLog.close() // sipgo's connection readers may log for a while yet
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
