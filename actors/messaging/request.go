@@ -56,7 +56,7 @@ func request(s *stored, ct Contact) (*sip.Request, error) {
 		req.AppendHeader(sip.NewHeader("Content-Type", s.ContentType))
 	}
 	req.SetBody(s.Body)
-	if network, addr, ok := registrar.Flow(ct.URI, ct.Source, ct.Path); ok {
+	if network, addr, ok := registrar.Flow(&uri, ct.Source, ct.Path); ok {
 		req.SetTransport(strings.ToUpper(network))
 		req.SetDestination(addr)
 	}

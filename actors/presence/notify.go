@@ -85,7 +85,7 @@ func (s *Subscription) request(st SubState, reason Reason, body []byte, now time
 	}
 	// To the remote target (RFC 6665 §4.1.2.2), or to where the SUBSCRIBE
 	// came from when the target is behind a NAT: the registrar's rule.
-	if network, addr, ok := registrar.Flow(r.RemoteTarget, r.Source, r.Routes); ok {
+	if network, addr, ok := registrar.Flow(&target, r.Source, r.Routes); ok {
 		req.SetTransport(strings.ToUpper(network))
 		req.SetDestination(addr)
 	}

@@ -26,7 +26,10 @@ import (
 //   - a Contact at a private, link-local, shared (CGNAT) or unspecified
 //     address while the REGISTER came from another address: the phone is
 //     behind a NAT.
-func Flow(contact, source string, path []string) (network, addr string, ok bool) {
+//
+// The contact u comes parsed: every caller has just parsed it for the
+// Request-URI, and a NOTIFY fan-out should not parse it twice.
+func Flow(u *sip.Uri, source string, path []string) (network, addr string, ok bool) {
 	if len(path) > 0 {
 		return "", "", false
 	}
@@ -46,10 +49,6 @@ func Flow(contact, source string, path []string) (network, addr string, ok bool)
 		return network, addr, true // a source we cannot judge: keep the flow, as before
 	}
 	if !strings.EqualFold(network, "udp") {
-		return network, addr, true
-	}
-	var u sip.Uri
-	if err := sip.ParseUri(contact, &u); err != nil {
 		return network, addr, true
 	}
 	if u.UriParams != nil {

@@ -1,6 +1,10 @@
 package registrar
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
 
 func TestFlow(t *testing.T) {
 	for _, c := range []struct {
@@ -23,7 +27,11 @@ func TestFlow(t *testing.T) {
 		{"ipv6 ULA behind NAT", "sip:a@[fd00::1]:5060", "udp:[2001:db8::7]:31000", nil, "udp:[2001:db8::7]:31000"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			n, a, ok := Flow(c.contact, c.source, c.path)
+			var u sip.Uri
+			if err := sip.ParseUri(c.contact, &u); err != nil {
+				t.Fatal(err)
+			}
+			n, a, ok := Flow(&u, c.source, c.path)
 			got := ""
 			if ok {
 				got = n + ":" + a

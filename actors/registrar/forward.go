@@ -108,7 +108,7 @@ func forwardRequest(req *sip.Request, b Binding, local []string) (*sip.Request, 
 	}
 	mf := sip.MaxForwardsHeader(hops)
 	out.AppendHeader(&mf)
-	if network, addr, ok := Flow(b.Contact, b.Source, b.Path); ok {
+	if network, addr, ok := Flow(&uri, b.Source, b.Path); ok {
 		out.SetTransport(strings.ToUpper(network))
 		out.SetDestination(addr)
 	}
