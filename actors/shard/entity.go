@@ -122,8 +122,12 @@ type passivate struct{ Envelope }
 
 // restarted is sent by an entity's old incarnation to its own mailbox, so
 // the new one activates (reloads and rearms its timer) even when no
-// request comes.
-type restarted struct{}
+// request comes. It carries the stamp of the last routed message the old
+// instance handled: the new instance starts from zero, and without it its
+// idle report would never match the shard's stamp, so an entity left
+// empty by a restart (a call) would stay resident until its next routed
+// message, which for a kind that never passivates never comes.
+type restarted struct{ seq uint64 }
 
 // idle tells the shard that the entity handled every message up to seq of
 // incarnation gen and has nothing in flight, so stopping it loses nothing.
@@ -153,6 +157,7 @@ func (h *host) Receive(ctx actor.Context) {
 	case Message:
 		h.routed(msg)
 	case *restarted:
+		h.c.seq = max(h.c.seq, msg.seq) // messages queued before this one may have stamped it already
 		h.activate(false)
 	case *timerFired:
 		if msg == h.c.armed {
@@ -163,7 +168,7 @@ func (h *host) Receive(ctx actor.Context) {
 	case *actor.Restarting:
 		h.c.StopTimer()
 		h.abandon(ErrInternal)
-		ctx.Send(h.c.Self(), &restarted{})
+		ctx.Send(h.c.Self(), &restarted{seq: h.c.seq})
 		return
 	case *actor.Stopping:
 		h.c.StopTimer()
