@@ -40,6 +40,10 @@ const (
 	ended                     // over: BYE, CANCEL, a failure
 )
 
+// legMiddleware wraps every leg's Receive: set only by tests that inject
+// faults into a leg (as shard.Spec.EntityMiddleware does for the call).
+var legMiddleware []actor.ReceiverMiddleware
+
 // ErrNoAck ends a dialog whose 2xx got no ACK (RFC 3261 §13.3.1.4).
 var ErrNoAck = errors.New("call: no ACK for the 2xx")
 
@@ -386,10 +390,16 @@ func (l *leg) result(ctx actor.Context, m *outbound.Result) {
 		l.d.refresh(m.Response, l.path)
 	}
 	l.tell(ctx, &event{kind: evResult, op: op.op, res: m.Response, err: m.Err})
-	if m.Response != nil && (m.Response.StatusCode == 481 || m.Response.StatusCode == 408) && op.method != sip.BYE {
+	switch {
+	case op.method == sip.BYE:
+	case m.Response != nil && (m.Response.StatusCode == 481 || m.Response.StatusCode == 408):
 		// RFC 5057 §5.1: the dialog is gone (481) or the peer unreachable
 		// (408): the call ends.
 		l.end(ctx, fmt.Errorf("call: %s answered %d", op.method, m.Response.StatusCode))
+	case errors.Is(m.Err, outbound.ErrTimeout):
+		// RFC 3261 §12.2.1.2: no response at all ends the dialog as a 408
+		// does; otherwise a peer gone silent leaves a half call up.
+		l.end(ctx, fmt.Errorf("call: %s: %w", op.method, m.Err))
 	}
 }
 
