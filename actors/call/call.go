@@ -155,7 +155,7 @@ func (c *Call) invite(sc *shard.Context, m *Invite) {
 
 func (c *Call) spawn(sc *shard.Context, s legStart) *actor.PID {
 	e := c.env
-	pid := sc.Spawn(actor.PropsFromProducer(func() actor.Actor { return newLeg(e, s) }))
+	pid := sc.Spawn(actor.PropsFromProducer(func() actor.Actor { return newLeg(e, s) }, actor.WithReceiverMiddleware(legMiddleware...)))
 	c.legs[pid.Id] = &legRef{pid: pid}
 	return pid
 }
