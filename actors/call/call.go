@@ -154,8 +154,8 @@ func (c *Call) invite(sc *shard.Context, m *Invite) {
 }
 
 func (c *Call) spawn(sc *shard.Context, s legStart) *actor.PID {
-	e := c.env
-	pid := sc.Spawn(actor.PropsFromProducer(func() actor.Actor { return newLeg(e, s) }, actor.WithReceiverMiddleware(legMiddleware...)))
+	pid := sc.Spawn(c.legProps)
+	sc.Send(pid, &s) // its first message: Started is a system message and comes before
 	c.legs[pid.Id] = &legRef{pid: pid}
 	return pid
 }
@@ -384,6 +384,7 @@ func (c *Call) answer(sc *shard.Context, l *legRef, res *sip.Response) {
 		return
 	}
 	c.answered, c.winner = true, l
+	c.groups, c.finals, c.errs = nil, nil, nil // no more forks: an idle call keeps none of it
 	sc.StopTimer()
 	for _, f := range c.order {
 		if f != l && !f.ended {

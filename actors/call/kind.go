@@ -1,6 +1,7 @@
 package call
 
 import (
+	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/dialog"
@@ -33,6 +34,7 @@ func Spec(d Deps) shard.Spec {
 	log := d.Log.Named(Name)
 	c := d.Config
 	e := &env{conf: &c, port: d.Port, dialogs: d.Dialogs, lookup: d.Lookup, known: d.Known, inCall: d.InCall, log: log}
+	e.legProps = actor.PropsFromProducer(func() actor.Actor { return &leg{env: e} }, actor.WithReceiverMiddleware(legMiddleware...))
 	return shard.Spec{
 		Name:     Name,
 		Log:      log,

@@ -23,6 +23,8 @@ type env struct {
 	known   Known
 	inCall  InCallFunc
 	log     *zap.Logger
+	// legProps spawns every leg (one Props for all: see legStart).
+	legProps *actor.Props
 }
 
 type role uint8
@@ -71,16 +73,16 @@ type leg struct {
 	// came: CANCEL copies it), and what hangup left to do.
 	out         *sip.Request
 	path        []string
-	provisional bool // a provisional came: CANCEL may go (RFC 3261 §9.1)
-	cancelling  bool // hangup while early: CANCEL at the first provisional
-	holdAck     bool // our INVITE had no offer: the ACK carries A's answer
-	gotAnswer   *sip.Response
+	provisional bool   // a provisional came: CANCEL may go (RFC 3261 §9.1)
+	cancelling  bool   // hangup while early: CANCEL at the first provisional
+	holdAck     bool   // our INVITE had no offer: the ACK carries A's answer
+	ackSeq      uint32 // the CSeq of the 2xx whose ACK waits for A's answer (holdAck)
 
 	registered bool
 	nextID     uint64
 	invID      uint64                     // port id of our INVITE
-	outOps     map[uint64]outOp           // port id -> the call's op
-	inbound    map[uint64]*dialog.Request // op -> the peer's request waiting for the call's answer
+	outOps     map[uint64]outOp           // port id -> the call's op; nil until the first
+	inbound    map[uint64]*dialog.Request // op -> the peer's request waiting for the call's answer; nil until the first
 	inviting   bool                       // a re-INVITE in progress, either way (491 for another)
 	timer      *time.Timer
 	byeID      uint64
@@ -91,7 +93,11 @@ type outOp struct {
 	method sip.RequestMethod
 }
 
-// legStart is what a leg is spawned with.
+// legStart is what a leg starts with: the first message the call sends
+// it. It is a message and not the producer's closure because protoactor
+// keeps a child's Props (and all its closure holds) for the child's
+// lifetime: A's INVITE and ours stayed reachable for the whole call, about
+// 4 KB of an idle call. Every leg shares one Props (env.legProps).
 type legStart struct {
 	role    role
 	inv     *Invite      // uas: the caller's INVITE
@@ -103,8 +109,10 @@ type legStart struct {
 // ackTimeout fires when the ACK of a 2xx we sent did not come.
 type ackTimeout struct{}
 
-func newLeg(e *env, s legStart) *leg {
-	l := &leg{env: e, role: s.role, outOps: map[uint64]outOp{}, inbound: map[uint64]*dialog.Request{}}
+// start sets the leg up and begins: leg A owns its dialog at once, a leg B
+// sends its INVITE.
+func (l *leg) start(ctx actor.Context, s *legStart) {
+	l.role = s.role
 	switch s.role {
 	case uas:
 		l.initUAS(s.inv)
@@ -113,7 +121,11 @@ func newLeg(e *env, s legStart) *leg {
 		l.d.cseq = 1
 		l.holdAck = len(s.req.Body()) == 0
 	}
-	return l
+	if l.role == uas {
+		l.register()
+	} else {
+		l.invID = l.sendReq(ctx, l.out)
+	}
 }
 
 // initUAS sets up leg A's dialog from the caller's INVITE (RFC 3261
@@ -143,11 +155,8 @@ func (l *leg) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		l.call, l.self = ctx.Parent(), actor.NewPID(ctx.Self().Address, ctx.Self().Id)
-		if l.role == uas {
-			l.register()
-		} else {
-			l.invID = l.sendReq(ctx, l.out)
-		}
+	case *legStart:
+		l.start(ctx, msg)
 	case *respond:
 		l.respond(ctx, msg)
 	case *send:
@@ -217,10 +226,11 @@ func (l *leg) respond(ctx actor.Context, m *respond) {
 		return
 	}
 	res := l.response(l.invite, m.code, m.reason, m.headers, m.body)
-	if m.code >= 200 {
-		l.invite = nil // the transaction is over: drop the request
+	tx := l.tx
+	if m.code >= 200 { // the transaction is over: drop the request and the edge's transaction
+		l.invite, l.tx = nil, nil
 	}
-	l.tx.Respond(res)
+	tx.Respond(res)
 	switch {
 	case m.code < 200:
 	case m.code < 300:
@@ -307,6 +317,9 @@ func (l *leg) request(ctx actor.Context, m *dialog.Request) {
 		l.d.refresh(req, l.path)
 	}
 	l.nextID++
+	if l.inbound == nil {
+		l.inbound = map[uint64]*dialog.Request{}
+	}
 	l.inbound[l.nextID] = m
 	l.tell(ctx, &event{kind: evRequest, op: l.nextID, req: req})
 }
@@ -350,6 +363,9 @@ func (l *leg) sendOp(ctx actor.Context, m *send) {
 		req.SetBody(m.body)
 	}
 	id := l.sendReq(ctx, req)
+	if l.outOps == nil {
+		l.outOps = map[uint64]outOp{}
+	}
 	l.outOps[id] = outOp{op: m.op, method: m.method}
 }
 
@@ -442,6 +458,7 @@ func (l *leg) learn(res *sip.Response) {
 
 func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 	res := m.Response
+	l.out = nil // final: no CANCEL any more (and the INVITE's body is not kept for the call)
 	switch {
 	case m.Err != nil:
 		l.tell(ctx, &event{kind: evFailed, err: m.Err})
@@ -449,7 +466,9 @@ func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 	case res.IsSuccess():
 		l.learn(res)
 		l.state = confirmed
-		l.gotAnswer = res
+		if l.holdAck {
+			l.ackSeq = res.CSeq().SeqNo
+		}
 		if l.cancelling { // answered across our CANCEL (RFC 3261 §9.1): ACK, then BYE
 			l.ackFor(ctx, res.CSeq().SeqNo, nil)
 			l.bye(ctx)
@@ -467,11 +486,11 @@ func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 
 // ack sends the ACK of the initial 2xx that waited for A's answer.
 func (l *leg) ack(ctx actor.Context, body []byte) {
-	if l.role != uac || l.gotAnswer == nil || !l.holdAck {
+	if l.role != uac || l.ackSeq == 0 || !l.holdAck {
 		return
 	}
 	l.holdAck = false
-	l.ackFor(ctx, l.gotAnswer.CSeq().SeqNo, body)
+	l.ackFor(ctx, l.ackSeq, body)
 }
 
 // ackFor sends the ACK of a 2xx to our INVITE numbered cseq (RFC 3261
@@ -538,7 +557,7 @@ func (l *leg) hangup(ctx actor.Context, m *hangup) {
 	case l.state == confirmed:
 		if l.role == uac && l.holdAck { // never ACKed: ACK first
 			l.holdAck = false
-			l.ackFor(ctx, l.gotAnswer.CSeq().SeqNo, nil)
+			l.ackFor(ctx, l.ackSeq, nil)
 		}
 		l.bye(ctx)
 	}
@@ -588,8 +607,8 @@ func (l *leg) teardown() {
 	case l.role == uac && l.state == early && l.provisional:
 		l.detached(l.cancelReq())
 	case l.state == confirmed:
-		if l.role == uac && l.holdAck && l.gotAnswer != nil {
-			l.detached(l.ackReq(l.gotAnswer.CSeq().SeqNo))
+		if l.role == uac && l.holdAck && l.ackSeq != 0 {
+			l.detached(l.ackReq(l.ackSeq))
 		}
 		l.detached(l.d.request(sip.BYE))
 	}
