@@ -135,9 +135,15 @@ type ackWait struct {
 	tx       sip.ServerTransaction
 	res      *sip.Response
 	interval time.Duration
+	t2       time.Duration
 	until    time.Time
 	timer    *time.Timer
 }
+
+// ackT1 and ackT2 time the retransmissions of a 2xx (RFC 3261 §13.3.1.4:
+// from T1 doubling up to T2, for 64*T1); read when a 2xx is sent, so that
+// tests can shorten them (export_test.go).
+var ackT1, ackT2 = sip.T1, sip.T2
 
 // ackKey names the ACK a 2xx waits for: Call-ID, To tag, CSeq number.
 func ackKey(callID, toTag string, cseq uint32) string {
@@ -151,7 +157,7 @@ func (s *Server) awaitAck(tx sip.ServerTransaction, req *sip.Request, res *sip.R
 		return
 	}
 	tag, _ := res.To().Params.Get("tag")
-	w := &ackWait{s: s, key: ackKey(req.CallID().Value(), tag, req.CSeq().SeqNo), tx: tx, res: res, interval: sip.T1, until: time.Now().Add(64 * sip.T1)}
+	w := &ackWait{s: s, key: ackKey(req.CallID().Value(), tag, req.CSeq().SeqNo), tx: tx, res: res, interval: ackT1, t2: ackT2, until: time.Now().Add(64 * ackT1)}
 	s.acks.mu.Lock()
 	if s.acks.m == nil {
 		s.acks.m = map[string]*ackWait{}
@@ -173,7 +179,7 @@ func (w *ackWait) fire() {
 		s.acks.mu.Unlock()
 		return
 	}
-	w.interval = min(2*w.interval, sip.T2)
+	w.interval = min(2*w.interval, w.t2)
 	w.timer = time.AfterFunc(w.interval, w.fire)
 	s.acks.mu.Unlock()
 	s.metrics.retransmitted2xx.Inc()
