@@ -57,4 +57,5 @@ sleep "$SETTLE"
 h1=$(heap); r1=$(rss); up=$(live)
 awk -v n="$up" -v h0="$h0" -v h1="$h1" -v r0="$r0" -v r1="$r1" 'BEGIN{
 	printf "%d idle calls: live heap %.1f MB (%.0f B/call), RSS %.1f MB (%.0f B/call)\n", n, (h1-h0)/1e6, (h1-h0)/n, (r1-r0)/1e6, (r1-r0)/n }'
+curl -sf "http://$HTTP/metrics" | grep -E '^go_(memstats_(heap_(inuse|idle|released|sys)|stack_inuse|sys)_bytes|goroutines) ' # where the RSS goes
 cp "$W/heap.pb.gz" /tmp/idle-calls-heap.pb.gz 2>/dev/null && echo "heap profile: /tmp/idle-calls-heap.pb.gz"

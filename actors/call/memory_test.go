@@ -51,7 +51,7 @@ func idleCalls(t testing.TB, n int) (bytesPerCall, goroutinesPerCall float64) {
 	}
 	done()
 	pending = nil
-	supEventually(t, "every call resident", func() bool { return h.metrics.Live(Name) == n && h.dialogs.Len() == 2*n })
+	supEventuallyFor(t, time.Minute, "every call resident", func() bool { return h.metrics.Live(Name) == n && h.dialogs.Len() == 2*n })
 	time.Sleep(200 * time.Millisecond) // the last ACKs reach their legs
 	after, g1 := liveHeap(), runtime.NumGoroutine()
 	if path := os.Getenv("B2BUA_IDLE_HEAP"); path != "" { // go tool pprof -sample_index=inuse_space

@@ -166,7 +166,7 @@ func (x *supTx) result(t testing.TB) *sip.Response {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		return x.final
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no final response to A's INVITE")
 		return nil
 	}
@@ -401,7 +401,12 @@ func (h *supH) settled() {
 
 func supEventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	supEventuallyFor(t, 5*time.Second, what, cond)
+}
+
+func supEventuallyFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Errorf("never: %s", what)
