@@ -100,3 +100,29 @@ func TestCallSessionTimerWithSIPp(t *testing.T) {
 	u.wait(t)
 	noErrors(t, p)
 }
+
+// TestCallBadInputWithSIPp: INVITEs the call refuses before forking (400
+// Malformed SDP, 488 no usable media, 415 with Accept, 422 with Min-SE),
+// and bad input inside a call (400 for a malformed re-INVITE, 500 for a
+// CSeq out of order, 491 for a re-INVITE during a re-INVITE, 481 for a
+// BYE of no dialog, an ACK of no dialog dropped), all while other calls
+// (re-INVITE hold and resume, to carol) are up: they must complete, and
+// the server must log no error.
+func TestCallBadInputWithSIPp(t *testing.T) {
+	needSIPp(t)
+	p := start(t, t.TempDir())
+	other := calleeUAS(t, p, "call_reinvite_hold_uas.xml", "carol", 4)
+	u := calleeUAS(t, p, "call_bad_dialog_uas.xml", "bob", 1)
+	done := make(chan error, 1)
+	go func() { done <- runSIPp(context.Background(), "call_reinvite_hold_uac.xml", p.udp, 4, 1, "-s", "carol") }()
+	for _, sc := range []string{"call_bad_sdp.xml", "call_bad_media.xml", "call_bad_type.xml", "call_bad_session.xml"} {
+		sippCalls(t, sc, p.udp, 1, 1, "-s", "bob")
+	}
+	sippCalls(t, "call_bad_dialog_uac.xml", p.udp, 1, 1, "-s", "bob")
+	u.wait(t)
+	if err := <-done; err != nil {
+		t.Fatalf("the other calls: %v", err)
+	}
+	other.wait(t)
+	noErrors(t, p)
+}
