@@ -174,7 +174,7 @@ func (l *leg) Receive(ctx actor.Context) {
 	case *dialog.Request:
 		l.request(ctx, msg)
 	case *dialog.Retransmitted:
-		if l.role == uac && l.state == confirmed && !l.holdAck {
+		if l.role == uac && l.state == confirmed && !l.holdAck && l.reAck == nil { // a held ACK waits for its answer (offer.go)
 			l.ackFor(ctx, msg.Response.CSeq().SeqNo, nil)
 		}
 	case *outbound.Provisional:

@@ -114,7 +114,9 @@ func TestCallBadInputWithSIPp(t *testing.T) {
 	other := calleeUAS(t, p, "call_reinvite_hold_uas.xml", "carol", 4)
 	u := calleeUAS(t, p, "call_bad_dialog_uas.xml", "bob", 1)
 	done := make(chan error, 1)
-	go func() { done <- runSIPp(context.Background(), "call_reinvite_hold_uac.xml", p.udp, 4, 1, "-s", "carol") }()
+	go func() {
+		done <- runSIPp(context.Background(), "call_reinvite_hold_uac.xml", p.udp, 4, 1, "-s", "carol")
+	}()
 	for _, sc := range []string{"call_bad_sdp.xml", "call_bad_media.xml", "call_bad_type.xml", "call_bad_session.xml"} {
 		sippCalls(t, sc, p.udp, 1, 1, "-s", "bob")
 	}
