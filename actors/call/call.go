@@ -368,6 +368,10 @@ func (c *Call) event(sc *shard.Context, ev *event) {
 		c.result(sc, ev)
 	case evEnded:
 		c.ended(sc, l, ev.err)
+	case evPrack:
+		if p := c.peerOf(l); p != nil && !p.ended && !c.answered {
+			sc.Send(p.pid, &prackWith{body: ev.req.Body()})
+		}
 	}
 }
 
@@ -381,6 +385,9 @@ func (c *Call) provisional(sc *shard.Context, l *legRef, res *sip.Response) {
 		l.early = true
 	}
 	c.respondA(sc, &respond{code: res.StatusCode, reason: res.Reason, headers: c.conf.carried(res, ""), body: res.Body()})
+	if heldPrack(res, c.noOffer) && !c.reliableA() { // the caller cannot answer in a PRACK: the fork PRACKs bare
+		sc.Send(l.pid, &prackWith{})
+	}
 }
 
 // answer: the first 2xx wins; A gets it and the other forks CANCEL. A

@@ -34,10 +34,12 @@
 // the INVITE gets 500 and the call ends. A second reliable provisional
 // waits for the first one's PRACK, and a 2xx waits too when the
 // unacknowledged provisional carried SDP (§3). Toward a caller without
-// 100rel, 18x go unreliably. Not done: a PRACK's own body is not relayed
-// (the caller's PRACK is answered 200 without one), and when the caller's
-// INVITE had no SDP and the callee's reliable 18x offers one, our PRACK
-// carries no answer (the answer comes in the ACK of the 2xx).
+// 100rel, 18x go unreliably. When the caller's INVITE had no SDP and
+// the callee's reliable 18x offers one, the fork keeps its PRACK until
+// the caller's PRACK brings the answer and sends it with that body (a
+// caller without 100rel cannot answer there: the fork PRACKs at once
+// without a body). Any other PRACK body is answered by leg A (200 without
+// a body) and not relayed: the fork PRACKed long before.
 //
 // RFC 3311 (UPDATE). Relayed with its SDP, in an early dialog too (to the
 // one fork with an early dialog; several: 500 No Peer Dialog); a target

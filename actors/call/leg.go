@@ -84,6 +84,7 @@ type leg struct {
 	// mid-dialog state (prack.go, timer.go, sdp.go)
 	rel        reliable      // uas: our reliable provisionals (RFC 3262)
 	rseqIn     uint32        // uac: the last RSeq PRACKed
+	prackHeld  uint32        // uac: the RSeq whose PRACK waits for the caller's answer
 	retried    bool          // uac: our INVITE was retried after a 422
 	st         sessionTimer  // RFC 4028
 	sdpIn      []byte        // the last SDP the peer sent
@@ -183,6 +184,8 @@ func (l *leg) Receive(ctx actor.Context) {
 		}
 	case *outbound.Result:
 		l.result(ctx, msg)
+	case *prackWith:
+		l.prackWith(ctx, msg.body)
 	case *relRetransmit:
 		l.retransmitReliable(ctx, msg)
 	case *sessionTick:

@@ -410,3 +410,48 @@ func TestCallBadInput(t *testing.T) {
 		return false
 	})
 }
+
+// TestCallPrackDelayedOffer: the caller's INVITE has no SDP and the
+// callee's reliable 183 offers one: leg B keeps its PRACK until the
+// caller's PRACK brings the answer, which it carries; without 100rel on
+// leg A, leg B PRACKs at once without a body.
+func TestCallPrackDelayedOffer(t *testing.T) {
+	rel := []resOpt{withTag("bt"), withHeader("Require", "100rel"), withHeader("RSeq", "1"), withBody(answerSDP)}
+	t.Run("caller does 100rel", func(t *testing.T) {
+		h := newHarness(t, testConfig())
+		a := h.call(noBody(), reqHeader("Supported", "100rel"))
+		b := h.nextInvite(t)
+		if len(b.Req.Body()) != 0 {
+			t.Fatal("leg B INVITE has a body")
+		}
+		b.Provisional(183, rel...)
+		r183 := a.tx.wait(t, 183, 1)
+		h.port.none(t, sip.PRACK, 0, 50*time.Millisecond)
+		a.local, _ = r183.To().Params.Get("tag")
+		pr := a.request(sip.PRACK, reqHeader("RAck", header(r183, "RSeq")+" 1 INVITE"), reqBody("application/sdp", offerSDP))
+		if r := replied(t, a.send(pr)); r.Code != 200 {
+			t.Fatalf("caller's PRACK: %d", r.Code)
+		}
+		p := h.port.wait(t, sip.PRACK, 1)
+		if string(p.Req.Body()) != offerSDP || header(p.Req, "RAck") != "1 1 INVITE" {
+			t.Fatalf("leg B PRACK: RAck %q body %q", header(p.Req, "RAck"), p.Req.Body())
+		}
+		p.Final(200)
+		b.Final(200, withTag("bt"), withBody(answerSDP))
+		ack := h.port.wait(t, sip.ACK, 1)
+		if len(ack.Req.Body()) != 0 {
+			t.Fatal("ACK carries a second answer")
+		}
+		a.tx.wait(t, 200, 1)
+	})
+	t.Run("caller without 100rel", func(t *testing.T) {
+		h := newHarness(t, testConfig())
+		a := h.call(noBody())
+		b := h.nextInvite(t)
+		b.Provisional(183, rel...)
+		a.tx.wait(t, 183, 1)
+		if p := h.port.wait(t, sip.PRACK, 1); len(p.Req.Body()) != 0 {
+			t.Fatal("bare PRACK expected")
+		}
+	})
+}

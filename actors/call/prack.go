@@ -158,6 +158,8 @@ func (l *leg) prack(ctx actor.Context, m *dialog.Request) {
 	}
 	r.pending = nil
 	m.Reply(&dialog.Reply{Code: status.OK})
+	l.sawSDP(true, m.Request.Body())
+	l.tell(ctx, &event{kind: evPrack, req: m.Request}) // a fork may wait for its body (prackWith)
 	switch {
 	case r.final != nil:
 		f := r.final
@@ -192,8 +194,54 @@ func (l *leg) prackFor(ctx actor.Context, res *sip.Response) bool {
 		return false
 	}
 	l.rseqIn = rseq
-	req := l.d.request(sip.PRACK)
-	req.AppendHeader(sip.NewHeader("RAck", strconv.FormatUint(n, 10)+" "+strconv.FormatUint(uint64(l.out.CSeq().SeqNo), 10)+" INVITE"))
-	l.sendReq(ctx, req)
+	if heldPrack(res, l.holdAck) {
+		l.prackHeld = rseq
+		return true
+	}
+	l.sendPrack(ctx, rseq, nil)
 	return true
+}
+
+// heldPrack reports whether a fork keeps its PRACK of a reliable
+// provisional for the caller's answer: our INVITE had no offer (noOffer)
+// and the provisional offers SDP, so the PRACK must carry the answer
+// (RFC 3262 §5), which only the caller's PRACK can give.
+func heldPrack(res *sip.Response, noOffer bool) bool {
+	return noOffer && res.StatusCode > 100 && has(res, "Require", "100rel") && len(res.GetHeaders("RSeq")) > 0 && isSDP(res)
+}
+
+// reliableA reports whether the caller does 100rel.
+func (c *Call) reliableA() bool {
+	if c.inv == nil {
+		return false
+	}
+	r := c.inv.Request
+	return has(r, "Supported", "100rel") || has(r, "Require", "100rel")
+}
+
+// prackWith sends the PRACK kept for the caller's answer, with the body of
+// the caller's PRACK: the offer/answer is then complete, and the ACK of
+// the 2xx goes bare.
+func (l *leg) prackWith(ctx actor.Context, body []byte) {
+	if l.prackHeld == 0 || l.state != early {
+		return
+	}
+	rseq := l.prackHeld
+	l.prackHeld = 0
+	if len(body) > 0 {
+		l.holdAck = false
+		l.sawSDP(false, body)
+	}
+	l.sendPrack(ctx, rseq, body)
+}
+
+// sendPrack PRACKs the reliable provisional rseq on the early dialog.
+func (l *leg) sendPrack(ctx actor.Context, rseq uint32, body []byte) {
+	req := l.d.request(sip.PRACK)
+	req.AppendHeader(sip.NewHeader("RAck", strconv.FormatUint(uint64(rseq), 10)+" "+strconv.FormatUint(uint64(l.out.CSeq().SeqNo), 10)+" INVITE"))
+	if len(body) > 0 {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+	}
+	l.sendReq(ctx, req)
 }
