@@ -515,7 +515,7 @@ func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 			l.ackFor(ctx, res.CSeq().SeqNo, nil)
 		}
 		l.tell(ctx, &event{kind: evAnswered, res: res})
-	case res.StatusCode == status.SessionTooSmall && !l.retried && minSE(res) > 0:
+	case res.StatusCode == status.SessionTooSmall && !l.retried && !l.cancelling && minSE(res) > 0:
 		l.retryInvite(ctx, minSE(res))
 	default:
 		l.tell(ctx, &event{kind: evFailed, res: res})
