@@ -455,3 +455,44 @@ func TestCallPrackDelayedOffer(t *testing.T) {
 		}
 	})
 }
+
+// TestCallSessionRefreshByUpdate: a caller that allows UPDATE but does not
+// do timers itself: we refresh leg A (refresher=uas) with a bodiless
+// UPDATE at half the interval; its 481 ends the call (RFC 5057 §5.1).
+func TestCallSessionRefreshByUpdate(t *testing.T) {
+	c := testConfig()
+	c.MinSE = time.Second
+	h := newHarness(t, c)
+	a := h.call(reqHeader("Session-Expires", "2"), reqHeader("Allow", "INVITE, ACK, BYE, CANCEL, UPDATE"))
+	b := h.nextInvite(t)
+	b.Final(200, withTag("bt"), withBody(answerSDP))
+	ok := a.tx.wait(t, 200, 1)
+	if header(ok, "Session-Expires") != "2;refresher=uas" || header(ok, "Require") != "" {
+		t.Fatalf("200 to A: SE %q Require %q", header(ok, "Session-Expires"), header(ok, "Require"))
+	}
+	a.local, _ = ok.To().Params.Get("tag")
+	a.ack()
+	u := h.port.wait(t, sip.UPDATE, 1)
+	if u.Req.CallID().Value() != a.callID || len(u.Req.Body()) != 0 || !strings.HasPrefix(header(u.Req, "Session-Expires"), "2;refresher=uac") {
+		t.Fatalf("refresh UPDATE: %v", u.Req)
+	}
+	u.Final(481)
+	bye := h.port.wait(t, sip.BYE, 1)
+	if bye.Req.CallID().Value() != b.Req.CallID().Value() {
+		t.Fatal("leg B not hung up after the refresh failed")
+	}
+}
+
+// TestCallUpdateWhileOfferPending: the peer's UPDATE offer while its
+// re-INVITE offer is unanswered is 500 with Retry-After (RFC 3311 §5.2).
+func TestCallUpdateWhileOfferPending(t *testing.T) {
+	h := newHarness(t, testConfig())
+	a := h.call()
+	a.answered(t)
+	a.send(a.request(sip.INVITE, reqBody("application/sdp", sdpV("2", ""))))
+	h.port.wait(t, sip.INVITE, 2)
+	r := replied(t, a.send(a.request(sip.UPDATE, reqBody("application/sdp", sdpV("3", "")))))
+	if r.Code != 500 || len(r.Headers) == 0 || r.Headers[0].Name() != "Retry-After" {
+		t.Fatalf("UPDATE during our re-INVITE's offer: %d %v", r.Code, r.Headers)
+	}
+}

@@ -287,7 +287,9 @@ func (l *leg) refreshResult(ctx actor.Context, res *sip.Response, err error) {
 		l.refreshSession(ctx)
 	case code == status.NoSuchDialog || code == status.RequestTimeout || err != nil:
 		l.log.Info("session refresh failed, ending the call", zap.String("call_id", l.d.id.CallID), zap.Int("status", code), zap.Error(err))
-		l.bye(ctx)
+		if code != status.NoSuchDialog { // a 481 says the peer has no dialog left to BYE
+			l.bye(ctx)
+		}
 		l.end(ctx, ErrSessionExpired)
 	case code == status.RequestPending:
 		l.retrySession(ctx, 2*time.Second)
