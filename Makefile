@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/presence -run '^$$' -fuzz '^FuzzDecodeRecords$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/messaging -run '^$$' -fuzz '^FuzzDecodeBox$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./actors/call -run '^$$' -fuzz '^FuzzCheckBody$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./auth/authparam -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecodeWatcherInfo$$' -fuzztime $(FUZZTIME)

@@ -144,6 +144,11 @@ func (c *Call) invite(sc *shard.Context, m *Invite) {
 	trying.To().Params.Remove("tag") // a 100 makes no dialog (RFC 3261 §8.2.6.1)
 	m.Tx.Respond(trying)
 	c.a = c.spawn(sc, legStart{role: uas, inv: m})
+	if r := c.screen(m.Request); r != nil { // bad SDP, 415, 422: before any fork
+		c.respondA(sc, r)
+		c.end(sc)
+		return
+	}
 	sc.SetTimer(time.Now().Add(c.conf.NoAnswer), &noAnswer{})
 	if m.Callee == "" {
 		c.looked(sc, &looked{contacts: []Contact{{URI: m.Request.Recipient.String(), Q: -1}}})
@@ -354,6 +359,8 @@ func (c *Call) event(sc *shard.Context, ev *event) {
 		if c.noOffer && c.winner != nil && l.pid.Equal(c.a) {
 			c.noOffer = false
 			sc.Send(c.winner.pid, &ackWith{body: ev.req.Body()})
+		} else if p := c.peerOf(l); p != nil && !p.ended && len(ev.req.Body()) > 0 {
+			sc.Send(p.pid, &ackWith{body: ev.req.Body()}) // the answer to a re-INVITE's 2xx offer (offer.go)
 		}
 	case evRequest:
 		c.request(sc, l, ev)
@@ -361,6 +368,10 @@ func (c *Call) event(sc *shard.Context, ev *event) {
 		c.result(sc, ev)
 	case evEnded:
 		c.ended(sc, l, ev.err)
+	case evPrack:
+		if p := c.peerOf(l); p != nil && !p.ended && !c.answered {
+			sc.Send(p.pid, &prackWith{body: ev.req.Body()})
+		}
 	}
 }
 
@@ -374,6 +385,9 @@ func (c *Call) provisional(sc *shard.Context, l *legRef, res *sip.Response) {
 		l.early = true
 	}
 	c.respondA(sc, &respond{code: res.StatusCode, reason: res.Reason, headers: c.conf.carried(res, ""), body: res.Body()})
+	if heldPrack(res, c.noOffer) && !c.reliableA() { // the caller cannot answer in a PRACK: the fork PRACKs bare
+		sc.Send(l.pid, &prackWith{})
+	}
 }
 
 // answer: the first 2xx wins; A gets it and the other forks CANCEL. A

@@ -255,6 +255,7 @@ type harness struct {
 
 	mu       sync.Mutex
 	contacts map[string][]Contact
+	claimed  map[*sent]bool // leg B INVITEs nextInvite returned
 }
 
 // testConfig is the default configuration with short timers, no session
@@ -388,7 +389,7 @@ func (h *harness) call(opts ...reqOpt) *caller {
 // with answerSDP, and A gets the 200. It returns leg B's INVITE.
 func (c *caller) answered(t testing.TB) *sent {
 	t.Helper()
-	b := c.h.port.wait(t, sip.INVITE, c.h.invites()+1)
+	b := c.h.nextInvite(t)
 	b.Provisional(180, withTag("bt"))
 	b.Final(200, withTag("bt"), withBody(answerSDP))
 	res := c.tx.wait(t, 200, 1)
@@ -399,6 +400,29 @@ func (c *caller) answered(t testing.TB) *sent {
 
 // invites counts the INVITEs sent so far (to wait for the next).
 func (h *harness) invites() int { return len(h.port.of(sip.INVITE)) }
+
+// nextInvite waits for the first initial INVITE (no To tag) of a leg B
+// that nextInvite has not returned yet: the next fork.
+func (h *harness) nextInvite(t testing.TB) *sent {
+	t.Helper()
+	var out *sent
+	eventually(t, "a new leg B INVITE", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, s := range h.port.of(sip.INVITE) {
+			if s.Req.To().Params.Has("tag") || h.claimed[s] {
+				continue
+			}
+			if h.claimed == nil {
+				h.claimed = map[*sent]bool{}
+			}
+			h.claimed[s], out = true, s
+			return true
+		}
+		return false
+	})
+	return out
+}
 
 // request is an in-dialog request from alice on leg A (CSeq one more than
 // the last unless opts change it).

@@ -86,11 +86,25 @@ type leg struct {
 	inviting   bool                       // a re-INVITE in progress, either way (491 for another)
 	timer      *time.Timer
 	byeID      uint64
+
+	// mid-dialog state (prack.go, timer.go, sdp.go)
+	rel        reliable      // uas: our reliable provisionals (RFC 3262)
+	rseqIn     uint32        // uac: the last RSeq PRACKed
+	prackHeld  uint32        // uac: the RSeq whose PRACK waits for the caller's answer
+	retried    bool          // uac: our INVITE was retried after a 422
+	st         sessionTimer  // RFC 4028
+	sdpIn      []byte        // the last SDP the peer sent
+	sdpOut     []byte        // the last SDP we sent the peer
+	offerOut   bool          // an offer of ours waits for its answer (RFC 3311 §5.2)
+	offerIn    bool          // an offer of the peer's waits for our answer
+	reAck      *sip.Response // uac: a re-INVITE's 2xx offer whose ACK waits for the other leg's answer
+	awaitReAck bool          // uas: our 2xx to a re-INVITE without SDP offered; its ACK answers
 }
 
 type outOp struct {
 	op     uint64
 	method sip.RequestMethod
+	offer  bool // it carried a body (re-INVITE: an offer)
 }
 
 // legStart is what a leg starts with: the first message the call sends
@@ -120,6 +134,7 @@ func (l *leg) start(ctx actor.Context, s *legStart) {
 		l.out, l.path, l.d = s.req, s.contact.Path, s.d
 		l.d.cseq = 1
 		l.holdAck = len(s.req.Body()) == 0
+		l.sawSDP(false, s.req.Body())
 	}
 	if l.role == uas {
 		l.register()
@@ -149,6 +164,9 @@ func (l *leg) initUAS(inv *Invite) {
 	l.d.rcseq = req.CSeq().SeqNo
 	l.d.contact, l.d.source = inv.Contact, inv.Source
 	l.d.route(nil)
+	l.rel.on = has(req, "Supported", "100rel") || has(req, "Require", "100rel")
+	l.st = uasTimer(l.conf, req)
+	l.sawSDP(true, req.Body())
 }
 
 func (l *leg) Receive(ctx actor.Context) {
@@ -162,7 +180,7 @@ func (l *leg) Receive(ctx actor.Context) {
 	case *send:
 		l.sendOp(ctx, msg)
 	case *reply:
-		l.reply(msg)
+		l.reply(ctx, msg)
 	case *ackWith:
 		l.ack(ctx, msg.body)
 	case *hangup:
@@ -170,7 +188,7 @@ func (l *leg) Receive(ctx actor.Context) {
 	case *dialog.Request:
 		l.request(ctx, msg)
 	case *dialog.Retransmitted:
-		if l.role == uac && l.state == confirmed && !l.holdAck {
+		if l.role == uac && l.state == confirmed && !l.holdAck && l.reAck == nil { // a held ACK waits for its answer (offer.go)
 			l.ackFor(ctx, msg.Response.CSeq().SeqNo, nil)
 		}
 	case *outbound.Provisional:
@@ -179,6 +197,12 @@ func (l *leg) Receive(ctx actor.Context) {
 		}
 	case *outbound.Result:
 		l.result(ctx, msg)
+	case *prackWith:
+		l.prackWith(ctx, msg.body)
+	case *relRetransmit:
+		l.retransmitReliable(ctx, msg)
+	case *sessionTick:
+		l.sessionTicked(ctx, msg)
 	case *ackTimeout:
 		if l.state == confirmed && !l.acked {
 			l.log.Warn("no ACK for the 2xx, ending the call", zap.String("call_id", l.d.id.CallID))
@@ -229,7 +253,19 @@ func (l *leg) respond(ctx actor.Context, m *respond) {
 	if l.role != uas || l.invite == nil {
 		return
 	}
-	res := l.response(l.invite, m.code, m.reason, m.headers, m.body)
+	switch {
+	case m.code > 100 && m.code < 200 && l.rel.on:
+		l.respondReliably(ctx, m)
+		return
+	case m.code >= 200 && l.holdFinal(m):
+		return
+	}
+	headers := m.headers
+	if m.code >= 200 && m.code < 300 {
+		headers = append(headers[:len(headers):len(headers)], l.st.answerHeaders()...)
+	}
+	res := l.response(l.invite, m.code, m.reason, headers, m.body)
+	l.sawSDP(false, m.body)
 	tx := l.tx
 	if m.code >= 200 { // the transaction is over: drop the request and the edge's transaction
 		l.invite, l.tx = nil, nil
@@ -240,6 +276,7 @@ func (l *leg) respond(ctx actor.Context, m *respond) {
 	case m.code < 300:
 		l.state = confirmed
 		l.armAck(ctx)
+		l.armSession(ctx)
 	default:
 		l.end(ctx, nil)
 	}
@@ -289,9 +326,15 @@ func (l *leg) stopTimer() {
 func (l *leg) request(ctx actor.Context, m *dialog.Request) {
 	req := m.Request
 	if req.IsAck() {
-		if !l.acked && l.state == confirmed {
+		switch {
+		case !l.acked && l.state == confirmed:
 			l.acked = true
 			l.stopTimer()
+			l.sawSDP(true, req.Body())
+			l.tell(ctx, &event{kind: evAck, req: req})
+		case l.awaitReAck && l.state == confirmed && len(req.Body()) > 0:
+			l.awaitReAck = false
+			l.sawSDP(true, req.Body())
 			l.tell(ctx, &event{kind: evAck, req: req})
 		}
 		return
@@ -310,15 +353,13 @@ func (l *leg) request(ctx actor.Context, m *dialog.Request) {
 		l.tell(ctx, &event{kind: evRequest, req: req})
 		l.end(ctx, nil)
 		return
-	case sip.INVITE:
-		if l.inviting || l.invite != nil {
-			m.Reply(&dialog.Reply{Code: status.RequestPending, Reason: status.Reason(status.RequestPending)})
+	case sip.PRACK:
+		l.prack(ctx, m)
+		return
+	case sip.INVITE, sip.UPDATE:
+		if !l.offerAnswer(ctx, m) {
 			return
 		}
-		l.inviting = true
-		l.d.refresh(req, l.path)
-	case sip.UPDATE:
-		l.d.refresh(req, l.path)
 	}
 	l.nextID++
 	if l.inbound == nil {
@@ -329,18 +370,27 @@ func (l *leg) request(ctx actor.Context, m *dialog.Request) {
 }
 
 // reply answers the peer's request op as the call says.
-func (l *leg) reply(m *reply) {
+func (l *leg) reply(ctx actor.Context, m *reply) {
 	in, ok := l.inbound[m.op]
 	if !ok {
 		return
 	}
 	delete(l.inbound, m.op)
-	if in.Request.Method == sip.INVITE {
+	method := in.Request.Method
+	if method == sip.INVITE {
 		l.inviting = false
 	}
+	if method == sip.INVITE || method == sip.UPDATE {
+		l.offerIn = false
+	}
 	r := &dialog.Reply{Code: m.code, Reason: m.reason, Headers: m.headers, Body: m.body}
-	if m.code >= 200 && m.code < 300 && (in.Request.Method == sip.INVITE || in.Request.Method == sip.UPDATE) {
+	if m.code >= 200 && m.code < 300 && (method == sip.INVITE || method == sip.UPDATE) {
 		r.Headers = append(r.Headers, sip.NewHeader("Contact", "<"+l.d.contact+">"))
+		l.takeRefresh(in.Request)
+		r.Headers = append(r.Headers, l.st.answerHeaders()...)
+		l.sawSDP(false, m.body)
+		l.awaitReAck = method == sip.INVITE && len(in.Request.Body()) == 0 && len(m.body) > 0
+		l.armSession(ctx)
 	}
 	in.Reply(r)
 }
@@ -366,11 +416,20 @@ func (l *leg) sendOp(ctx actor.Context, m *send) {
 	if len(m.body) > 0 {
 		req.SetBody(m.body)
 	}
+	if m.method == sip.INVITE || m.method == sip.UPDATE {
+		for _, h := range l.st.requestHeaders() {
+			req.AppendHeader(h)
+		}
+		if len(m.body) > 0 {
+			l.offerOut = true
+			l.sawSDP(false, m.body)
+		}
+	}
 	id := l.sendReq(ctx, req)
 	if l.outOps == nil {
 		l.outOps = map[uint64]outOp{}
 	}
-	l.outOps[id] = outOp{op: m.op, method: m.method}
+	l.outOps[id] = outOp{op: m.op, method: m.method, offer: len(m.body) > 0}
 }
 
 // syntheticResponse is a response made up for the call (no request to
@@ -390,6 +449,11 @@ func (l *leg) result(ctx actor.Context, m *outbound.Result) {
 			l.end(ctx, nil)
 		}
 		return
+	case l.st.refreshID:
+		if l.st.refreshID != 0 {
+			l.refreshResult(ctx, m.Response, m.Err)
+		}
+		return
 	}
 	op, ok := l.outOps[m.ID]
 	if !ok { // CANCEL, ACK
@@ -399,16 +463,7 @@ func (l *leg) result(ctx actor.Context, m *outbound.Result) {
 		return
 	}
 	delete(l.outOps, m.ID)
-	if op.method == sip.INVITE {
-		l.inviting = false
-		if m.Response != nil && m.Response.IsSuccess() {
-			l.d.refresh(m.Response, l.path)
-			l.ackFor(ctx, m.Response.CSeq().SeqNo, nil)
-		}
-	}
-	if op.method == sip.UPDATE && m.Response != nil && m.Response.IsSuccess() {
-		l.d.refresh(m.Response, l.path)
-	}
+	l.answered(ctx, op, m.Response)
 	l.tell(ctx, &event{kind: evResult, op: op.op, res: m.Response, err: m.Err})
 	switch {
 	case op.method == sip.BYE:
@@ -435,6 +490,10 @@ func (l *leg) provisionalRes(ctx actor.Context, res *sip.Response) {
 		return
 	}
 	l.learn(res)
+	if !l.prackFor(ctx, res) {
+		return
+	}
+	l.sawSDP(true, res.Body())
 	l.tell(ctx, &event{kind: evProvisional, res: res})
 }
 
@@ -462,7 +521,6 @@ func (l *leg) learn(res *sip.Response) {
 
 func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 	res := m.Response
-	l.out = nil // final: no CANCEL any more (and the INVITE's body is not kept for the call)
 	switch {
 	case m.Err != nil:
 		l.tell(ctx, &event{kind: evFailed, err: m.Err})
@@ -473,6 +531,10 @@ func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 		if l.holdAck {
 			l.ackSeq = res.CSeq().SeqNo
 		}
+		l.sawSDP(true, res.Body())
+		l.st = uacTimer(l.conf, l.out, res)
+		l.out = nil // answered: no CANCEL any more, and the INVITE (with its body) is not kept for the call's life
+		l.armSession(ctx)
 		if l.cancelling { // answered across our CANCEL (RFC 3261 §9.1): ACK, then BYE
 			l.ackFor(ctx, res.CSeq().SeqNo, nil)
 			l.bye(ctx)
@@ -482,6 +544,8 @@ func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 			l.ackFor(ctx, res.CSeq().SeqNo, nil)
 		}
 		l.tell(ctx, &event{kind: evAnswered, res: res})
+	case res.StatusCode == status.SessionTooSmall && !l.retried && !l.cancelling && minSE(res) > 0:
+		l.retryInvite(ctx, minSE(res))
 	default:
 		l.tell(ctx, &event{kind: evFailed, res: res})
 		l.end(ctx, nil)
@@ -490,9 +554,17 @@ func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 
 // ack sends the ACK of the initial 2xx that waited for A's answer.
 func (l *leg) ack(ctx actor.Context, body []byte) {
+	if l.reAck != nil {
+		res := l.reAck
+		l.reAck = nil
+		l.sawSDP(false, body)
+		l.ackFor(ctx, res.CSeq().SeqNo, body)
+		return
+	}
 	if l.role != uac || l.ackSeq == 0 || !l.holdAck {
 		return
 	}
+	l.sawSDP(false, body)
 	l.holdAck = false
 	l.ackFor(ctx, l.ackSeq, body)
 }
@@ -563,6 +635,10 @@ func (l *leg) hangup(ctx actor.Context, m *hangup) {
 			l.holdAck = false
 			l.ackFor(ctx, l.ackSeq, nil)
 		}
+		if l.reAck != nil {
+			l.ackFor(ctx, l.reAck.CSeq().SeqNo, nil)
+			l.reAck = nil
+		}
 		l.bye(ctx)
 	}
 }
@@ -583,6 +659,8 @@ func (l *leg) end(ctx actor.Context, why error) {
 	}
 	l.state = ended
 	l.stopTimer()
+	l.stopSession()
+	l.stopReliable()
 	l.unregister()
 	for op, in := range l.inbound {
 		in.Reply(&dialog.Reply{Err: dialog.ErrNoDialog})
@@ -597,6 +675,8 @@ func (l *leg) end(ctx actor.Context, why error) {
 // INVITE from A gets 500, a ringing one of ours CANCEL, a dialog BYE.
 func (l *leg) teardown() {
 	l.stopTimer()
+	l.stopSession()
+	l.stopReliable()
 	for op, in := range l.inbound {
 		in.Reply(&dialog.Reply{Err: status.New(status.ServerInternalError, "Call Failed")})
 		delete(l.inbound, op)

@@ -86,6 +86,7 @@ const (
 	evResult                    // the outcome of a send, op and res or err set
 	evAck                       // the ACK of our 2xx (UAS), req set
 	evEnded                     // the leg is over; err says why when not a clean end
+	evPrack                     // the caller PRACKed a reliable provisional (UAS), req set (prack.go)
 )
 
 // event is a leg's report to its call.
@@ -128,6 +129,10 @@ type reply struct {
 // ackWith asks a UAC leg to send the ACK of its 2xx, with body (the
 // answer to a 2xx offer, RFC 3264 delayed offer); nil sends it bare.
 type ackWith struct{ body []byte }
+
+// prackWith asks a UAC leg to send the PRACK it kept for the caller's
+// answer (prack.go), with body.
+type prackWith struct{ body []byte }
 
 // hangup ends a leg: CANCEL while ringing, BYE once answered, a final
 // response (code) to an unanswered INVITE from A.

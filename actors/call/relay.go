@@ -48,7 +48,12 @@ func (c *Call) legRequest(ct Contact) (*sip.Request, dlg, error) {
 		hops := sip.MaxForwardsHeader(max(int(mf.Val())-1, 0))
 		req.AppendHeader(&hops)
 	}
-	if has(a, "Supported", "100rel") || has(a, "Require", "100rel") {
+	// Leg B always offers 100rel: the B2BUA PRACKs for itself (prack.go).
+	if c.conf.SessionExpires > 0 { // RFC 4028 §7.1: leg B's own session timer (timer.go)
+		req.AppendHeader(sip.NewHeader("Supported", "100rel, timer"))
+		req.AppendHeader(sip.NewHeader("Session-Expires", secs(c.conf.SessionExpires)))
+		req.AppendHeader(sip.NewHeader("Min-SE", secs(c.conf.MinSE)))
+	} else {
 		req.AppendHeader(sip.NewHeader("Supported", "100rel"))
 	}
 	for _, h := range c.conf.carried(a, c.inv.Source) {

@@ -43,6 +43,13 @@ func (s *Server) dialogReplied(req *sip.Request, w responder, r *dialog.Reply) {
 	if len(r.Body) > 0 {
 		res.SetBody(r.Body)
 	}
+	if req.Method == sip.INVITE && res.IsSuccess() { // a re-INVITE's 2xx: retransmitted until its ACK, as the first
+		if a, ok := w.(*answer); ok {
+			if t, ok := a.next.(*txResponder); ok {
+				s.awaitAck(t.tx, req, res)
+			}
+		}
+	}
 	w.respond(res)
 }
 

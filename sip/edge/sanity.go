@@ -9,8 +9,9 @@ import (
 )
 
 // supported lists the option tags we implement (Supported, and what
-// Require may name without a 420).
-var supported = []string{"path"}
+// Require may name without a 420): path (RFC 3327), 100rel (RFC 3262,
+// calls) and timer (RFC 4028, calls).
+var supported = []string{"path", "100rel", "timer"}
 
 // check applies the request checks of RFC 3261 §8.2.1–8.2.2 and §16.3 that
 // the edge answers itself: a nil error means the request may go on.
