@@ -240,3 +240,34 @@ func TestParseName(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartedEmptyEntityStops: an entity that panics restarts as a fresh
+// instance; when that instance holds nothing it stops, as any empty
+// entity does, without waiting for another message for its key (a kind
+// that never passivates, calls, would otherwise keep it forever).
+func TestRestartedEmptyEntityStops(t *testing.T) {
+	m := NewMetrics(nil)
+	spec := Spec{Name: "test", Log: zap.NewNop(), New: func() Entity { return &counter{} }, Shards: 1, Metrics: m}
+	tree, err := Start(supervision.NewSystem(zap.NewNop()), zap.NewNop(), "top", 5*time.Second, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tree.Stop(); time.Sleep(100 * time.Millisecond) }()
+	r := tree.Routers["test"]
+	replies := make(chan answer, 1)
+	r.Send("k", &req{n: 1, reply: replies, boom: true})
+	if a := wait(t, replies); !errors.Is(a.err, ErrInternal) {
+		t.Fatalf("panicking request answered %v, want ErrInternal", a.err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resident, err := r.Resident("k", time.Second)
+		if err == nil && !resident && m.Live("test") == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted, empty entity is still resident (%d live)", m.Live("test"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
