@@ -170,6 +170,7 @@ type System struct {
 	// client port in with Set once the edge is built.
 	Outbound *outbound.Deferred
 	tree     *shard.Tree
+	reap     func() // stops call.ReapOrphans
 }
 
 // Start spawns every kind under the guardian and waits until each
@@ -218,7 +219,7 @@ func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 		sys.Shutdown()
 		return nil, fmt.Errorf("actors: %w", err)
 	}
-	s := &System{Actors: sys, Outbound: port, tree: tree}
+	s := &System{Actors: sys, Outbound: port, tree: tree, reap: call.ReapOrphans(sys, port, d.Log.Named(call.Name))}
 	for _, k := range list {
 		if k.Route != nil {
 			k.Route(tree.Routers[k.Spec.Name], &s.Routers)
@@ -230,4 +231,8 @@ func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 }
 
 // Stop stops the tree, children first, then the actor system.
-func (s *System) Stop() error { return s.tree.Stop() }
+func (s *System) Stop() error {
+	err := s.tree.Stop()
+	s.reap()
+	return err
+}

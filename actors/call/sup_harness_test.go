@@ -228,10 +228,12 @@ func startSup(t testing.TB, o supOptions, hosts ...string) *supH {
 		t.Fatal(err)
 	}
 	h.tree, h.router = tree, NewRouter(tree.Routers[Name])
+	reap := ReapOrphans(sys, h.port, log) // as actors.Start does
 	t.Cleanup(func() {
 		if err := tree.Stop(); err != nil {
 			t.Error(err)
 		}
+		reap()
 		time.Sleep(100 * time.Millisecond) // dead-letter throttle (DEPENDENCIES.md)
 		if n := h.dialogs.Len(); n != 0 {
 			t.Errorf("%d dialogs left registered after stop", n)

@@ -124,6 +124,37 @@ func TestPanicWhileRinging(t *testing.T) {
 	h.settled()
 }
 
+// A fork that had sent nothing yet when its call failed gets no CANCEL
+// (RFC 3261 §9.1); when it answers 2xx after all, the orphan's ACK and
+// BYE end its dialog (ReapOrphans).
+func TestPanicBeforeAnyResponse(t *testing.T) {
+	h := startSup(t, supPanics(t), "10.0.0.1")
+	c := h.invite("silent1")
+	fork := h.port.wait(t, sip.INVITE, "10.0.0.1", 1)[0]
+	h.router.calls.Send(c.key, &supBoom{})
+	if res := c.tx.result(t); res.StatusCode != status.ServerInternalError {
+		t.Fatalf("A got %d, want 500", res.StatusCode)
+	}
+	h.settled()
+	if n := len(h.port.of(sip.CANCEL, "")); n != 0 {
+		t.Fatalf("%d CANCEL before any provisional", n)
+	}
+	h.port.answer(fork, 200)
+	ack := h.port.wait(t, sip.ACK, "10.0.0.1", 1)[0].req
+	bye := h.port.wait(t, sip.BYE, "10.0.0.1", 1)[0].req
+	for _, r := range []*sip.Request{ack, bye} {
+		if r.CallID().Value() != fork.req.CallID().Value() {
+			t.Errorf("%s on Call-ID %s, want the fork's", r.Method, r.CallID().Value())
+		}
+		if tag, _ := r.To().Params.Get("tag"); tag != "b-"+fork.req.CallID().Value()[:8] {
+			t.Errorf("%s To tag %q, want the callee's", r.Method, tag)
+		}
+	}
+	if ack.CSeq().SeqNo != fork.req.CSeq().SeqNo || bye.CSeq().SeqNo <= ack.CSeq().SeqNo {
+		t.Errorf("ACK CSeq %d, BYE CSeq %d for an INVITE of CSeq %d", ack.CSeq().SeqNo, bye.CSeq().SeqNo, fork.req.CSeq().SeqNo)
+	}
+}
+
 func TestPanicWhileAnswered(t *testing.T) {
 	h := startSup(t, supPanics(t), "10.0.0.1")
 	c := h.answered("up1", "10.0.0.1")
