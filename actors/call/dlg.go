@@ -18,16 +18,41 @@ import (
 // shared with the other leg.
 type dlg struct {
 	id      dialog.ID
-	local   sip.FromHeader // our party, with our tag
-	remote  sip.ToHeader   // the peer, with its tag once known
-	target  sip.Uri        // the peer's Contact (remote target)
-	routes  []string       // route set, Route header values in order
-	cseq    uint32         // last local CSeq used
-	rcseq   uint32         // last remote CSeq seen; 0: none yet
-	network string         // "udp", "tcp": how requests to the peer go
-	dest    string         // host:port requests go to when not the target's (NAT flow, route set)
-	contact string         // our Contact URI
-	source  string         // where the peer's requests come from
+	local   string   // our party's name-addr (the local URI), without our tag (id.LocalTag): see party
+	remote  string   // the peer's (the remote URI), without its tag (id.RemoteTag)
+	target  sip.Uri  // the peer's Contact (remote target)
+	routes  []string // route set, Route header values in order
+	cseq    uint32   // last local CSeq used
+	rcseq   uint32   // last remote CSeq seen; 0: none yet
+	network string   // "udp", "tcp": how requests to the peer go
+	dest    string   // host:port requests go to when not the target's (NAT flow, route set)
+	contact string   // our Contact URI
+	source  string   // where the peer's requests come from
+}
+
+// party is a dialog party's name-addr, kept as text and turned back into
+// a From or To header for each request (fill): in-dialog requests are
+// rare, and an idle call does not pay for two sipgo headers with their
+// params in every leg (about 500 bytes each). Parameters other than the
+// tag are not kept (RFC 3261 §12.2.1.1: a request carries the URIs and the
+// tags).
+func party(display string, u *sip.Uri) string {
+	h := sip.FromHeader{DisplayName: display, Address: *u}
+	return h.Value()
+}
+
+// parties are the From and To of a request in the dialog.
+func (d *dlg) parties() (*sip.FromHeader, *sip.ToHeader) {
+	from, to := &sip.FromHeader{Params: sip.NewParams()}, &sip.ToHeader{Params: sip.NewParams()}
+	from.DisplayName, _ = sip.ParseAddressValue(d.local, &from.Address, &from.Params)
+	to.DisplayName, _ = sip.ParseAddressValue(d.remote, &to.Address, &to.Params)
+	from.Params.Remove("tag")
+	from.Params.Add("tag", d.id.LocalTag)
+	to.Params.Remove("tag")
+	if d.id.RemoteTag != "" {
+		to.Params.Add("tag", d.id.RemoteTag)
+	}
+	return from, to
 }
 
 // newTag is a fresh tag (RFC 3261 §19.3: at least 32 bits of randomness).
@@ -115,8 +140,9 @@ func (d *dlg) fill(req *sip.Request, cseq uint32, method sip.RequestMethod) {
 	for _, r := range d.routes {
 		req.AppendHeader(sip.NewHeader("Route", r))
 	}
-	req.AppendHeader(sip.HeaderClone(&d.local))
-	req.AppendHeader(sip.HeaderClone(&d.remote))
+	from, to := d.parties()
+	req.AppendHeader(from)
+	req.AppendHeader(to)
 	cid := sip.CallIDHeader(d.id.CallID)
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})

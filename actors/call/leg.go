@@ -152,9 +152,7 @@ func (l *leg) initUAS(inv *Invite) {
 	from, to := req.From(), req.To()
 	remoteTag, _ := from.Params.Get("tag")
 	l.d.id = dialog.ID{CallID: req.CallID().Value(), LocalTag: newTag(), RemoteTag: remoteTag}
-	l.d.local = sip.FromHeader{DisplayName: to.DisplayName, Address: *to.Address.Clone(), Params: sip.NewParams()}
-	l.d.local.Params.Add("tag", l.d.id.LocalTag)
-	l.d.remote = sip.ToHeader{DisplayName: from.DisplayName, Address: *from.Address.Clone(), Params: from.Params.Clone()}
+	l.d.local, l.d.remote = party(to.DisplayName, &to.Address), party(from.DisplayName, &from.Address)
 	if c := req.Contact(); c != nil {
 		l.d.target = *c.Address.Clone()
 	} else {
@@ -506,8 +504,6 @@ func (l *leg) learn(res *sip.Response) {
 	}
 	if l.d.id.RemoteTag == "" {
 		l.d.id.RemoteTag = tag
-		l.d.remote.Params.Remove("tag")
-		l.d.remote.Params.Add("tag", tag)
 	} else if l.d.id.RemoteTag != tag {
 		return // another early dialog of a fork downstream: the first one stays
 	}

@@ -48,8 +48,9 @@ func orphanRequests(res *sip.Response) (ack, bye *sip.Request, ok bool) {
 	}
 	var d dlg
 	d.id.CallID = cid.Value()
-	d.local = sip.FromHeader{DisplayName: from.DisplayName, Address: *from.Address.Clone(), Params: from.Params.Clone()}
-	d.remote = sip.ToHeader{DisplayName: to.DisplayName, Address: *to.Address.Clone(), Params: to.Params.Clone()}
+	d.id.LocalTag, _ = from.Params.Get("tag")
+	d.id.RemoteTag, _ = to.Params.Get("tag")
+	d.local, d.remote = party(from.DisplayName, &from.Address), party(to.DisplayName, &to.Address)
 	d.target = *c.Address.Clone()
 	d.routes = recordRoute(res, true)
 	d.route(nil)

@@ -36,11 +36,10 @@ func (c *Call) legRequest(ct Contact) (*sip.Request, dlg, error) {
 	}
 	d.contact = c.inv.Local(network)
 	from := a.From()
-	d.local = sip.FromHeader{DisplayName: from.DisplayName, Address: *from.Address.Clone(), Params: sip.NewParams()}
+	d.local = party(from.DisplayName, &from.Address)
 	d.id.CallID, d.id.LocalTag = newCallID(c.inv.Local("udp")[4:]), newTag()
-	d.local.Params.Add("tag", d.id.LocalTag)
 	to := a.To()
-	d.remote = sip.ToHeader{DisplayName: to.DisplayName, Address: *to.Address.Clone(), Params: sip.NewParams()}
+	d.remote = party(to.DisplayName, &to.Address)
 	req := sip.NewRequest(sip.INVITE, uri)
 	d.fill(req, 1, sip.INVITE)
 	if mf := a.MaxForwards(); mf != nil { // loops end (RFC 3261 §16.6 step 3)
