@@ -175,12 +175,24 @@ func TestCallOutboundWithSIPp(t *testing.T) {
 // carol's SDP (call_transferee.xml) and her BYE reaches carol.
 func TestReferWithSIPp(t *testing.T) {
 	needSIPp(t)
-	p := start(t, t.TempDir())
-	carol := callee(t, p, "carol", "call_uas.xml")
-	bob := callee(t, p, "bob", "refer_uas.xml", "-inf", injection(t, "carol"))
-	call(t, p, "call_transferee.xml", "bob")
-	bob.wait(t, "transferor")
-	carol.wait(t, "transfer target")
+	p := start(t, t.TempDir(), "--no-answer", "2s")
+	t.Run("blind transfer", func(t *testing.T) {
+		carol := callee(t, p, "carol", "call_uas.xml")
+		bob := callee(t, p, "bob", "refer_uas.xml", "-inf", injection(t, "carol"))
+		call(t, p, "call_transferee.xml", "bob")
+		bob.wait(t, "transferor")
+		carol.wait(t, "transfer target")
+	})
+	// Bad REFERs get 400/403, one during a transfer 491; a transfer whose
+	// target does not answer ends with a NOTIFY of 480 and leaves the call
+	// up: the transferor's BYE reaches the caller.
+	t.Run("refused and failed transfers", func(t *testing.T) {
+		dave := callee(t, p, "dave", "call_uas_ring.xml")
+		erin := callee(t, p, "erin", "refer_errors_uas.xml", "-inf", injection(t, "dave"))
+		call(t, p, "call_uac_hungup.xml", "erin")
+		erin.wait(t, "transferor")
+		dave.wait(t, "transfer target (cancelled)")
+	})
 	noErrors(t, p)
 }
 
