@@ -156,6 +156,10 @@ func (l *leg) Receive(ctx actor.Context) {
 		l.hangup(ctx, msg)
 	case *dialog.Request:
 		l.request(ctx, msg)
+	case *dialog.Retransmitted:
+		if l.role == uac && l.state == confirmed && !l.holdAck {
+			l.ackFor(ctx, msg.Response.CSeq().SeqNo, nil)
+		}
 	case *outbound.Provisional:
 		if msg.ID == l.invID {
 			l.provisionalRes(ctx, msg.Response)

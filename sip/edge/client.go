@@ -324,6 +324,9 @@ func (p *clientPort) close() {
 // would log each at INFO.
 func (s *Server) strayResponse(res *sip.Response) {
 	s.metrics.stray.Inc()
+	if cs := res.CSeq(); cs != nil && cs.MethodName == sip.INVITE && res.IsSuccess() && s.dialogs.Resend(res) {
+		return // a 2xx whose ACK was lost: its leg ACKs again
+	}
 	if ce := s.log.Check(zap.DebugLevel, "stray response"); ce != nil {
 		ce.Write(zap.Int("status", res.StatusCode), zap.String("call_id", callIDOf(res)))
 	}
