@@ -215,7 +215,9 @@ func TestCallPresenceWithSIPp(t *testing.T) {
 	}
 	nextUpdate(t, watch.Updates(), "bob registered", func(u ua.Update) bool { return u.State.Status == pidf.StatusAvailable })
 	done := make(chan error, 1)
-	go func() { done <- runSIPp(ctx, "call_uac.xml", p.udp, 1, 1, "-inf", injection(t, "alice;bob"), "-d", "3000") }()
+	go func() {
+		done <- runSIPp(ctx, "call_uac.xml", p.udp, 1, 1, "-inf", injection(t, "alice;bob"), "-d", "3000")
+	}()
 	nextUpdate(t, watch.Updates(), "bob in a call", func(u ua.Update) bool { return u.State.Status == pidf.StatusInCall })
 	nextUpdate(t, watch.Updates(), "bob's call over", func(u ua.Update) bool { return u.State.Status == pidf.StatusAvailable })
 	if err := <-done; err != nil {
