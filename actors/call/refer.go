@@ -33,6 +33,9 @@ var (
 	// errReferScheme answers a Refer-To that is not a SIP URI: 403 (we
 	// only place SIP calls).
 	errReferScheme = status.New(status.Forbidden, "Refer-To Not a SIP URI")
+	// errReferMethod answers a Refer-To whose method is not INVITE
+	// (RFC 3515 §2.4.2: a REFER for BYE, SUBSCRIBE...): 403.
+	errReferMethod = status.New(status.Forbidden, "Only INVITE Is Referred")
 	// errReplaces answers an attended transfer (Refer-To with Replaces,
 	// RFC 3891), which is not done: 403.
 	errReplaces = status.New(status.Forbidden, "Attended Transfer Not Supported")
@@ -85,6 +88,11 @@ func parseReferTo(values []string) (referTo, error) {
 		return referTo{}, errReferTo
 	}
 	r.uri.Headers = nil
+	if m, ok := r.uri.UriParams.Get("method"); ok && !strings.EqualFold(m, "INVITE") { // RFC 3515 §2.4.2: only INVITE is done
+		return referTo{}, errReferMethod
+	} else if ok {
+		r.uri.UriParams.Remove("method") // not allowed in a Request-URI (RFC 3261 §19.1.1)
+	}
 	for _, h := range strings.Split(headers, "&") {
 		name, val, _ := strings.Cut(h, "=")
 		if strings.EqualFold(name, "Replaces") {
@@ -471,6 +479,9 @@ func (c *Call) transferred(sc *shard.Context, x *transfer, l *legRef, res *sip.R
 	c.xfer.cur = nil
 	sc.StopTimer()
 	c.hangForks(sc, x, l)
+	if c.xfer.after == nil {
+		c.xfer.after = map[uint64]afterOp{}
+	}
 	if op := c.notify(sc, x, res.StatusCode, res.Reason, true); op != 0 {
 		c.xfer.after[op] = afterOp{hangup: x.referrer}
 	} else if !x.referrer.ended {
@@ -514,9 +525,6 @@ func (c *Call) presenceSwap(old, aor string) {
 // referEvent takes the events that belong to a transfer; false leaves the
 // event to the call.
 func (c *Call) referEvent(sc *shard.Context, l *legRef, ev *event) bool {
-	if c.xfer.after == nil {
-		c.xfer.after = map[uint64]afterOp{}
-	}
 	c.track(l, ev)
 	if ev.kind == evResult {
 		a, ok := c.xfer.after[ev.op]

@@ -28,6 +28,8 @@ func TestParseReferTo(t *testing.T) {
 		{"two headers", []string{"<sip:a@example.com>", "<sip:b@example.com>"}, "", "", errReferTo},
 		{"two values in one", []string{"<sip:a@example.com>, <sip:b@example.com>"}, "", "", errReferTo},
 		{"comma inside <> is one value", []string{`"A, B" <sip:a@example.com>`}, "sip:a@example.com", "", nil},
+		{"method=INVITE", []string{"<sip:carol@example.com;method=INVITE>"}, "sip:carol@example.com", "", nil},
+		{"method=BYE", []string{"<sip:carol@example.com;method=BYE>"}, "", "", errReferMethod},
 		{"tel", []string{"<tel:+15551234>"}, "", "", errReferScheme},
 		{"http", []string{"<http://example.com/>"}, "", "", errReferScheme},
 		{"no scheme", []string{"<carol>"}, "", "", errReferTo},
