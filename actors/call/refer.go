@@ -192,7 +192,9 @@ func (c *Call) refer(sc *shard.Context, from *legRef, ev *event) {
 	c.xfer.cur = x
 	sc.Send(from.pid, &reply{op: ev.op, code: status.Accepted, reason: status.Reason(status.Accepted)})
 	c.notify(sc, x, status.Trying, "Trying", false)
-	c.log.Info("call transfer", zap.String("call_id", c.callID), zap.String("aor", aor), zap.String("target", rt.uri.String()))
+	if ce := c.log.Check(zap.DebugLevel, "call transfer"); ce != nil {
+		ce.Write(zap.String("call_id", c.callID), zap.String("method", string(sip.REFER)), zap.String("aor", aor))
+	}
 	switch {
 	case err != nil:
 		code, reason := status.Of(err)
@@ -536,8 +538,11 @@ func (c *Call) referEvent(sc *shard.Context, l *legRef, ev *event) bool {
 		case a.hangup != nil && !a.hangup.ended:
 			sc.Send(a.hangup.pid, &hangup{})
 		case a.reinvite:
-			if ev.res == nil || !ev.res.IsSuccess() {
-				c.log.Warn("transferee refused the re-INVITE", zap.String("call_id", c.callID), zap.Error(ev.err))
+			switch {
+			case ev.res == nil:
+				c.log.Warn("transferee's re-INVITE failed", zap.String("call_id", c.callID), zap.Error(ev.err))
+			case !ev.res.IsSuccess(): // the media may not flow: the transferee keeps the target's offer unanswered
+				c.log.Warn("transferee refused the re-INVITE", zap.String("call_id", c.callID), zap.Int("status", ev.res.StatusCode))
 			}
 			if a.ackLeg != nil && !a.ackLeg.ended {
 				var body []byte
