@@ -201,7 +201,9 @@ func startSipua(t *testing.T, args ...string) *background {
 		close(b.exited)
 	}()
 	t.Cleanup(func() {
-		if b.cmd.ProcessState == nil {
+		select { // not ProcessState: Wait writes it on the reader goroutine
+		case <-b.exited:
+		default:
 			_ = b.cmd.Process.Kill()
 			<-b.exited
 		}
@@ -393,5 +395,48 @@ func TestCtrlCUnregisters(t *testing.T) {
 	r := sipua(t, "", "--id", "sip:alice@localhost", "--server", s.udp, "message", "carol", "still there?")
 	if r.code != 0 || (r.stdout != "stored for later delivery") {
 		t.Fatalf("message after Ctrl-C: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestPeerToPeerCall: `p2p call` to a `p2p answer`: rings, is answered,
+// sends DTMF and hangs up after --duration; and a rejected call is an
+// error with the status.
+func TestPeerToPeerCall(t *testing.T) {
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			port := freeUDPPort(t)
+			bobURI := fmt.Sprintf("sip:bob@127.0.0.1:%d", port)
+			target := bobURI
+			if network == "tcp" {
+				target += ";transport=tcp"
+			}
+			alice := []string{"--id", "sip:alice@127.0.0.1", "--listen", network + ":127.0.0.1:0"}
+			listen := fmt.Sprintf("%s:127.0.0.1:%d", network, port)
+
+			bob := startSipua(t, "--id", bobURI, "--listen", listen, "p2p", "answer", "--after", "300ms")
+			bob.waitLine(t, "waiting for a call")
+			r := sipua(t, "", append(alice, "p2p", "call", target, "--duration", "500ms", "--dtmf", "12#")...)
+			if r.code != 0 || r.stdout != "ringing\nanswered\nsent dtmf 12#\nended" {
+				t.Fatalf("call: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			bob.waitLine(t, "call from sip:alice@127.0.0.1")
+			bob.waitLine(t, "answered")
+			for _, d := range []string{"dtmf 1", "dtmf 2", "dtmf #", "ended"} {
+				bob.waitLine(t, d)
+			}
+			<-bob.exited
+			if bob.code != 0 {
+				t.Fatalf("answer: exit %d, stderr %s", bob.code, bob.stderr)
+			}
+
+			busy := startSipua(t, "--id", bobURI, "--listen", listen, "p2p", "answer", "--reject", "486")
+			busy.waitLine(t, "waiting for a call")
+			sipua(t, "", append(alice, "p2p", "call", target)...).oneLineError(t, exitError, "sipua: call "+target+": 486 Busy Here")
+			busy.waitLine(t, "rejected 486")
+			<-busy.exited
+			if busy.code != 0 {
+				t.Fatalf("answer --reject: exit %d, stderr %s", busy.code, busy.stderr)
+			}
+		})
 	}
 }

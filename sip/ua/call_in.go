@@ -16,6 +16,9 @@ import (
 // peer answers 480 itself.
 const ringTimeout = 3 * time.Minute
 
+// rejectACKWait bounds how long Reject waits for the ACK of its answer.
+const rejectACKWait = 2 * time.Second
+
 // IncomingCall is an INVITE to the peer, ringing (180 sent) until the
 // application answers or rejects it, or the caller cancels.
 type IncomingCall struct {
@@ -87,7 +90,8 @@ func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
 }
 
 // Reject refuses the call with code (486 Busy Here, 603 Decline, …;
-// anything not in 300-699 becomes 603).
+// anything not in 300-699 becomes 603). It returns once the caller
+// acknowledged the refusal, or after 2 s.
 func (ic *IncomingCall) Reject(code int) error {
 	if code < 300 || code > 699 {
 		code = 603
@@ -184,6 +188,16 @@ func (ic *IncomingCall) decided(code int, offered string) decided {
 			return decided{err: fmt.Errorf("ua: reject: %w", err)}
 		}
 		ic.log.Info("call rejected", zap.Int("status", code))
+		// Wait a little for the ACK, so that a peer closed right after
+		// Reject still takes it (on TCP its connection would be gone).
+		t := time.NewTimer(rejectACKWait)
+		defer t.Stop()
+		select {
+		case <-ic.tx.Acks():
+		case <-ic.tx.Done():
+		case <-t.C:
+		case <-p.ctx.Done():
+		}
 		return decided{}
 	}
 	fromTag, _ := req.From().Params.Get("tag")

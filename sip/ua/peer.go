@@ -202,7 +202,8 @@ func (p *Peer) start(addr string) error {
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(p.conf.userAgent), sipgo.WithUserAgentHostname(p.aor.Host),
 		sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(p.readFilter), sip.WithTransportLayerLogger(sl)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl),
+			sip.WithTransactionLayerUnhandledResponseHandler(p.unhandledResponse)))
 	if err != nil {
 		return fmt.Errorf("ua: %w", err)
 	}
@@ -257,6 +258,22 @@ func (p *Peer) start(addr string) error {
 		p.awaitServing()
 	}
 	return nil
+}
+
+// unhandledResponse notes a response no transaction waits for: a
+// retransmission, or a provisional that sipgo's goroutines delivered after
+// the final response. sipgo would log it on the process's default logger.
+func (p *Peer) unhandledResponse(res *sip.Response) {
+	if ce := p.log.Check(zap.DebugLevel, "response without a transaction"); ce != nil {
+		ce.Write(zap.Int("status", res.StatusCode), zap.String("call_id", callIDOf(res)))
+	}
+}
+
+func callIDOf(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
 }
 
 // readFilter drops the requests a closing peer reads (see Close); the
