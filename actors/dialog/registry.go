@@ -53,6 +53,14 @@ type Request struct {
 	Reply   func(*Reply)
 }
 
+// Retransmitted is a 2xx to an INVITE the owner sent that came again
+// after its transaction ended (RFC 3261 §13.2.2.4): its ACK was lost, and
+// the owner sends it again.
+type Retransmitted struct {
+	ID       ID
+	Response *sip.Response
+}
+
 // Reply is the owner's answer to an in-dialog Request: a status with
 // optional headers and body, or an error the edge maps to a status
 // (sip/status).
@@ -141,6 +149,24 @@ func (r *Registry) Len() int {
 		sh.mu.RUnlock()
 	}
 	return n
+}
+
+// Resend delivers a retransmitted 2xx to the owner of its dialog (From tag
+// local, To tag remote); false when no actor owns it.
+func (r *Registry) Resend(res *sip.Response) bool {
+	from, to, cid := res.From(), res.To(), res.CallID()
+	if from == nil || to == nil || cid == nil {
+		return false
+	}
+	local, _ := from.Params.Get("tag")
+	remote, _ := to.Params.Get("tag")
+	id := ID{CallID: cid.Value(), LocalTag: local, RemoteTag: remote}
+	pid, ok := r.Owner(id)
+	if !ok {
+		return false
+	}
+	r.root.Send(pid, &Retransmitted{ID: id, Response: res})
+	return true
 }
 
 // Send delivers m to the owner of m.ID, or returns ErrNoDialog (and
