@@ -440,3 +440,38 @@ func TestPeerToPeerCall(t *testing.T) {
 		})
 	}
 }
+
+// TestCallThroughServer: alice `call bob` through the b2bua while bob runs
+// `answer`: ringing, answered, DTMF across the B2BUA, hang-up after
+// --duration seen by bob; then a rejected call, and a call to nobody.
+func TestCallThroughServer(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	alice := []string{"--id", "sip:alice@localhost", "--server", s.udp}
+	bob := []string{"--id", "sip:bob@localhost", "--server", s.udp}
+
+	b := startSipua(t, append(bob, "answer", "--after", "300ms")...)
+	b.waitLine(t, "waiting for a call")
+	r := sipua(t, "", append(alice, "call", "bob", "--duration", "1s", "--dtmf", "12")...)
+	if r.code != 0 || r.stdout != "ringing\nanswered\nsent dtmf 12\nended" {
+		t.Fatalf("call: exit %d, stdout %q, stderr %q\nserver: %s", r.code, r.stdout, r.stderr, s.logs)
+	}
+	b.waitLine(t, "call from sip:alice@localhost")
+	for _, l := range []string{"answered", "dtmf 1", "dtmf 2", "ended"} {
+		b.waitLine(t, l)
+	}
+	<-b.exited
+	if b.code != 0 {
+		t.Fatalf("answer: exit %d, stderr %s", b.code, b.stderr)
+	}
+
+	busy := startSipua(t, append(bob, "answer", "--reject", "486")...)
+	busy.waitLine(t, "waiting for a call")
+	sipua(t, "", append(alice, "call", "bob")...).oneLineError(t, exitError, "sipua: call bob: 486")
+	busy.waitLine(t, "rejected 486")
+	<-busy.exited
+
+	r = sipua(t, "", append(alice, "call", "nobody")...)
+	if r.code != exitError || !strings.HasPrefix(r.stderr, "sipua: call nobody: 4") {
+		t.Fatalf("call nobody: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
