@@ -13,6 +13,8 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/b2bua/b2bua/pidf"
 )
 
 var networks = []string{"udp", "tcp"}
@@ -458,5 +460,96 @@ func startUAS(t *testing.T) (*uas, string, func()) {
 		<-done
 		_ = srv.Close()
 		_ = ua.Close()
+	}
+}
+
+// TestCallInCallPresence: peer to peer, a direct watcher of bob sees him
+// InCall while his call is up, and Available after; Close hangs the call
+// up (the other side's call ends).
+func TestCallInCallPresence(t *testing.T) {
+	noLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := callPeers(t, "udp")
+	carol := newTestPeer(t, "sip:carol@example.com", "udp:127.0.0.1:0")
+	w, err := carol.Watch(ctx, "sip:bob@"+b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUpdate(t, w.Updates(), "available", isStatus(pidf.StatusAvailable, SubActive))
+	ca, _ := connect(t, ctx, a, b)
+	waitUpdate(t, w.Updates(), "in call", isStatus(pidf.StatusInCall, SubActive))
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ended(t, ctx, ca)
+	if a.InCall() {
+		t.Fatal("alice still in a call after bob closed")
+	}
+}
+
+func TestSDPDirection(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       string
+	}{
+		{"ours sendonly", string(buildSDP("127.0.0.1", 40000, 1, 1, dirSendOnly)), dirSendOnly},
+		{"ours sendrecv", string(buildSDP("::1", 40000, 1, 1, dirSendRecv)), dirSendRecv},
+		{"no attribute", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", dirSendRecv},
+		{"session attribute", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\n", dirInactive},
+		{"media wins", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n", dirRecvOnly},
+		{"c=0.0.0.0 hold (RFC 2543)", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", dirInactive},
+		{"port 0", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n", dirInactive},
+		{"video first", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n", dirSendOnly},
+		{"no audio", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\n", ""},
+		{"garbage", "hello", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := sdpDirection([]byte(tc.body))
+			if got != tc.want || (err != nil) != (tc.want == "") {
+				t.Fatalf("%q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnswerDirection(t *testing.T) {
+	for _, tc := range []struct {
+		offer   string
+		holding bool
+		want    string
+	}{
+		{dirSendRecv, false, dirSendRecv}, {dirSendRecv, true, dirSendOnly},
+		{dirSendOnly, false, dirRecvOnly}, {dirSendOnly, true, dirInactive},
+		{dirRecvOnly, false, dirSendOnly}, {dirRecvOnly, true, dirSendOnly},
+		{dirInactive, false, dirInactive}, {dirInactive, true, dirInactive},
+	} {
+		if got := answerDirection(tc.offer, tc.holding); got != tc.want {
+			t.Errorf("answer to %s (holding %v): %s, want %s", tc.offer, tc.holding, got, tc.want)
+		}
+	}
+}
+
+func TestParseDTMFRelay(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		digit rune
+		ms    int
+		ok    bool
+	}{
+		{"Signal=5\r\nDuration=160\r\n", '5', 160, true},
+		{"signal = #\nduration=250", '#', 250, true},
+		{"Signal=10\r\n", '*', 0, true},
+		{"Signal=11\r\n", '#', 0, true},
+		{"Signal=b\r\nDuration=x\r\n", 'B', 0, true},
+		{"Signal=E\r\n", 0, 0, false},
+		{"Signal=12\r\n", 0, 0, false},
+		{"Duration=160\r\n", 0, 0, false},
+		{"", 0, 0, false},
+	} {
+		d, ms, ok := parseDTMFRelay([]byte(tc.body))
+		if d != tc.digit || ms != tc.ms || ok != tc.ok {
+			t.Errorf("%q: %q %d %v; want %q %d %v", tc.body, d, ms, ok, tc.digit, tc.ms, tc.ok)
+		}
 	}
 }

@@ -172,5 +172,8 @@ func parseDTMFRelay(body []byte) (digit rune, ms int, ok bool) {
 			}
 		}
 	}
-	return digit, ms, ok
+	if !ok {
+		return 0, 0, false
+	}
+	return digit, ms, true
 }
