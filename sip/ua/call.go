@@ -53,8 +53,11 @@ type Call struct {
 
 // calls is the call half of a Peer.
 type calls struct {
-	mu       sync.Mutex       // guards active
-	active   map[string]*Call // by Call-ID
+	mu       sync.Mutex                            // guards the fields below
+	active   map[string]*Call                      // by Call-ID
+	placing  map[*outgoing]context.CancelCauseFunc // Calls not answered yet
+	closed   bool                                  // Close began: no new Call
+	placed   sync.WaitGroup                        // the Calls of placing
 	incoming chan *IncomingCall
 }
 
@@ -64,6 +67,7 @@ const incomingQueue = 4
 
 func (p *Peer) initCalls() {
 	p.calls.active = map[string]*Call{}
+	p.calls.placing = map[*outgoing]context.CancelCauseFunc{}
 	p.calls.incoming = make(chan *IncomingCall, incomingQueue)
 	p.handle(sip.INVITE, p.onInvite)
 	p.handle(sip.CANCEL, func(req *sip.Request, tx sip.ServerTransaction) {
@@ -117,8 +121,21 @@ func (p *Peer) InCall() bool {
 	return len(p.calls.active) > 0
 }
 
-// hangupAll ends every call with a BYE (Close).
+// hangupAll cancels the calls being placed and ends every call with a BYE
+// (Close), bounded by ctx.
 func (p *Peer) hangupAll(ctx context.Context) {
+	p.calls.mu.Lock()
+	p.calls.closed = true
+	for _, cancel := range p.calls.placing {
+		cancel(ErrClosed)
+	}
+	p.calls.mu.Unlock()
+	placed := make(chan struct{})
+	go func() { p.calls.placed.Wait(); close(placed) }()
+	select {
+	case <-placed:
+	case <-ctx.Done():
+	}
 	p.calls.mu.Lock()
 	cs := make([]*Call, 0, len(p.calls.active))
 	for _, c := range p.calls.active {

@@ -53,6 +53,12 @@ func (p *Peer) Call(ctx context.Context, target string, opts ...CallOption) (*Ca
 	req.SetBody(buildSDP(p.contactHost(), p.conf.mediaPort, sessID, 1, dirSendRecv))
 	o := &outgoing{p: p, req: req, cfg: cfg,
 		log: p.log.With(zap.String("call_id", req.CallID().Value()), zap.String("method", "INVITE"))}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if !p.placing(o, cancel) {
+		return nil, ErrClosed
+	}
+	defer p.placed(o)
 	res, err := o.run(ctx)
 	if err != nil {
 		return nil, err
@@ -62,6 +68,27 @@ func (p *Peer) Call(ctx context.Context, target string, opts ...CallOption) (*Ca
 	o.reACK(c)
 	c.log.Info("call answered")
 	return c, nil
+}
+
+// placing notes a Call under way, which Close cancels; false once the
+// peer is closing.
+func (p *Peer) placing(o *outgoing, cancel context.CancelCauseFunc) bool {
+	p.calls.mu.Lock()
+	defer p.calls.mu.Unlock()
+	if p.calls.closed {
+		return false
+	}
+	p.calls.placing[o] = cancel
+	p.calls.placed.Add(1)
+	return true
+}
+
+// placed ends what placing began.
+func (p *Peer) placed(o *outgoing) {
+	p.calls.mu.Lock()
+	delete(p.calls.placing, o)
+	p.calls.mu.Unlock()
+	p.calls.placed.Done()
 }
 
 // outgoing is an INVITE on its way: its transaction, and the early dialog
@@ -145,7 +172,7 @@ func (o *outgoing) transaction(ctx context.Context) (*sip.Response, error) {
 			tx.Terminate()
 			return nil, fmt.Errorf("ua: INVITE %s: %w", o.req.Recipient.String(), context.DeadlineExceeded)
 		case <-ctx.Done():
-			return nil, o.cancel(ctx.Err())
+			return nil, o.cancel(context.Cause(ctx))
 		}
 	}
 }
@@ -249,11 +276,13 @@ func (o *outgoing) reACK(c *Call) {
 }
 
 // cancel cancels the INVITE (RFC 3261 §9.1) after ctx ended with cause:
-// CANCEL once a provisional came, then the final answer (487) awaited up
-// to 64×T1. An answer that still came as 2xx is acknowledged and hung up.
+// CANCEL once a provisional came, then the final answer (487) awaited for
+// the transaction timeout (RFC 3261 allows 64×T1, but a caller who hung
+// up should not wait 32 s). An answer that still came as 2xx is
+// acknowledged and hung up.
 func (o *outgoing) cancel(cause error) error {
 	defer o.tx.Terminate()
-	bound := time.NewTimer(64 * sip.T1)
+	bound := time.NewTimer(o.p.conf.timeout)
 	defer bound.Stop()
 	if !o.answered { // RFC 3261 §9.1: no CANCEL before a provisional response
 		select {

@@ -553,3 +553,38 @@ func TestParseDTMFRelay(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseCancelsRingingCall: Close while a call rings cancels it; Call
+// returns ErrClosed and the callee sees the CANCEL.
+func TestCloseCancelsRingingCall(t *testing.T) {
+	noLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := callPeers(t, "tcp")
+	rang := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Call(ctx, uri(b), WithProgress(func(code int, _ string) {
+			if code == 180 {
+				close(rang)
+			}
+		}))
+		errc <- err
+	}()
+	ic := incoming(t, ctx, b)
+	<-rang
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Call: %v, want ErrClosed", err)
+	}
+	select {
+	case <-ic.Cancelled():
+	case <-ctx.Done():
+		t.Fatal("callee never saw the CANCEL")
+	}
+	if _, err := a.Call(ctx, uri(b)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Call after Close: %v", err)
+	}
+}
