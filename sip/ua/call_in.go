@@ -123,6 +123,14 @@ func (ic *IncomingCall) send(ctx context.Context, code int) (decided, error) {
 // transaction when the handler returns).
 func (p *Peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	log := p.log.With(zap.String("call_id", req.CallID().Value()), zap.String("method", "INVITE"))
+	if !strings.EqualFold(req.Recipient.User, p.aor.User) {
+		p.respond(tx, req, 404, "Not Found")
+		return
+	}
+	if _, ok := p.dialogs.Load(req.CallID().Value()); ok { // RFC 3261 §8.2.2.2: a merged request
+		p.respond(tx, req, 482, "Loop Detected")
+		return
+	}
 	if r := req.GetHeader("Require"); r != nil { // RFC 3261 §8.2.2.3: only 100rel is known
 		for _, ext := range splitTokens(r.Value()) {
 			if ext != "100rel" {

@@ -588,3 +588,90 @@ func TestCloseCancelsRingingCall(t *testing.T) {
 		t.Fatalf("Call after Close: %v", err)
 	}
 }
+
+// TestAnswerRetransmits200UntilACK: on UDP a callee whose 200 OK is not
+// acknowledged sends it again (RFC 3261 §13.3.1.4), and Answer returns
+// once the ACK comes.
+func TestAnswerRetransmits200UntilACK(t *testing.T) {
+	noLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, b := callPeers(t, "udp")
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("uac"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "bob", Host: "127.0.0.1", Port: b.local.Port})
+	inv.AppendHeader(sip.NewHeader("Contact", "<sip:uac@127.0.0.1>"))
+	inv.AppendHeader(sip.NewHeader("Content-Type", ctSDP))
+	inv.SetBody(buildSDP("127.0.0.1", 40004, 1, 1, dirSendRecv))
+	inv.SetTransport("UDP")
+	tx, err := client.TransactionRequest(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Terminate()
+	again := make(chan *sip.Response, 4)
+	tx.OnRetransmission(func(r *sip.Response) {
+		if r.StatusCode == 200 {
+			again <- r
+		}
+	})
+	answered := make(chan error, 1)
+	var call *Call
+	go func() {
+		ic := incoming(t, ctx, b)
+		c, err := ic.Answer(ctx)
+		call = c
+		answered <- err
+	}()
+	var ok *sip.Response
+	for ok == nil {
+		select {
+		case r := <-tx.Responses():
+			if r.StatusCode == 200 {
+				ok = r
+			}
+		case <-ctx.Done():
+			t.Fatal("no 200 OK")
+		}
+	}
+	select {
+	case <-again:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the 200 OK was not sent again without an ACK")
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("Answer returned before the ACK: %v", err)
+	default:
+	}
+	ack := sip.NewRequest(sip.ACK, contactOf(ok, inv.Recipient))
+	for _, h := range []sip.Header{inv.From(), ok.To(), inv.CallID()} {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.ACK})
+	ack.SetTransport("UDP")
+	if err := client.WriteRequest(ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatalf("Answer: %v", err)
+	}
+	// The UAC has no listener for bob's BYE: it hangs up itself.
+	bye := sip.NewRequest(sip.BYE, ack.Recipient)
+	for _, h := range []sip.Header{inv.From(), ok.To(), inv.CallID()} {
+		bye.AppendHeader(sip.HeaderClone(h))
+	}
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo + 1, MethodName: sip.BYE})
+	bye.SetTransport("UDP")
+	if res, err := client.Do(ctx, bye); err != nil || res.StatusCode != 200 {
+		t.Fatalf("BYE: %v %v", res, err)
+	}
+	ended(t, ctx, call)
+}
