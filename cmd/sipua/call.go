@@ -29,8 +29,8 @@ func (f callFlags) validate() error {
 	if f.duration < 0 {
 		return usagef("--duration must not be negative")
 	}
-	for _, r := range strings.ToUpper(f.dtmf) {
-		if !strings.ContainsRune("0123456789*#ABCD", r) {
+	for _, r := range f.dtmf {
+		if !strings.ContainsRune("0123456789*#ABCDabcd", r) {
 			return usagef("--dtmf %q: %q is not a DTMF digit", f.dtmf, r)
 		}
 	}
