@@ -172,7 +172,9 @@ func (c *Call) Held() bool {
 	return c.held
 }
 
-// Hangup ends the call with a BYE. The call is over whatever the answer.
+// Hangup ends the call with a BYE. The call is over whatever the answer;
+// the error says the other side may not know (no answer, or a refusal
+// other than 481, which means it had ended the call already).
 func (c *Call) Hangup(ctx context.Context) error {
 	select {
 	case <-c.done:
@@ -181,8 +183,14 @@ func (c *Call) Hangup(ctx context.Context) error {
 	}
 	req := c.p.request(c.d, sip.BYE, 0)
 	c.end("hangup")
-	_, err := c.send(ctx, req)
-	return err
+	res, err := c.send(ctx, req)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode >= 300 && res.StatusCode != 481 {
+		return statusError(req, res)
+	}
+	return nil
 }
 
 // Hold puts the call on hold: a re-INVITE offering a=sendonly.
