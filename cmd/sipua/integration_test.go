@@ -475,3 +475,44 @@ func TestCallThroughServer(t *testing.T) {
 		t.Fatalf("call nobody: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestCallWithDigestAndCancel: through a server that wants Digest, the
+// INVITE is challenged and sent again with the credentials; a wrong
+// password exits 3; Ctrl-C while it rings cancels the call (CANCEL
+// through the b2bua), which the callee sees.
+func TestCallWithDigestAndCancel(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "--auth", "digest")
+	for _, u := range []string{"alice", "bob"} {
+		add := exec.Command(serverBin, "user", "add", u, "--password-stdin", "--data", dir, "--http", s.http)
+		add.Stdin = strings.NewReader("pw-" + u + "\n")
+		if out, err := add.CombinedOutput(); err != nil {
+			t.Fatalf("b2bua user add %s: %v\n%s", u, err, out)
+		}
+	}
+	alice := []string{"--id", "sip:alice@localhost", "--server", s.udp, "--user", "alice"}
+	bob := []string{"--id", "sip:bob@localhost", "--server", s.udp, "--user", "bob", "--password", "pw-bob"}
+
+	b := startSipua(t, append(bob, "answer")...)
+	b.waitLine(t, "waiting for a call")
+	r := sipua(t, "pw-alice\n", append(alice, "call", "bob", "--duration", "300ms")...)
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "answered\nended") {
+		t.Fatalf("call with digest: exit %d, stdout %q, stderr %q\nserver: %s", r.code, r.stdout, r.stderr, s.logs)
+	}
+	b.waitLine(t, "ended")
+	<-b.exited
+
+	sipua(t, "wrong\n", append(alice, "call", "bob")...).oneLineError(t, exitAuth, "sipua: call bob: ")
+
+	b = startSipua(t, append(bob, "answer", "--after", "20s")...)
+	b.waitLine(t, "waiting for a call")
+	a := startSipua(t, append(alice, "--password", "pw-alice", "call", "bob")...)
+	a.waitLine(t, "ringing")
+	b.waitLine(t, "call from sip:alice@localhost")
+	a.interrupt(t)
+	b.waitLine(t, "cancelled by the caller")
+	<-b.exited
+	if b.code != 0 {
+		t.Fatalf("answer: exit %d, stderr %s", b.code, b.stderr)
+	}
+}
