@@ -38,6 +38,7 @@ type Call struct {
 	d   *dialog
 
 	sessID uint64 // of our SDP's o= line
+	caller bool   // we sent the INVITE: the Call-ID is ours (RFC 3261 §14.1)
 
 	mu         sync.Mutex               // guards the fields below
 	version    uint64                   // of our SDP, +1 per new offer or answer
@@ -78,8 +79,8 @@ func (p *Peer) initCalls() {
 
 // newCall sets up an established call on dialog d and starts serving its
 // in-dialog requests.
-func (p *Peer) newCall(d *dialog, sessID uint64, held bool) *Call {
-	c := &Call{p: p, d: d, sessID: sessID, version: 1, held: held, acks: map[uint32]chan struct{}{},
+func (p *Peer) newCall(d *dialog, sessID uint64, caller, held bool) *Call {
+	c := &Call{p: p, d: d, sessID: sessID, caller: caller, version: 1, held: held, acks: map[uint32]chan struct{}{},
 		done: make(chan struct{}), dtmf: make(chan rune, dtmfQueue),
 		log: p.log.With(zap.String("call_id", d.callID), zap.String("remote", d.remote.String()))}
 	p.calls.mu.Lock()
@@ -199,8 +200,9 @@ func (c *Call) Hold(ctx context.Context) error { return c.reinvite(ctx, true) }
 // Resume takes the call off hold: a re-INVITE offering a=sendrecv.
 func (c *Call) Resume(ctx context.Context) error { return c.reinvite(ctx, false) }
 
-// reinvite offers the call again with us holding it or not. A 491 (glare,
-// RFC 3261 §14.1) is retried once after a random wait of up to 2 s.
+// reinvite offers the call again with us holding it or not. A 491 (glare)
+// is retried once after a random wait (RFC 3261 §14.1): 2.1 to 4 s for
+// the owner of the Call-ID (the caller), up to 2 s for the other side.
 func (c *Call) reinvite(ctx context.Context, hold bool) error {
 	for attempt := 0; ; attempt++ {
 		err := c.reinviteOnce(ctx, hold)
@@ -209,13 +211,22 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 			return err
 		}
 		select {
-		case <-time.After(time.Duration(rand.Int64N(int64(2 * time.Second)))):
+		case <-time.After(glareWait(c.caller)):
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.done:
 			return ErrCallEnded
 		}
 	}
+}
+
+// glareWait is how long to wait before a re-INVITE refused with 491 is
+// sent again (RFC 3261 §14.1).
+func glareWait(caller bool) time.Duration {
+	if caller {
+		return 2100*time.Millisecond + time.Duration(rand.Int64N(int64(1900*time.Millisecond)))
+	}
+	return time.Duration(rand.Int64N(int64(2 * time.Second)))
 }
 
 func (c *Call) reinviteOnce(ctx context.Context, hold bool) error {
@@ -356,6 +367,8 @@ func (c *Call) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 		c.onUpdate(req, tx)
 	case sip.INFO:
 		c.onInfo(req, tx)
+	case sip.PRACK: // we send no reliable provisional to acknowledge (RFC 3262 §3)
+		c.p.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	default:
 		c.p.respond(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allow))
 	}

@@ -212,7 +212,7 @@ func (ic *IncomingCall) decided(code int, offered string) decided {
 	d := &dialog{callID: ic.CallID, localTag: ic.localTag, local: req.To().Address, remote: req.From().Address,
 		remoteTag: fromTag, remoteTarget: contactOf(req, req.From().Address), routes: routeSet(req, false),
 		cseq: rand.Uint32N(1 << 30), remoteCSeq: req.CSeq().SeqNo}
-	c := p.newCall(d, rand.Uint64N(1<<62), holds(offered))
+	c := p.newCall(d, rand.Uint64N(1<<62), false, holds(offered))
 	c.mu.Lock()
 	var body []byte
 	if offered != "" {

@@ -63,7 +63,7 @@ func (p *Peer) Call(ctx context.Context, target string, opts ...CallOption) (*Ca
 	if err != nil {
 		return nil, err
 	}
-	c := p.newCall(o.dialogOf(res), sessID, false)
+	c := p.newCall(o.dialogOf(res), sessID, true, false)
 	c.ack(req)
 	o.reACK(c)
 	c.log.Info("call answered")
@@ -336,7 +336,7 @@ func (o *outgoing) cancel(cause error) error {
 // acknowledged and ended with a BYE.
 func (o *outgoing) finalAfterCancel(cause error, res *sip.Response) error {
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		c := o.p.newCall(o.dialogOf(res), 0, false)
+		c := o.p.newCall(o.dialogOf(res), 0, true, false)
 		c.ack(o.req)
 		ctx, cancel := context.WithTimeout(context.Background(), o.p.conf.timeout)
 		_ = c.Hangup(ctx)

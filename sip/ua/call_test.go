@@ -675,3 +675,30 @@ func TestAnswerRetransmits200UntilACK(t *testing.T) {
 	}
 	ended(t, ctx, call)
 }
+
+// TestCallGlareResolves: both sides hold at once; the re-INVITEs that
+// cross are refused 491 and sent again after the RFC 3261 §14.1 waits,
+// so both holds take effect.
+func TestCallGlareResolves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits up to 4 s")
+	}
+	noLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := callPeers(t, "udp")
+	ca, cb := connect(t, ctx, a, b)
+	errs := make(chan error, 2)
+	for _, c := range []*Call{ca, cb} {
+		go func() { errs <- c.Hold(ctx) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !ca.Held() || !cb.Held() {
+		t.Fatalf("held: alice %v, bob %v", ca.Held(), cb.Held())
+	}
+	_ = ca.Hangup(ctx)
+}
