@@ -103,12 +103,12 @@ func (c *Call) end(why string) {
 	}
 	c.ended = true
 	c.mu.Unlock()
-	close(c.done)
 	c.p.dialogs.Delete(c.d.callID)
 	c.p.calls.mu.Lock()
 	delete(c.p.calls.active, c.d.callID)
 	last := len(c.p.calls.active) == 0
 	c.p.calls.mu.Unlock()
+	close(c.done) // after: once Done, InCall says so too
 	if last {
 		c.p.notifyDirect()
 	}

@@ -120,9 +120,11 @@ func (c *Call) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 
 // onInfo answers an INFO: 200, and a dtmf-relay digit goes to DTMF. Other
 // bodies are accepted and ignored (RFC 6086 would answer 469 for an
-// unknown package; the relay predates packages).
+// unknown package; the relay predates packages). The digit is queued
+// before the 200 goes: a sender waits for it before the next digit, and
+// sipgo runs each request on its own goroutine, so the order holds.
 func (c *Call) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	c.p.respond(tx, req, 200, "OK")
+	defer c.p.respond(tx, req, 200, "OK")
 	ct := req.ContentType()
 	if ct == nil || !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), ctDTMFRelay) {
 		return
