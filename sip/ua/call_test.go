@@ -356,7 +356,8 @@ func TestInDialogUnknown(t *testing.T) {
 
 // TestReliableProvisional: a 180 with Require: 100rel and RSeq is
 // acknowledged by PRACK with RAck "RSeq CSeq INVITE" (RFC 3262 §7.2), in
-// the early dialog, before the call is answered.
+// the early dialog, before the call is answered. The 200's Record-Route
+// becomes the Route of the BYE, sent to the Contact as Request-URI.
 func TestReliableProvisional(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -437,6 +438,9 @@ func startUAS(t *testing.T) (*uas, string, func()) {
 		}
 		ok := sip.NewResponseFromRequest(req, 200, "OK", buildSDP("127.0.0.1", 40002, 1, 1, dirSendRecv))
 		ok.AppendHeader(contact)
+		// As if a proxy at our own address had record-routed the call: the
+		// caller's in-dialog requests must carry it as Route.
+		ok.AppendHeader(sip.NewHeader("Record-Route", "<sip:"+addr+";lr>"))
 		ok.AppendHeader(sip.NewHeader("Content-Type", ctSDP))
 		_ = tx.Respond(ok)
 	})
@@ -450,6 +454,10 @@ func startUAS(t *testing.T) (*uas, string, func()) {
 	})
 	srv.OnAck(func(*sip.Request, sip.ServerTransaction) { u.acked <- struct{}{} })
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if r := req.GetHeader("Route"); r == nil || !strings.Contains(r.Value(), addr+";lr") || req.Recipient.User != "carol" {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Route Or Target Lost", nil))
+			return
+		}
 		u.byeCSeq <- req.CSeq().SeqNo
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
