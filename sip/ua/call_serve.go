@@ -61,9 +61,14 @@ func (c *Call) answerOfferLocked(req *sip.Request) ([]byte, error) {
 }
 
 // onReinvite answers a re-INVITE (RFC 3261 §14.2): 491 while our own is
-// pending, else 200 with our answer (or an offer, when it had none),
-// retransmitted until its ACK.
+// pending, 500 while our 2xx to the previous INVITE waits for its ACK,
+// else 200 with our answer (or an offer, when it had none), retransmitted
+// until its ACK.
 func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	if !c.acked(sip.T1) { // RFC 3261 §14.2: our 2xx to the last INVITE still waits for its ACK
+		c.p.respond(tx, req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+		return
+	}
 	c.mu.Lock()
 	if c.reinviting {
 		c.mu.Unlock()
@@ -155,6 +160,28 @@ func (p *Peer) okWithSDP(req *sip.Request, localTag string, body []byte) *sip.Re
 	res.AppendHeader(sip.NewHeader("Content-Type", ctSDP))
 	res.SetBody(body)
 	return res
+}
+
+// acked waits up to d for the ACKs our 2xx still wait for. sipgo serves
+// each request on its own goroutine, so an ACK sent before the next
+// re-INVITE may be handled after it.
+func (c *Call) acked(d time.Duration) bool {
+	c.mu.Lock()
+	pending := make([]chan struct{}, 0, len(c.acks))
+	for _, ch := range c.acks {
+		pending = append(pending, ch)
+	}
+	c.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, ch := range pending {
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		}
+	}
+	return true
 }
 
 // gotACK ends the wait for the ACK of our 2xx to the INVITE of CSeq seq.
