@@ -121,6 +121,10 @@ func (c *Call) Receive(sc *shard.Context, msg any) {
 		c.event(sc, m)
 	case *Cancel:
 		c.cancel(sc)
+	case *replace:
+		c.replaceAsked(sc, m)
+	case *handedOver:
+		c.handedOver(sc, m)
 	case *referLooked:
 		c.referLooked(sc, m)
 	case *transferNoAnswer:

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/sip/status"
 )
@@ -25,7 +26,7 @@ import (
 // 2xx, Y is re-INVITEd with the target's SDP, the new leg takes X's place
 // in the call and X gets BYE (unless it hung up already); a failed transfer
 // leaves Y and X talking. Attended transfer (Refer-To with Replaces, RFC
-// 3891) is refused with 403.
+// 3891) is in replaces.go.
 
 var (
 	// errReferTo answers a REFER without a usable Refer-To: 400.
@@ -36,9 +37,6 @@ var (
 	// errReferMethod answers a Refer-To whose method is not INVITE
 	// (RFC 3515 §2.4.2: a REFER for BYE, SUBSCRIBE...): 403.
 	errReferMethod = status.New(status.Forbidden, "Only INVITE Is Referred")
-	// errReplaces answers an attended transfer (Refer-To with Replaces,
-	// RFC 3891), which is not done: 403.
-	errReplaces = status.New(status.Forbidden, "Attended Transfer Not Supported")
 	// errReferState answers a REFER outside an established call (early
 	// dialog, call ending): 403.
 	errReferState = status.New(status.Forbidden, "Transfer Not Allowed Now")
@@ -117,6 +115,7 @@ func sipfrag(code int, reason string) []byte {
 
 // transfer is a blind transfer in progress.
 type transfer struct {
+	id         uint64  // names an attended transfer to the other call
 	referrer   *legRef // X, who sent the REFER
 	transferee *legRef // Y, who stays
 	target     referTo
@@ -140,6 +139,7 @@ type referState struct {
 type afterOp struct {
 	hangup   *legRef // the final NOTIFY to X: then X gets BYE
 	ackLeg   *legRef // the re-INVITE of Y (the target offered in its 2xx): its answer goes in the target's ACK
+	offerTo  *legRef // the re-INVITE of Y (attended): its answer goes to the target in a re-INVITE
 	reinvite bool
 }
 
@@ -175,8 +175,9 @@ func (c *Call) refer(sc *shard.Context, from *legRef, ev *event) {
 		}
 	}
 	rt, err := parseReferTo(values)
+	var replaces dialog.ID
 	if err == nil && rt.replaces != "" {
-		err = errReplaces
+		replaces, err = parseReplaces(rt.replaces)
 	}
 	if err != nil {
 		fail(err)
@@ -196,6 +197,8 @@ func (c *Call) refer(sc *shard.Context, from *legRef, ev *event) {
 		ce.Write(zap.String("call_id", c.callID), zap.String("method", string(sip.REFER)), zap.String("aor", aor))
 	}
 	switch {
+	case rt.replaces != "":
+		c.attended(sc, x, replaces)
 	case err != nil:
 		code, reason := status.Of(err)
 		c.transferFailed(sc, x, code, reason)
@@ -491,7 +494,10 @@ func (c *Call) transferred(sc *shard.Context, x *transfer, l *legRef, res *sip.R
 	}
 	c.nextOp++
 	after := afterOp{reinvite: true}
-	if len(c.sdpOf(x.transferee)) == 0 { // the target offered in its 2xx: Y's answer goes in its ACK
+	switch {
+	case x.target.replaces != "": // attended: Z gets Y's answer in a re-INVITE of its own
+		after.offerTo = l
+	case len(c.sdpOf(x.transferee)) == 0: // the target offered in its 2xx: Y's answer goes in its ACK
 		after.ackLeg = l
 	}
 	c.xfer.after[c.nextOp] = after
@@ -544,6 +550,12 @@ func (c *Call) referEvent(sc *shard.Context, l *legRef, ev *event) bool {
 			case !ev.res.IsSuccess(): // the media may not flow: the transferee keeps the target's offer unanswered
 				c.log.Warn("transferee refused the re-INVITE", zap.String("call_id", c.callID), zap.Int("status", ev.res.StatusCode))
 			}
+			if a.offerTo != nil && !a.offerTo.ended && ev.res != nil && ev.res.IsSuccess() {
+				c.nextOp++
+				c.xfer.after[c.nextOp] = afterOp{reinvite: true}
+				sc.Send(a.offerTo.pid, &send{op: c.nextOp, method: sip.INVITE, body: ev.res.Body(),
+					headers: []sip.Header{sip.NewHeader("Content-Type", "application/sdp")}})
+			}
 			if a.ackLeg != nil && !a.ackLeg.ended {
 				var body []byte
 				if ev.res != nil && ev.res.IsSuccess() {
@@ -581,7 +593,11 @@ func (c *Call) referEvent(sc *shard.Context, l *legRef, ev *event) bool {
 
 // transferTimeout: the target did not answer in time.
 func (c *Call) transferTimeout(sc *shard.Context, m *transferNoAnswer) {
-	if c.xfer.cur == m.x {
+	switch {
+	case c.xfer.cur != m.x:
+	case m.x.target.replaces != "": // the dialog's owner never answered: not a call of ours
+		c.transferFailed(sc, m.x, errNoReplaced.Code, errNoReplaced.Phrase)
+	default:
 		c.transferFailed(sc, m.x, status.TemporarilyUnavail, "No Answer")
 	}
 }

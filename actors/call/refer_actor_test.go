@@ -45,7 +45,7 @@ type harness struct {
 	dialogs *dialog.Registry
 	calls   *call.Router
 	mu      sync.Mutex
-	inCall  map[string]bool
+	inCall  map[string]map[string]bool // aor -> call-ids in, as the presentity counts them
 	backlog []sent
 }
 
@@ -57,7 +57,7 @@ var contacts = map[string]string{
 func newHarness(t *testing.T) *harness {
 	sys := actor.NewActorSystem(actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
-	h := &harness{t: t, sys: sys, port: &fakePort{ch: make(chan sent, 64)}, dialogs: dialog.NewRegistry(sys.Root), inCall: map[string]bool{}}
+	h := &harness{t: t, sys: sys, port: &fakePort{ch: make(chan sent, 64)}, dialogs: dialog.NewRegistry(sys.Root), inCall: map[string]map[string]bool{}}
 	conf := call.DefaultConfig()
 	conf.Shards = 1
 	tree, err := shard.Start(sys, zaptest.NewLogger(t), "calls", 5*time.Second, call.Spec(call.Deps{
@@ -69,7 +69,18 @@ func newHarness(t *testing.T) *harness {
 			}
 			reply(nil, nil)
 		},
-		InCall: func(aor, _ string, in bool) { h.mu.Lock(); h.inCall[aor] = in; h.mu.Unlock() },
+		InCall: func(aor, callID string, in bool) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if h.inCall[aor] == nil {
+				h.inCall[aor] = map[string]bool{}
+			}
+			if in {
+				h.inCall[aor][callID] = true
+			} else {
+				delete(h.inCall[aor], callID)
+			}
+		},
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -158,17 +169,21 @@ func (h *harness) inDialog(id dialog.ID, raw string) *dialog.Reply {
 
 // setup is alice's call to bob, answered: leg A's dialog id, leg B's, and
 // bob's INVITE.
-func (h *harness) setup() (a, b dialog.ID, inv sent) {
+func (h *harness) setup() (a, b dialog.ID, inv sent) { return h.dial("call-a", "a1", "bob", "b1") }
+
+// dial is alice's call cid (her From tag atag) to user, who answers with
+// tag btag and the SDP s=<user>.
+func (h *harness) dial(cid, atag, user, btag string) (a, b dialog.ID, inv sent) {
 	h.t.Helper()
-	raw := "INVITE sip:bob@localhost SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5001;branch=z9hG4bK-1\nFrom: <sip:alice@localhost>;tag=a1\n" +
-		"To: <sip:bob@localhost>\nCall-ID: call-a\nCSeq: 1 INVITE\nContact: <sip:alice@127.0.0.1:5001>\nMax-Forwards: 70\n" +
+	raw := "INVITE sip:" + user + "@localhost SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5001;branch=z9hG4bK-" + cid + "\nFrom: <sip:alice@localhost>;tag=" + atag + "\n" +
+		"To: <sip:" + user + "@localhost>\nCall-ID: " + cid + "\nCSeq: 1 INVITE\nContact: <sip:alice@127.0.0.1:5001>\nMax-Forwards: 70\n" +
 		"Content-Type: application/sdp\nContent-Length: 8\n\ns=alice\n"
 	m, err := sip.ParseMessage([]byte(strings.ReplaceAll(raw, "\n", "\r\n")))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	tx := &fakeTx{ch: make(chan *sip.Response, 8)}
-	h.calls.Invite(call.Key("call-a", "a1"), &call.Invite{Request: m.(*sip.Request), Callee: "sip:bob@localhost", Caller: "sip:alice@localhost",
+	h.calls.Invite(call.Key(cid, atag), &call.Invite{Request: m.(*sip.Request), Callee: "sip:" + user + "@localhost", Caller: "sip:alice@localhost",
 		Source: "udp:127.0.0.1:5001", Contact: "sip:127.0.0.1:5060", Local: func(string) string { return "sip:127.0.0.1:5060" },
 		Target: func(u *sip.Uri) (string, error) {
 			if u.Host != "localhost" {
@@ -176,9 +191,9 @@ func (h *harness) setup() (a, b dialog.ID, inv sent) {
 			}
 			return "sip:" + u.User + "@localhost", nil
 		}, Tx: tx})
-	inv = h.want(sip.INVITE, "bob")
-	h.answer(inv, 200, "b1", "sip:bob@127.0.0.1:5002", "s=bob\r\n")
-	h.want(sip.ACK, "bob")
+	inv = h.want(sip.INVITE, user)
+	h.answer(inv, 200, btag, contacts["sip:"+user+"@localhost"], "s="+user+"\r\n")
+	h.want(sip.ACK, user)
 	var ok *sip.Response
 	for ok == nil {
 		select {
@@ -191,22 +206,29 @@ func (h *harness) setup() (a, b dialog.ID, inv sent) {
 		}
 	}
 	tag, _ := ok.To().Params.Get("tag")
-	a = dialog.ID{CallID: "call-a", LocalTag: tag, RemoteTag: "a1"}
+	a = dialog.ID{CallID: cid, LocalTag: tag, RemoteTag: atag}
 	ftag, _ := inv.req.From().Params.Get("tag")
-	b = dialog.ID{CallID: inv.req.CallID().Value(), LocalTag: ftag, RemoteTag: "b1"}
+	b = dialog.ID{CallID: inv.req.CallID().Value(), LocalTag: ftag, RemoteTag: btag}
 	return a, b, inv
 }
 
 // fromBob is a request of bob's in leg B's dialog.
 func fromBob(b dialog.ID, method string, cseq int, extra ...string) string {
-	return fmt.Sprintf("%s sip:127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5002;branch=z9hG4bK-b%d\nFrom: <sip:bob@localhost>;tag=b1\n"+
-		"To: <sip:alice@localhost>;tag=%s\nCall-ID: %s\nCSeq: %d %s\nMax-Forwards: 70\n%sContent-Length: 0\n\n",
-		method, cseq, b.LocalTag, b.CallID, cseq, method, strings.Join(extra, ""))
+	return fromCallee(b, "bob", method, cseq, extra...)
 }
 
-func fromAlice(a dialog.ID, method string, cseq int) string {
-	return fmt.Sprintf("%s sip:127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5001;branch=z9hG4bK-a%d\nFrom: <sip:alice@localhost>;tag=a1\n"+
-		"To: <sip:bob@localhost>;tag=%s\nCall-ID: call-a\nCSeq: %d %s\nMax-Forwards: 70\nContent-Length: 0\n\n", method, cseq, a.LocalTag, cseq, method)
+// fromCallee is a request of user's in its leg B dialog b.
+func fromCallee(b dialog.ID, user, method string, cseq int, extra ...string) string {
+	return fmt.Sprintf("%s sip:127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5002;branch=z9hG4bK-b%d\nFrom: <sip:%s@localhost>;tag=%s\n"+
+		"To: <sip:alice@localhost>;tag=%s\nCall-ID: %s\nCSeq: %d %s\nMax-Forwards: 70\n%sContent-Length: 0\n\n",
+		method, cseq, user, b.RemoteTag, b.LocalTag, b.CallID, cseq, method, strings.Join(extra, ""))
+}
+
+// fromAlice is a request of alice's in her leg A dialog a.
+func fromAlice(a dialog.ID, method string, cseq int, extra ...string) string {
+	return fmt.Sprintf("%s sip:127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5001;branch=z9hG4bK-a%d\nFrom: <sip:alice@localhost>;tag=%s\n"+
+		"To: <sip:bob@localhost>;tag=%s\nCall-ID: %s\nCSeq: %d %s\nMax-Forwards: 70\n%sContent-Length: 0\n\n",
+		method, cseq, a.RemoteTag, a.LocalTag, a.CallID, cseq, method, strings.Join(extra, ""))
 }
 
 func frag(s sent) string {
@@ -218,7 +240,7 @@ func (h *harness) ok(s sent) { h.answer(s, 200, "", "", "") }
 func (h *harness) in(aor string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.inCall[aor]
+	return len(h.inCall[aor]) > 0
 }
 
 func wantCode(t *testing.T, r *dialog.Reply, code int) {
@@ -291,7 +313,7 @@ func TestTransferRefused(t *testing.T) {
 		{"", 400},
 		{"Refer-To: <tel:+1555>\n", 403},
 		{"Refer-To: <sip:a@localhost>, <sip:b@localhost>\n", 400},
-		{"Refer-To: <sip:carol@localhost?Replaces=x%40y%3Bto-tag%3D1%3Bfrom-tag%3D2>\n", 403},
+		{"Refer-To: <sip:carol@localhost?Replaces=x%40y>\n", 400},
 	} {
 		wantCode(t, h.inDialog(b, fromBob(b, "REFER", 2+i, tc.header)), tc.code)
 	}
@@ -308,6 +330,12 @@ func TestTransferRefused(t *testing.T) {
 	h.ok(h.want(sip.NOTIFY, "bob"))
 	n = h.want(sip.NOTIFY, "bob")
 	wantFrag(t, n, "SIP/2.0 404 Not Found / terminated;reason=noresource")
+	h.ok(n)
+	// Replaces naming no dialog of ours: 202, then 481.
+	wantCode(t, h.inDialog(b, fromBob(b, "REFER", 13, "Refer-To: <sip:carol@localhost?Replaces=x%40y%3Bto-tag%3D1%3Bfrom-tag%3D2>\n")), 202)
+	h.ok(h.want(sip.NOTIFY, "bob"))
+	n = h.want(sip.NOTIFY, "bob")
+	wantFrag(t, n, "SIP/2.0 481 Replaced Dialog Not Found / terminated;reason=noresource")
 	h.ok(n)
 	// The call is still alice's and bob's.
 	wantCode(t, h.inDialog(a, fromAlice(a, "BYE", 2)), 200)
@@ -356,8 +384,7 @@ func TestTransfereeLeaves(t *testing.T) {
 func TestTransferByCaller(t *testing.T) {
 	h := newHarness(t)
 	a, b, _ := h.setup()
-	refer := strings.Replace(fromAlice(a, "REFER", 2), "Content-Length", "Refer-To: <sip:carol@localhost>\nContent-Length", 1)
-	wantCode(t, h.inDialog(a, refer), 202)
+	wantCode(t, h.inDialog(a, fromAlice(a, "REFER", 2, "Refer-To: <sip:carol@localhost>\n")), 202)
 	h.ok(h.want(sip.NOTIFY, "alice"))
 	inv := h.want(sip.INVITE, "carol")
 	if got := strings.TrimSpace(string(inv.req.Body())); got != "s=bob" || inv.req.From().Address.User != "bob" {
@@ -375,5 +402,63 @@ func TestTransferByCaller(t *testing.T) {
 		t.Fatalf("presence: %v", h.inCall)
 	}
 	wantCode(t, h.inDialog(b, fromBob(b, "BYE", 2)), 200)
+	h.ok(h.want(sip.BYE, "carol"))
+}
+
+// TestAttendedTransfer: alice talks to bob (call-a) and to carol (call-c),
+// and refers bob to carol replacing her dialog with carol: call-c hands
+// carol's dialog to call-a, which bridges bob and carol; alice's two legs
+// get BYE, and carol's BYE, in the dialog she always had, reaches bob.
+func TestAttendedTransfer(t *testing.T) {
+	h := newHarness(t)
+	a1, _, _ := h.setup()
+	a2, c2, _ := h.dial("call-c", "a2", "carol", "c1")
+	replaces := "call-c%3Bto-tag%3D" + a2.LocalTag + "%3Bfrom-tag%3Da2"
+	wantCode(t, h.inDialog(a1, fromAlice(a1, "REFER", 2, "Refer-To: <sip:carol@localhost?Replaces="+replaces+">\n")), 202)
+	h.ok(h.want(sip.NOTIFY, "alice"))
+	re := h.want(sip.INVITE, "bob")
+	if got := strings.TrimSpace(string(re.req.Body())); got != "s=carol" {
+		t.Fatalf("bob is re-INVITEd with %q, want carol's SDP", got)
+	}
+	h.answer(re, 200, "", "sip:bob@127.0.0.1:5002", "s=bob2\r\n")
+	h.want(sip.ACK, "bob")
+	re = h.want(sip.INVITE, "carol")
+	if got := strings.TrimSpace(string(re.req.Body())); got != "s=bob2" || re.req.CallID().Value() != c2.CallID {
+		t.Fatalf("carol is re-INVITEd in %s with %q, want bob's answer in her dialog %s", re.req.CallID().Value(), got, c2.CallID)
+	}
+	h.answer(re, 200, "", "sip:carol@127.0.0.1:5003", "s=carol2\r\n")
+	h.want(sip.ACK, "carol")
+	n := h.want(sip.NOTIFY, "alice")
+	wantFrag(t, n, "SIP/2.0 200 OK / terminated;reason=noresource")
+	h.ok(n)
+	byes := map[string]bool{}
+	for range 2 {
+		bye := h.want(sip.BYE, "alice")
+		byes[bye.req.CallID().Value()] = true
+		h.ok(bye)
+	}
+	if !byes["call-a"] || !byes["call-c"] {
+		t.Fatalf("alice's BYEs were in %v, want call-a and call-c", byes)
+	}
+	if !h.in("sip:bob@localhost") || !h.in("sip:carol@localhost") {
+		t.Fatalf("presence: %v", h.inCall)
+	}
+	wantCode(t, h.inDialog(c2, fromCallee(c2, "carol", "BYE", 2)), 200)
+	h.ok(h.want(sip.BYE, "bob"))
+}
+
+// TestAttendedTransferOfSomeoneElse: bob cannot have alice's dialog with
+// carol replaced (only its party can): 202, then 403, and both calls go on.
+func TestAttendedTransferOfSomeoneElse(t *testing.T) {
+	h := newHarness(t)
+	_, b1, _ := h.setup()
+	a2, _, _ := h.dial("call-c", "a2", "carol", "c1")
+	replaces := "call-c%3Bto-tag%3D" + a2.LocalTag + "%3Bfrom-tag%3Da2"
+	wantCode(t, h.inDialog(b1, fromBob(b1, "REFER", 2, "Refer-To: <sip:carol@localhost?Replaces="+replaces+">\n")), 202)
+	h.ok(h.want(sip.NOTIFY, "bob"))
+	n := h.want(sip.NOTIFY, "bob")
+	wantFrag(t, n, "SIP/2.0 403 Forbidden / terminated;reason=noresource")
+	h.ok(n)
+	wantCode(t, h.inDialog(a2, fromAlice(a2, "BYE", 2)), 200)
 	h.ok(h.want(sip.BYE, "carol"))
 }

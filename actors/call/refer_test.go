@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/b2bua/b2bua/actors/dialog"
 )
 
 func TestParseReferTo(t *testing.T) {
@@ -55,6 +57,27 @@ func TestParseReferTo(t *testing.T) {
 	}
 }
 
+func TestParseReplaces(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want dialog.ID
+		err  error
+	}{
+		{"abc@h;to-tag=1;from-tag=2", dialog.ID{CallID: "abc@h", LocalTag: "1", RemoteTag: "2"}, nil},
+		{"abc@h; from-tag=2 ;to-tag=1;early-only", dialog.ID{CallID: "abc@h", LocalTag: "1", RemoteTag: "2"}, nil},
+		{"abc@h;TO-TAG=1;From-Tag=2", dialog.ID{CallID: "abc@h", LocalTag: "1", RemoteTag: "2"}, nil},
+		{"abc@h", dialog.ID{}, errReferTo},
+		{"abc@h;to-tag=1", dialog.ID{}, errReferTo},
+		{";to-tag=1;from-tag=2", dialog.ID{}, errReferTo},
+		{"", dialog.ID{}, errReferTo},
+	} {
+		got, err := parseReplaces(tc.v)
+		if !errors.Is(err, tc.err) || got != tc.want {
+			t.Errorf("parseReplaces(%q) = %+v, %v; want %+v, %v", tc.v, got, err, tc.want, tc.err)
+		}
+	}
+}
+
 func TestSipfrag(t *testing.T) {
 	for _, tc := range []struct {
 		code   int
@@ -93,8 +116,9 @@ func TestByQ(t *testing.T) {
 	}
 }
 
-// FuzzReferTo: any Refer-To value parses or fails cleanly, and a target
-// it accepts is a SIP URI with a host and no headers.
+// FuzzReferTo: any Refer-To value parses or fails cleanly, a target it
+// accepts is a SIP URI with a host and no headers, and a Replaces it
+// carries parses to a whole dialog id or fails.
 func FuzzReferTo(f *testing.F) {
 	for _, s := range []string{"<sip:carol@example.com>", `"C" <sips:c@h:5061;transport=tcp>;p=1`, "sip:c@h",
 		"<sip:c@h?Replaces=a%40b%3Bto-tag%3D1>", "<tel:+1>", "<", "<sip:@>", "a, b", `"x,<y" <sip:z@h>`} {
@@ -110,6 +134,9 @@ func FuzzReferTo(f *testing.F) {
 		}
 		if s := strings.ToLower(r.uri.Scheme); s != "sip" && s != "sips" {
 			t.Fatalf("%q: scheme %q", v, r.uri.Scheme)
+		}
+		if id, err := parseReplaces(r.replaces); err == nil && (id.CallID == "" || id.LocalTag == "" || id.RemoteTag == "") {
+			t.Fatalf("%q: Replaces %+v", v, id)
 		}
 	})
 }
