@@ -38,6 +38,9 @@ var (
 	// errReferState answers a REFER outside an established call (early
 	// dialog, call ending): 403.
 	errReferState = status.New(status.Forbidden, "Transfer Not Allowed Now")
+	// errReferForeign answers a REFER from a party of another domain to a
+	// target of another domain: 403.
+	errReferForeign = status.New(status.Forbidden, "Transfer Out Not Allowed")
 	// errTransferring answers a REFER while a transfer is in progress (RFC
 	// 3515 allows one subscription at a time here): 491.
 	errTransferring = status.New(status.RequestPending, "Transfer In Progress")
@@ -119,6 +122,12 @@ func (c *Call) refer(sc *shard.Context, from *legRef, ev *event) {
 		return
 	}
 	aor, err := c.targetOf(&rt.uri)
+	if err == nil && aor == "" && rt.replaces == "" && c.aorOf(from) == "" {
+		// A REFER is authorised by its dialog alone: a party of another
+		// domain must not make us call out through the outbound proxy.
+		fail(errReferForeign)
+		return
+	}
 	x := &transfer{referrer: from, transferee: y, target: rt, aor: aor}
 	c.xfer.cur = x
 	sc.Send(from.pid, &reply{op: ev.op, code: status.Accepted, reason: status.Reason(status.Accepted)})

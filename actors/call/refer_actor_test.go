@@ -47,6 +47,7 @@ type harness struct {
 	mu      sync.Mutex
 	inCall  map[string]map[string]bool // aor -> call-ids in, as the presentity counts them
 	backlog []sent
+	proxy   string // Config.Outbound
 }
 
 var contacts = map[string]string{
@@ -54,12 +55,16 @@ var contacts = map[string]string{
 	"sip:carol@localhost": "sip:carol@127.0.0.1:5003",
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, "") }
+
+// newHarnessWith is newHarness with an outbound proxy.
+func newHarnessWith(t *testing.T, proxy string) *harness {
 	sys := actor.NewActorSystem(actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	h := &harness{t: t, sys: sys, port: &fakePort{ch: make(chan sent, 64)}, dialogs: dialog.NewRegistry(sys.Root), inCall: map[string]map[string]bool{}}
 	conf := call.DefaultConfig()
-	conf.Shards = 1
+	conf.Shards, conf.Outbound = 1, proxy
+	h.proxy = proxy
 	tree, err := shard.Start(sys, zaptest.NewLogger(t), "calls", 5*time.Second, call.Spec(call.Deps{
 		Log: zaptest.NewLogger(t), Config: conf, Port: h.port, Dialogs: h.dialogs,
 		Lookup: func(aor string, reply func([]call.Contact, error)) {
@@ -175,25 +180,31 @@ func (h *harness) setup() (a, b dialog.ID, inv sent) { return h.dial("call-a", "
 // tag btag and the SDP s=<user>.
 func (h *harness) dial(cid, atag, user, btag string) (a, b dialog.ID, inv sent) {
 	h.t.Helper()
-	raw := "INVITE sip:" + user + "@localhost SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5001;branch=z9hG4bK-" + cid + "\nFrom: <sip:alice@localhost>;tag=" + atag + "\n" +
-		"To: <sip:" + user + "@localhost>\nCall-ID: " + cid + "\nCSeq: 1 INVITE\nContact: <sip:alice@127.0.0.1:5001>\nMax-Forwards: 70\n" +
+	uri, callee, name := "sip:"+user+"@localhost", "sip:"+user+"@localhost", user
+	if u, _, ok := strings.Cut(user, "@"); ok { // another domain: through the outbound proxy
+		uri, callee, name = "sip:"+user, "", u
+	}
+	raw := "INVITE " + uri + " SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5001;branch=z9hG4bK-" + cid + "\nFrom: <sip:alice@localhost>;tag=" + atag + "\n" +
+		"To: <" + uri + ">\nCall-ID: " + cid + "\nCSeq: 1 INVITE\nContact: <sip:alice@127.0.0.1:5001>\nMax-Forwards: 70\n" +
 		"Content-Type: application/sdp\nContent-Length: 8\n\ns=alice\n"
 	m, err := sip.ParseMessage([]byte(strings.ReplaceAll(raw, "\n", "\r\n")))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	tx := &fakeTx{ch: make(chan *sip.Response, 8)}
-	h.calls.Invite(call.Key(cid, atag), &call.Invite{Request: m.(*sip.Request), Callee: "sip:" + user + "@localhost", Caller: "sip:alice@localhost",
+	h.calls.Invite(call.Key(cid, atag), &call.Invite{Request: m.(*sip.Request), Callee: callee, Caller: "sip:alice@localhost",
 		Source: "udp:127.0.0.1:5001", Contact: "sip:127.0.0.1:5060", Local: func(string) string { return "sip:127.0.0.1:5060" },
 		Target: func(u *sip.Uri) (string, error) {
-			if u.Host != "localhost" {
+			if u.Host != "localhost" && h.proxy == "" {
 				return "", call.ErrNotFound
+			} else if u.Host != "localhost" {
+				return "", nil
 			}
 			return "sip:" + u.User + "@localhost", nil
 		}, Tx: tx})
-	inv = h.want(sip.INVITE, user)
-	h.answer(inv, 200, btag, contacts["sip:"+user+"@localhost"], "s="+user+"\r\n")
-	h.want(sip.ACK, user)
+	inv = h.want(sip.INVITE, name)
+	h.answer(inv, 200, btag, contacts[callee], "s="+name+"\r\n")
+	h.want(sip.ACK, name)
 	var ok *sip.Response
 	for ok == nil {
 		select {
@@ -461,4 +472,24 @@ func TestAttendedTransferOfSomeoneElse(t *testing.T) {
 	h.ok(n)
 	wantCode(t, h.inDialog(a2, fromAlice(a2, "BYE", 2)), 200)
 	h.ok(h.want(sip.BYE, "carol"))
+}
+
+// TestTransferOutThroughTheProxy: a local transferor may send the call to
+// another domain (through the outbound proxy: the target's URI as
+// Request-URI, the proxy as Route); a party of another domain may not.
+func TestTransferOutThroughTheProxy(t *testing.T) {
+	h := newHarnessWith(t, "sip:127.0.0.1:5099")
+	_, b, _ := h.setup()
+	wantCode(t, h.inDialog(b, fromBob(b, "REFER", 2, "Refer-To: <sip:dave@example.net>\n")), 202)
+	h.ok(h.want(sip.NOTIFY, "bob"))
+	inv := h.want(sip.INVITE, "dave")
+	if r := inv.req.GetHeader("Route"); r == nil || r.Value() != "<sip:127.0.0.1:5099;lr>" || inv.req.Destination() != "127.0.0.1:5099" {
+		t.Fatalf("the INVITE out does not go through the proxy:\n%s", inv.req)
+	}
+	h.answer(inv, 486, "d1", "", "")
+	h.ok(h.want(sip.NOTIFY, "bob"))
+
+	// dave, now reached through the proxy, asks to transfer alice out.
+	_, d, _ := h.dial("call-d", "a3", "dave@example.net", "d2")
+	wantCode(t, h.inDialog(d, fromCallee(d, "dave", "REFER", 2, "Refer-To: <sip:eve@example.org>\n")), 403)
 }
