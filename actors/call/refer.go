@@ -56,6 +56,7 @@ type transfer struct {
 	groups     [][]Contact
 	forks      []*legRef
 	finals     []*sip.Response
+	timer      *time.Timer
 	ringing    bool // the 180 went to X
 	gone       bool // X hung up (BYE) during the transfer
 }
@@ -84,8 +85,22 @@ type referLooked struct {
 }
 
 // transferNoAnswer fires when the transfer target rang for
-// Config.NoAnswer.
+// Config.NoAnswer (or the other call of an attended transfer did not
+// answer).
 type transferNoAnswer struct{ x *transfer }
+
+// arm starts the transfer's own timer: not the call's (shard.Context has
+// one timer per entity, which the call keeps for itself).
+func (x *transfer) arm(sc *shard.Context, d time.Duration) {
+	root, self := sc.ActorSystem().Root, sc.Self()
+	x.timer = time.AfterFunc(d, func() { root.Send(self, &transferNoAnswer{x: x}) })
+}
+
+func (x *transfer) disarm() {
+	if x.timer != nil {
+		x.timer.Stop()
+	}
+}
 
 // refer serves a REFER from leg from (an evRequest).
 func (c *Call) refer(sc *shard.Context, from *legRef, ev *event) {
@@ -203,7 +218,7 @@ func (c *Call) referLooked(sc *shard.Context, m *referLooked) {
 // transferContacts forks the transfer to cs by q, as the first INVITE.
 func (c *Call) transferContacts(sc *shard.Context, x *transfer, cs []Contact) {
 	x.groups = byQ(cs)
-	sc.SetTimer(time.Now().Add(c.conf.NoAnswer), &transferNoAnswer{x: x})
+	x.arm(sc, c.conf.NoAnswer)
 	c.transferGroup(sc, x)
 }
 
@@ -350,6 +365,7 @@ func (c *Call) track(l *legRef, ev *event) {
 // transfer is in progress.
 func (c *Call) transferEvent(sc *shard.Context, x *transfer, l *legRef, ev *event) {
 	if c.over { // the call ended meanwhile (Y hung up): the forks were told to hang up
+		x.disarm()
 		switch ev.kind {
 		case evEnded:
 			l.ended = true
@@ -407,7 +423,7 @@ func (c *Call) transferFailed(sc *shard.Context, x *transfer, code int, reason s
 		return
 	}
 	c.xfer.cur = nil
-	sc.StopTimer()
+	x.disarm()
 	c.hangForks(sc, x, nil)
 	c.notify(sc, x, code, reason, true)
 	c.log.Info("call transfer failed", zap.String("call_id", c.callID), zap.Int("status", code))
@@ -421,7 +437,7 @@ func (c *Call) transferFailed(sc *shard.Context, x *transfer, code int, reason s
 // description, and the new leg takes X's place.
 func (c *Call) transferred(sc *shard.Context, x *transfer, l *legRef, res *sip.Response) {
 	c.xfer.cur = nil
-	sc.StopTimer()
+	x.disarm()
 	c.hangForks(sc, x, l)
 	if c.xfer.after == nil {
 		c.xfer.after = map[uint64]afterOp{}

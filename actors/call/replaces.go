@@ -96,7 +96,7 @@ func (c *Call) attended(sc *shard.Context, x *transfer, id dialog.ID) {
 	}
 	c.nextOp++
 	x.id = c.nextOp
-	sc.SetTimer(time.Now().Add(replacedWait), &transferNoAnswer{x: x})
+	x.arm(sc, replacedWait)
 	sc.Send(pid, &replace{to: sc.Self(), id: x.id, who: c.aorOf(x.referrer)})
 }
 
