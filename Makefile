@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzPresenceRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzClientResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzBranch$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./actors/call -run '^$$' -fuzz '^FuzzReferTo$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/presence -run '^$$' -fuzz '^FuzzDecodeRecords$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/messaging -run '^$$' -fuzz '^FuzzDecodeBox$$' -fuzztime $(FUZZTIME)
@@ -50,6 +51,8 @@ fuzz:
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecodeWatcherInfo$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSubscriptionState$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzPeerRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSDPDirection$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzDTMFRelay$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -118,15 +118,22 @@ type legStart struct {
 	contact Contact      // uac: where to call
 	req     *sip.Request // uac: our INVITE, built by the call
 	d       dlg          // uac: the dialog the INVITE starts
+	resume  *handedOver  // a dialog another call handed over (replaces.go)
 }
 
 // ackTimeout fires when the ACK of a 2xx we sent did not come.
 type ackTimeout struct{}
 
 // start sets the leg up and begins: leg A owns its dialog at once, a leg B
-// sends its INVITE.
+// sends its INVITE, and a dialog handed over by another call (replaces.go)
+// is owned at once too.
 func (l *leg) start(ctx actor.Context, s *legStart) {
 	l.role = s.role
+	if s.resume != nil {
+		l.resume(s.resume)
+		l.register()
+		return
+	}
 	switch s.role {
 	case uas:
 		l.initUAS(s.inv)
@@ -173,6 +180,11 @@ func (l *leg) Receive(ctx actor.Context) {
 		l.call, l.self = ctx.Parent(), actor.NewPID(ctx.Self().Address, ctx.Self().Id)
 	case *legStart:
 		l.start(ctx, msg)
+	case *replace: // another call's attended transfer names our dialog
+		msg.leg = l.self
+		ctx.Send(l.call, msg)
+	case *handover:
+		l.handover(ctx, msg)
 	case *respond:
 		l.respond(ctx, msg)
 	case *send:
