@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecodeWatcherInfo$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSubscriptionState$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzPeerRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSDPDirection$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzDTMFRelay$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -210,7 +210,7 @@ func TestCommandLineUsage(t *testing.T) {
 		want string
 	}{
 		{"no identity", []string{"register"}, "sipua: no identity: set --id"},
-		{"unknown command", []string{"--id", "sip:a@x", "call"}, `sipua: unknown command "call"`},
+		{"unknown command", []string{"--id", "sip:a@x", "dial"}, `sipua: unknown command "dial"`},
 		{"unknown flag", []string{"--id", "sip:a@x", "register", "--loud"}, "sipua: unknown flag: --loud"},
 		{"bad timeout", []string{"--id", "sip:a@x", "--timeout", "0s", "register"}, "sipua: --timeout must be positive"},
 		{"register takes no arguments", []string{"--id", "sip:a@x", "register", "bob"}, `sipua: unexpected argument "bob"`},
@@ -219,6 +219,13 @@ func TestCommandLineUsage(t *testing.T) {
 		{"watch nobody", []string{"--id", "sip:a@x", "watch"}, "sipua: missing target to watch"},
 		{"message without text", []string{"--id", "sip:a@x", "message", "bob"}, "sipua: missing target and text"},
 		{"p2p needs a URI", []string{"--id", "sip:a@x", "p2p", "message", "bob", "hi"}, "peer to peer wants a SIP URI"},
+		{"call nobody", []string{"--id", "sip:a@x", "call"}, "sipua: missing target"},
+		{"call two", []string{"--id", "sip:a@x", "call", "bob", "carol"}, `sipua: unexpected argument "carol"`},
+		{"bad dtmf", []string{"--id", "sip:a@x", "call", "bob", "--dtmf", "12x"}, `'x' is not a DTMF digit`},
+		{"negative duration", []string{"--id", "sip:a@x", "call", "bob", "--duration", "-1s"}, "--duration must not be negative"},
+		{"reject 200", []string{"--id", "sip:a@x", "answer", "--reject", "200"}, "--reject 200: want a status from 300 to 699"},
+		{"answer takes no arguments", []string{"--id", "sip:a@x", "answer", "bob"}, `sipua: unexpected argument "bob"`},
+		{"p2p call needs a URI", []string{"--id", "sip:a@x", "p2p", "call", "bob"}, "peer to peer wants a SIP URI"},
 		{"token conflict", []string{"--id", "sip:a@x", "--token", "t", "--token-url", "http://h/", "register"}, "exclude each other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

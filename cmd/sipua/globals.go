@@ -11,12 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
 
 	"github.com/b2bua/b2bua/auth/users"
+	"github.com/b2bua/b2bua/sip/siplog"
 	"github.com/b2bua/b2bua/sip/ua"
 )
 
@@ -228,6 +230,10 @@ const (
 // are left to Register (c.reg) so that a token source logs in once.
 func (g *globals) newPeer(mode peerMode, c creds, forRegister bool, extra ...ua.Option) (*ua.Peer, error) {
 	log := g.logger()
+	// What sipgo logs on its package-wide logger (a TCP connection's
+	// reference count, a late response) goes through ours too, never raw
+	// to stderr: an error stays one line.
+	sip.SetDefaultLogger(siplog.New(log))
 	opts := []ua.Option{ua.WithUserAgent("sipua"), ua.WithTransactionTimeout(g.timeout)}
 	if mode == viaServer {
 		opts = append(opts, ua.WithServer(g.server))

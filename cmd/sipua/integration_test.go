@@ -201,7 +201,9 @@ func startSipua(t *testing.T, args ...string) *background {
 		close(b.exited)
 	}()
 	t.Cleanup(func() {
-		if b.cmd.ProcessState == nil {
+		select { // not ProcessState: Wait writes it on the reader goroutine
+		case <-b.exited:
+		default:
 			_ = b.cmd.Process.Kill()
 			<-b.exited
 		}
@@ -393,5 +395,124 @@ func TestCtrlCUnregisters(t *testing.T) {
 	r := sipua(t, "", "--id", "sip:alice@localhost", "--server", s.udp, "message", "carol", "still there?")
 	if r.code != 0 || (r.stdout != "stored for later delivery") {
 		t.Fatalf("message after Ctrl-C: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestPeerToPeerCall: `p2p call` to a `p2p answer`: rings, is answered,
+// sends DTMF and hangs up after --duration; and a rejected call is an
+// error with the status.
+func TestPeerToPeerCall(t *testing.T) {
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			port := freeUDPPort(t)
+			bobURI := fmt.Sprintf("sip:bob@127.0.0.1:%d", port)
+			target := bobURI
+			if network == "tcp" {
+				target += ";transport=tcp"
+			}
+			alice := []string{"--id", "sip:alice@127.0.0.1", "--listen", network + ":127.0.0.1:0"}
+			listen := fmt.Sprintf("%s:127.0.0.1:%d", network, port)
+
+			bob := startSipua(t, "--id", bobURI, "--listen", listen, "p2p", "answer", "--after", "300ms")
+			bob.waitLine(t, "waiting for a call")
+			r := sipua(t, "", append(alice, "p2p", "call", target, "--duration", "500ms", "--dtmf", "12#")...)
+			if r.code != 0 || r.stdout != "ringing\nanswered\nsent dtmf 12#\nended" {
+				t.Fatalf("call: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			bob.waitLine(t, "call from sip:alice@127.0.0.1")
+			bob.waitLine(t, "answered")
+			for _, d := range []string{"dtmf 1", "dtmf 2", "dtmf #", "ended"} {
+				bob.waitLine(t, d)
+			}
+			<-bob.exited
+			if bob.code != 0 {
+				t.Fatalf("answer: exit %d, stderr %s", bob.code, bob.stderr)
+			}
+
+			busy := startSipua(t, "--id", bobURI, "--listen", listen, "p2p", "answer", "--reject", "486")
+			busy.waitLine(t, "waiting for a call")
+			sipua(t, "", append(alice, "p2p", "call", target)...).oneLineError(t, exitError, "sipua: call "+target+": 486 Busy Here")
+			busy.waitLine(t, "rejected 486")
+			<-busy.exited
+			if busy.code != 0 {
+				t.Fatalf("answer --reject: exit %d, stderr %s", busy.code, busy.stderr)
+			}
+		})
+	}
+}
+
+// TestCallThroughServer: alice `call bob` through the b2bua while bob runs
+// `answer`: ringing, answered, DTMF across the B2BUA, hang-up after
+// --duration seen by bob; then a rejected call, and a call to nobody.
+func TestCallThroughServer(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	alice := []string{"--id", "sip:alice@localhost", "--server", s.udp}
+	bob := []string{"--id", "sip:bob@localhost", "--server", s.udp}
+
+	b := startSipua(t, append(bob, "answer", "--after", "300ms")...)
+	b.waitLine(t, "waiting for a call")
+	r := sipua(t, "", append(alice, "call", "bob", "--duration", "1s", "--dtmf", "12")...)
+	if r.code != 0 || r.stdout != "ringing\nanswered\nsent dtmf 12\nended" {
+		t.Fatalf("call: exit %d, stdout %q, stderr %q\nserver: %s", r.code, r.stdout, r.stderr, s.logs)
+	}
+	b.waitLine(t, "call from sip:alice@localhost")
+	for _, l := range []string{"answered", "dtmf 1", "dtmf 2", "ended"} {
+		b.waitLine(t, l)
+	}
+	<-b.exited
+	if b.code != 0 {
+		t.Fatalf("answer: exit %d, stderr %s", b.code, b.stderr)
+	}
+
+	busy := startSipua(t, append(bob, "answer", "--reject", "486")...)
+	busy.waitLine(t, "waiting for a call")
+	sipua(t, "", append(alice, "call", "bob")...).oneLineError(t, exitError, "sipua: call bob: 486")
+	busy.waitLine(t, "rejected 486")
+	<-busy.exited
+
+	r = sipua(t, "", append(alice, "call", "nobody")...)
+	if r.code != exitError || !strings.HasPrefix(r.stderr, "sipua: call nobody: 4") {
+		t.Fatalf("call nobody: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestCallWithDigestAndCancel: through a server that wants Digest, the
+// INVITE is challenged and sent again with the credentials; a wrong
+// password exits 3; Ctrl-C while it rings cancels the call (CANCEL
+// through the b2bua), which the callee sees.
+func TestCallWithDigestAndCancel(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "--auth", "digest")
+	for _, u := range []string{"alice", "bob"} {
+		add := exec.Command(serverBin, "user", "add", u, "--password-stdin", "--data", dir, "--http", s.http)
+		add.Stdin = strings.NewReader("pw-" + u + "\n")
+		if out, err := add.CombinedOutput(); err != nil {
+			t.Fatalf("b2bua user add %s: %v\n%s", u, err, out)
+		}
+	}
+	alice := []string{"--id", "sip:alice@localhost", "--server", s.udp, "--user", "alice"}
+	bob := []string{"--id", "sip:bob@localhost", "--server", s.udp, "--user", "bob", "--password", "pw-bob"}
+
+	b := startSipua(t, append(bob, "answer")...)
+	b.waitLine(t, "waiting for a call")
+	r := sipua(t, "pw-alice\n", append(alice, "call", "bob", "--duration", "300ms")...)
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "answered\nended") {
+		t.Fatalf("call with digest: exit %d, stdout %q, stderr %q\nserver: %s", r.code, r.stdout, r.stderr, s.logs)
+	}
+	b.waitLine(t, "ended")
+	<-b.exited
+
+	sipua(t, "wrong\n", append(alice, "call", "bob")...).oneLineError(t, exitAuth, "sipua: call bob: ")
+
+	b = startSipua(t, append(bob, "answer", "--after", "20s")...)
+	b.waitLine(t, "waiting for a call")
+	a := startSipua(t, append(alice, "--password", "pw-alice", "call", "bob")...)
+	a.waitLine(t, "ringing")
+	b.waitLine(t, "call from sip:alice@localhost")
+	a.interrupt(t)
+	b.waitLine(t, "cancelled by the caller")
+	<-b.exited
+	if b.code != 0 {
+		t.Fatalf("answer: exit %d, stderr %s", b.code, b.stderr)
 	}
 }

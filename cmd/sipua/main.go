@@ -38,10 +38,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "sipua",
-		Short: "A terminal SIP client: register, presence, watch, messages, peer to peer",
+		Short: "A terminal SIP client: register, presence, watch, messages, calls, peer to peer",
 		Long: "sipua is a terminal SIP client on the b2bua client SDK (sip/ua). Through a server it registers,\n" +
-			"publishes its presence, watches buddies and sends messages; with `sipua p2p` it does the same\n" +
-			"without a server, answering SUBSCRIBE and OPTIONS itself.\n\n" +
+			"publishes its presence, watches buddies, sends messages and places and answers calls (signalling\n" +
+			"only); with `sipua p2p` it does the same without a server, answering SUBSCRIBE, OPTIONS and\n" +
+			"INVITE itself.\n\n" +
 			"Exit codes: 0 success (Ctrl-C ends the long-running commands with 0), 1 error,\n" +
 			"2 usage (bad flag or argument), 3 authentication refused.",
 		SilenceUsage:  true,
@@ -55,6 +56,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		},
 	}
 	g.addFlags(root)
-	root.AddCommand(newRegisterCmd(g), newPresenceCmd(g), newWatchCmd(g), newMessageCmd(g), newListenCmd(g), newP2PCmd(g))
+	root.AddCommand(newRegisterCmd(g), newPresenceCmd(g), newWatchCmd(g), newMessageCmd(g), newListenCmd(g),
+		newCallCmd(g), newAnswerCmd(g), newP2PCmd(g))
 	return root
 }

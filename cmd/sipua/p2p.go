@@ -13,12 +13,12 @@ import (
 func newP2PCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "p2p",
-		Short: "Presence and messages peer to peer, without a server",
+		Short: "Presence, messages and calls peer to peer, without a server",
 		Long: "p2p talks to other peers directly: targets are SIP URIs with the peer's address, e.g.\n" +
 			"sip:bob@127.0.0.1:5070. --server and the credentials flags are not used.",
 		Args: noArgs,
 	}
-	cmd.AddCommand(newP2PServeCmd(g), newP2PWatchCmd(g), newP2PMessageCmd(g))
+	cmd.AddCommand(newP2PServeCmd(g), newP2PWatchCmd(g), newP2PMessageCmd(g), newP2PCallCmd(g), newP2PAnswerCmd(g))
 	return cmd
 }
 

@@ -1,6 +1,6 @@
 // Package ua is the client SDK of the B2BUA: a SIP peer that registers,
-// publishes and watches presence, and exchanges messages, in a few lines of
-// Go.
+// publishes and watches presence, exchanges messages and places and
+// answers calls, in a few lines of Go.
 //
 // A Peer is one identity (sip:alice@example.com) on one local listener
 // (UDP or TCP, port 0 allowed). It works in two modes with the same API:
@@ -44,9 +44,24 @@
 // dropped, never the latest, so a slow reader skips intermediate states
 // but always ends up with the current one.
 //
-// Close ends everything cleanly: unSUBSCRIBE, PUBLISH Expires: 0 and
-// REGISTER Expires: 0.
+// Calls (RFC 3261 INVITE dialogs, signalling only): Call places a call
+// through the server (with the peer's credentials) or to a peer directly,
+// and returns once it is answered and acknowledged, or with a
+// *StatusError (486, 480, 404, …); ending its ctx while it rings sends
+// CANCEL. A reliable 18x (Require: 100rel, RSeq) is acknowledged by PRACK
+// (RFC 3262). IncomingCalls yields the INVITEs to the peer, which rings
+// (180) at once; Answer sends 200 OK, again on UDP until the ACK comes
+// (RFC 3261 §13.3.1.4), Reject refuses, Cancelled reports the caller's
+// CANCEL; a full queue is answered 486. An established Call hangs up
+// (BYE), holds and resumes (re-INVITE with a=sendonly / a=sendrecv; a
+// re-INVITE that crosses ours gets 491), sends DTMF by INFO
+// (application/dtmf-relay) and yields the digits it receives; Held says
+// the other side holds us. In-dialog requests follow the remote target
+// and the route set (Record-Route), or go through the server. The SDP is
+// minimal (PCMU, PCMA, telephone-event on WithMediaPort, default 40000):
+// the SDK carries no media. Peer to peer, direct watchers see the peer
+// InCall while a call is up; through a server, the server says so.
 //
-// Calls (Call, Answer, Hangup) come with the B2BUA's calls: until then a
-// Peer answers INVITE with 405 (INVITE is not in its Allow).
+// Close ends everything cleanly: BYE for every call, unSUBSCRIBE, PUBLISH
+// Expires: 0 and REGISTER Expires: 0.
 package ua

@@ -82,3 +82,55 @@ func FuzzPeerRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSDPDirection: any body gives one of the four directions or an
+// error, and our answer to it, parsed back, says what answerDirection
+// chose.
+func FuzzSDPDirection(f *testing.F) {
+	for _, dir := range []string{dirSendRecv, dirSendOnly, dirRecvOnly, dirInactive} {
+		f.Add(buildSDP("127.0.0.1", 40000, 1, 1, dir))
+	}
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"))
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\na=sendonly\r\nm=video 4000 RTP/AVP 96\r\nm=audio 0 RTP/AVP 0\r\n"))
+	f.Add([]byte("v=0\r\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		dir, err := sdpDirection(body)
+		if err != nil {
+			return
+		}
+		switch dir {
+		case dirSendRecv, dirSendOnly, dirRecvOnly, dirInactive:
+		default:
+			t.Fatalf("direction %q", dir)
+		}
+		for _, holding := range []bool{false, true} {
+			want := answerDirection(dir, holding)
+			got, err := sdpDirection(buildSDP("192.0.2.1", 40000, 7, 2, want))
+			if err != nil || got != want {
+				t.Fatalf("answer to %q (holding %v): %q, %v; want %q", dir, holding, got, err, want)
+			}
+		}
+	})
+}
+
+// FuzzDTMFRelay: a body that parses gives a valid digit and duration, and
+// the body we would send for it parses back to the same.
+func FuzzDTMFRelay(f *testing.F) {
+	for _, s := range []string{"Signal=5\r\nDuration=160\r\n", "signal= 11\nduration=100", "Signal=a", "Signal=55\r\n",
+		"Duration=-1\r\nSignal=#", "Signal=\r\n", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d, ms, ok := parseDTMFRelay(body)
+		if !ok {
+			return
+		}
+		if !validDigit(d) || ms < 0 {
+			t.Fatalf("%q: digit %q, %d ms", body, d, ms)
+		}
+		d2, ms2, ok := parseDTMFRelay(formatDTMFRelay(d, ms))
+		if !ok || d2 != d || ms2 != ms {
+			t.Fatalf("%q: round trip %q %d, want %q %d", body, d2, ms2, d, ms)
+		}
+	})
+}

@@ -221,7 +221,7 @@ func (p *Peer) notify(ctx context.Context, dw *directWatcher) {
 	switch sub {
 	case SubActive:
 		req.AppendHeader(sip.NewHeader("Subscription-State", "active;expires="+secs))
-		body = p.ownState().Document(p.aor.String()).Marshal()
+		body = p.directState().Document(p.aor.String()).Marshal()
 	case SubPending:
 		req.AppendHeader(sip.NewHeader("Subscription-State", "pending;expires="+secs))
 	default:
@@ -252,11 +252,21 @@ func (p *Peer) notify(ctx context.Context, dw *directWatcher) {
 // notifyBodyOnEnd is the state a final NOTIFY carries: Offline when the
 // peer goes away, else its state.
 func (p *Peer) notifyBodyOnEnd(reason string) []byte {
-	st := p.ownState()
+	st := p.directState()
 	if reason == "deactivated" || reason == "noresource" {
 		st.Status = pidf.StatusOffline
 	}
 	return st.Document(p.aor.String()).Marshal()
+}
+
+// directState is what direct watchers see: the peer's state, InCall
+// while a call is up (through a server, the server says so instead).
+func (p *Peer) directState() pidf.State {
+	st := p.ownState()
+	if p.InCall() && st.Status != pidf.StatusOffline {
+		st.Status = pidf.StatusInCall
+	}
+	return st
 }
 
 // notifyDirect sends every active direct watcher the current state.

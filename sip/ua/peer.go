@@ -62,6 +62,7 @@ type Peer struct {
 	regs  registrations // register.go
 	inbox inbox         // message.go
 	pres  presenceState // presence.go, watch.go, p2p.go
+	calls calls         // call.go, call_out.go, call_in.go
 }
 
 // io is what Close closes of the listener.
@@ -84,6 +85,8 @@ type config struct {
 	api       string        // base URL of the server's HTTP API (winfo.go)
 	// publishExpires, subscribeExpires: the lifetimes asked (presence.go, watch.go).
 	publishExpires, subscribeExpires time.Duration
+	// mediaPort is the RTP port of our SDP (call.go); the SDK sends no media.
+	mediaPort int
 }
 
 // Option configures a Peer.
@@ -117,6 +120,11 @@ func WithKeepalive(d time.Duration) Option { return func(c *config) { c.keepaliv
 
 // WithTransactionTimeout bounds one request's transaction (default 10 s).
 func WithTransactionTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithMediaPort sets the RTP port the peer's SDP offers and answers
+// carry (default 40000). The SDK does signalling only: an application
+// that sends media listens on this port itself.
+func WithMediaPort(port int) Option { return func(c *config) { c.mediaPort = port } }
 
 // Decision is a peer-to-peer watch authorization.
 type Decision int
@@ -164,7 +172,7 @@ func New(identity, listen string, log *zap.Logger, opts ...Option) (*Peer, error
 	}
 	aor = sip.Uri{Scheme: "sip", User: aor.User, Host: aor.Host, Port: aor.Port}
 	c := config{userAgent: "b2bua-ua", heartbeat: 30 * time.Second, offlineAfter: 90 * time.Second,
-		keepalive: 25 * time.Second, timeout: 10 * time.Second}
+		keepalive: 25 * time.Second, timeout: 10 * time.Second, mediaPort: defaultMediaPort}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -194,7 +202,8 @@ func (p *Peer) start(addr string) error {
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(p.conf.userAgent), sipgo.WithUserAgentHostname(p.aor.Host),
 		sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(p.readFilter), sip.WithTransportLayerLogger(sl)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl),
+			sip.WithTransactionLayerUnhandledResponseHandler(p.unhandledResponse)))
 	if err != nil {
 		return fmt.Errorf("ua: %w", err)
 	}
@@ -229,13 +238,15 @@ func (p *Peer) start(addr string) error {
 		return fmt.Errorf("ua: %w", err)
 	}
 	p.ua, p.srv, p.client = ua, srv, client
-	for _, m := range []sip.RequestMethod{sip.MESSAGE, sip.NOTIFY, sip.SUBSCRIBE, sip.OPTIONS, sip.INFO, sip.BYE} {
+	for _, m := range []sip.RequestMethod{sip.MESSAGE, sip.NOTIFY, sip.SUBSCRIBE, sip.OPTIONS,
+		sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.UPDATE, sip.INFO, sip.PRACK} {
 		srv.OnRequest(m, p.dispatch)
 	}
 	p.handle(sip.OPTIONS, p.answerOptions)
 	p.initRegistrations()
 	p.initInbox()
 	p.initPresence()
+	p.initCalls()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -247,6 +258,22 @@ func (p *Peer) start(addr string) error {
 		p.awaitServing()
 	}
 	return nil
+}
+
+// unhandledResponse notes a response no transaction waits for: a
+// retransmission, or a provisional that sipgo's goroutines delivered after
+// the final response. sipgo would log it on the process's default logger.
+func (p *Peer) unhandledResponse(res *sip.Response) {
+	if ce := p.log.Check(zap.DebugLevel, "response without a transaction"); ce != nil {
+		ce.Write(zap.Int("status", res.StatusCode), zap.String("call_id", callIDOf(res)))
+	}
+}
+
+func callIDOf(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
 }
 
 // readFilter drops the requests a closing peer reads (see Close); the
@@ -311,6 +338,9 @@ func (p *Peer) dispatch(req *sip.Request, tx sip.ServerTransaction) {
 				h.(func(*sip.Request, sip.ServerTransaction))(req, tx)
 				return
 			}
+			if req.Method == sip.ACK { // an ACK is never answered
+				return
+			}
 			if req.Method != sip.MESSAGE {
 				p.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 				return
@@ -330,7 +360,7 @@ func (p *Peer) dispatch(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // allow is what the peer serves (RFC 3261 §20.5).
-const allow = "OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, INFO, BYE"
+const allow = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, PRACK, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH"
 
 // answerOptions answers an OPTIONS (a heartbeat or capability probe).
 func (p *Peer) answerOptions(req *sip.Request, tx sip.ServerTransaction) {
@@ -383,9 +413,9 @@ func (p *Peer) goLoop(f func()) bool {
 	return true
 }
 
-// Close ends every subscription, publication and registration cleanly
-// (unSUBSCRIBE, PUBLISH Expires: 0, REGISTER Expires: 0, each bounded by
-// ctx), then stops the listener. It is safe to call more than once.
+// Close hangs up every call (BYE), then ends every subscription,
+// publication and registration cleanly (unSUBSCRIBE, PUBLISH Expires: 0,
+// REGISTER Expires: 0), each bounded by ctx, then stops the listener. It is safe to call more than once.
 func (p *Peer) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -396,6 +426,7 @@ func (p *Peer) Close(ctx context.Context) error {
 	closing := p.closing
 	p.closing = nil
 	p.mu.Unlock()
+	p.hangupAll(ctx) // first: a BYE still goes through the registration's server
 	for i := len(closing) - 1; i >= 0; i-- {
 		closing[i](ctx)
 	}
