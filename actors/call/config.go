@@ -44,8 +44,8 @@ type Config struct {
 	// Shards of the kind.
 	Shards int `yaml:"shards"`
 	// TestShortTimers lifts the 90 s floor of MinSE (RFC 4028 §4) so the
-	// integration tests can see a session expire in seconds. Not for
-	// production; undocumented on purpose.
+	// integration tests can see a session expire in seconds. For tests
+	// only (the README says so).
 	TestShortTimers bool `yaml:"test_short_timers"`
 }
 

@@ -209,6 +209,8 @@ func (l *leg) Receive(ctx actor.Context) {
 		l.result(ctx, msg)
 	case *prackWith:
 		l.prackWith(ctx, msg.body)
+	case *reAckTimeout:
+		l.reAckExpired(ctx, msg)
 	case *relRetransmit:
 		l.retransmitReliable(ctx, msg)
 	case *sessionTick:

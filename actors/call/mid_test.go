@@ -496,3 +496,29 @@ func TestCallUpdateWhileOfferPending(t *testing.T) {
 		t.Fatalf("UPDATE during our re-INVITE's offer: %d %v", r.Code, r.Headers)
 	}
 }
+
+// TestCallReinviteDelayedOfferNoAnswer: the caller never ACKs our 2xx
+// offer with an answer: leg B ACKs bare after the ACK timeout and hangs
+// up, and so does the call.
+func TestCallReinviteDelayedOfferNoAnswer(t *testing.T) {
+	c := testConfig()
+	c.AckTimeout = 200 * time.Millisecond
+	h := newHarness(t, c)
+	a := h.call()
+	b := a.answered(t)
+	a.send(a.request(sip.INVITE, noBody()))
+	inv := h.port.wait(t, sip.INVITE, 2)
+	inv.Final(200, withBody(answerSDP))
+	ack := h.port.wait(t, sip.ACK, 2)
+	if ack.Req.CSeq().SeqNo != inv.Req.CSeq().SeqNo || len(ack.Req.Body()) != 0 {
+		t.Fatalf("ACK CSeq %d body %q", ack.Req.CSeq().SeqNo, ack.Req.Body())
+	}
+	eventually(t, "BYE on leg B", func() bool {
+		for _, s := range h.port.of(sip.BYE) {
+			if s.Req.CallID().Value() == b.Req.CallID().Value() {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/sip/status"
@@ -99,9 +100,29 @@ func (l *leg) answered(ctx actor.Context, op outOp, res *sip.Response) {
 	}
 	if !op.offer && isSDP(res) {
 		l.reAck = res
+		root, self := ctx.ActorSystem().Root, l.self
+		time.AfterFunc(l.conf.ackTimeout(), func() { root.Send(self, &reAckTimeout{res: res}) })
 		return
 	}
 	l.ackFor(ctx, res.CSeq().SeqNo, nil)
+}
+
+// reAckTimeout fires when the answer for a held ACK (reAck) did not come
+// from the other leg in time.
+type reAckTimeout struct{ res *sip.Response }
+
+// reAckExpired ends a leg whose re-INVITE 2xx offer never got the other
+// leg's answer: the ACK goes bare (it must go), then BYE, as for a 2xx
+// never ACKed (RFC 3261 §13.3.1.4).
+func (l *leg) reAckExpired(ctx actor.Context, m *reAckTimeout) {
+	if l.reAck != m.res || l.state != confirmed {
+		return
+	}
+	l.reAck = nil
+	l.ackFor(ctx, m.res.CSeq().SeqNo, nil)
+	l.log.Warn("no answer for a re-INVITE's offer, ending the call", zap.String("call_id", l.d.id.CallID))
+	l.bye(ctx)
+	l.end(ctx, ErrNoAck)
 }
 
 // retryInvite sends our INVITE again after a 422 (RFC 4028 §7.4): a new

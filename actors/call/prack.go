@@ -43,6 +43,11 @@ type reliable struct {
 	timer    *time.Timer
 }
 
+// maxQueued bounds the provisionals waiting for a PRACK: a callee that
+// repeats its 180 toward a caller slow to PRACK does not grow the queue
+// without end (the latest ones are dropped; the 2xx never waits here).
+const maxQueued = 8
+
 // relRetransmit fires the retransmission of the reliable provisional
 // numbered rseq.
 type relRetransmit struct{ rseq uint32 }
@@ -55,7 +60,9 @@ func firstRSeq() uint32 { return 1 + mrand.Uint32N(1<<31) }
 func (l *leg) respondReliably(ctx actor.Context, m *respond) {
 	r := &l.rel
 	if r.pending != nil {
-		r.queue = append(r.queue, m)
+		if len(r.queue) < maxQueued {
+			r.queue = append(r.queue, m)
+		}
 		return
 	}
 	if r.rseq == 0 {

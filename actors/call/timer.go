@@ -69,7 +69,7 @@ func sessionExpires(m sip.Message) (time.Duration, string, bool) {
 	ref := ""
 	for _, p := range parts[1:] {
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if strings.EqualFold(k, "refresher") {
+		if strings.EqualFold(strings.TrimSpace(k), "refresher") {
 			ref = strings.ToLower(strings.TrimSpace(v))
 		}
 	}

@@ -128,3 +128,15 @@ func TestCallBadInputWithSIPp(t *testing.T) {
 	other.wait(t)
 	noErrors(t, p)
 }
+
+// TestCallReinviteDelayedOfferWithSIPp: a re-INVITE without SDP; the
+// callee's 2xx offer reaches the caller, whose ACK answer reaches the
+// callee's ACK.
+func TestCallReinviteDelayedOfferWithSIPp(t *testing.T) {
+	needSIPp(t)
+	p := start(t, t.TempDir())
+	u := calleeUAS(t, p, "call_reinvite_delayed_uas.xml", "bob", 1)
+	sippCalls(t, "call_reinvite_delayed_uac.xml", p.udp, 1, 1, "-s", "bob")
+	u.wait(t)
+	noErrors(t, p)
+}
