@@ -77,10 +77,10 @@ func call(t *testing.T, p *proc, scenario, user string, extra ...string) {
 	sippCalls(t, scenario, p.udp, 1, 1, append([]string{"-inf", injection(t, "alice;"+user)}, extra...)...)
 }
 
-// noErrors fails the test when the server logged an error.
+// noErrors fails the test when the server logged an error or a panic.
 func noErrors(t *testing.T, p *proc) {
 	t.Helper()
-	if logs := p.logs.String(); strings.Contains(logs, `"level":"error"`) {
+	if logs := p.logs.String(); strings.Contains(logs, `"level":"error"`) || strings.Contains(logs, "panic") {
 		t.Fatalf("errors logged:\n%s", head(logs, 6000))
 	}
 }

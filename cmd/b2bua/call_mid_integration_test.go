@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -31,15 +30,6 @@ func calleeUAS(t *testing.T, p *proc, scenario, user string, calls int) *uas {
 	time.Sleep(300 * time.Millisecond) // SIPp binds its port
 	registerUAS(t, p.udp, user, port, 3600)
 	return u
-}
-
-// noErrors fails the test when the server logged an error or a panic.
-func noErrors(t *testing.T, p *proc) {
-	t.Helper()
-	logs := p.logs.String()
-	if strings.Contains(logs, `"level":"error"`) || strings.Contains(logs, "panic") {
-		t.Fatalf("errors logged:\n%s", head(logs, 6000))
-	}
 }
 
 // TestCallPrackWithSIPp: 100rel on both legs. The caller requires it and
