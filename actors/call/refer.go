@@ -167,8 +167,8 @@ func (c *Call) refer(sc *shard.Context, from *legRef, ev *event) {
 // targetOf resolves a transfer target: the AOR of a local user, or ""
 // for another domain when the outbound proxy takes those.
 func (c *Call) targetOf(u *sip.Uri) (string, error) {
-	if c.setup != nil && c.setup.Target != nil {
-		return c.setup.Target(u)
+	if c.setup != nil && c.setup.target != nil {
+		return c.setup.target(u)
 	}
 	if c.conf.Outbound == "" {
 		return "", ErrNotFound
@@ -303,8 +303,8 @@ func (c *Call) transferRequest(x *transfer, ct Contact) (*sip.Request, dlg, erro
 
 // local is the server's Contact URI for a transport.
 func (c *Call) local() func(string) string {
-	if c.setup != nil && c.setup.Local != nil {
-		return c.setup.Local
+	if c.setup != nil && c.setup.local != nil {
+		return c.setup.local
 	}
 	return func(string) string { return "sip:localhost" }
 }
@@ -319,11 +319,9 @@ func (c *Call) identity(l *legRef) sip.Uri {
 	case c.setup == nil:
 		return sip.Uri{Scheme: "sip", Host: "localhost"}
 	case l.pid.Equal(c.a):
-		u := c.setup.Request.From().Address
-		return *u.Clone()
+		return *c.setup.from.Clone()
 	default:
-		u := c.setup.Request.To().Address
-		return *u.Clone()
+		return *c.setup.to.Clone()
 	}
 }
 
@@ -334,7 +332,7 @@ func (c *Call) sdpOf(l *legRef) []byte {
 		return l.sdp
 	}
 	if l.pid.Equal(c.a) && c.setup != nil {
-		return c.setup.Request.Body()
+		return c.setup.body
 	}
 	return nil
 }
