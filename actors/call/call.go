@@ -1,9 +1,7 @@
 package call
 
 import (
-	"cmp"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,6 +32,7 @@ type Call struct {
 	*env
 	callID         string
 	inv            *Invite    // until A gets a final response
+	setup          *Invite    // A's INVITE, for good: a transfer's new leg is built from it
 	a              *actor.PID // leg A
 	legs           map[string]*legRef
 	order          []*legRef // forks in the order started
@@ -48,13 +47,16 @@ type Call struct {
 	ops            map[uint64]pending
 	nextOp         uint64
 	started        bool
+	xfer           referState // blind transfers (refer.go)
 }
 
 // legRef is the call's view of one leg.
 type legRef struct {
 	pid   *actor.PID
 	ended bool
-	early bool // a provisional with a tag came (an early dialog)
+	early bool    // a provisional with a tag came (an early dialog)
+	sdp   []byte  // the party's last session description (a transfer offers it)
+	who   sip.Uri // the party's address, for a leg a transfer started
 }
 
 // pending is a request relayed from one leg, waiting for the other's
@@ -119,6 +121,14 @@ func (c *Call) Receive(sc *shard.Context, msg any) {
 		c.event(sc, m)
 	case *Cancel:
 		c.cancel(sc)
+	case *replace:
+		c.replaceAsked(sc, m)
+	case *handedOver:
+		c.handedOver(sc, m)
+	case *referLooked:
+		c.referLooked(sc, m)
+	case *transferNoAnswer:
+		c.transferTimeout(sc, m)
 	case *noAnswer:
 		if !c.answered && !c.over {
 			c.log.Debug("no answer", zap.String("call_id", c.callID))
@@ -137,7 +147,7 @@ func (c *Call) invite(sc *shard.Context, m *Invite) {
 	if !m.Claim() {
 		return
 	}
-	c.started, c.inv, c.callID = true, m, m.Request.CallID().Value()
+	c.started, c.inv, c.setup, c.callID = true, m, m, m.Request.CallID().Value()
 	c.caller, c.callee = m.Caller, m.Callee
 	c.noOffer = len(m.Request.Body()) == 0
 	trying := sip.NewResponseFromRequest(m.Request, status.Trying, "Trying", nil)
@@ -185,16 +195,7 @@ func (c *Call) looked(sc *shard.Context, m *looked) {
 		}
 		return
 	}
-	cs := slices.Clone(m.contacts)
-	slices.SortStableFunc(cs, func(x, y Contact) int { return cmp.Compare(qOf(y), qOf(x)) })
-	for i := 0; i < len(cs); {
-		j := i + 1
-		for j < len(cs) && qOf(cs[j]) == qOf(cs[i]) {
-			j++
-		}
-		c.groups = append(c.groups, cs[i:j])
-		i = j
-	}
+	c.groups = byQ(m.contacts)
 	c.nextGroup(sc)
 }
 
@@ -333,7 +334,7 @@ func (c *Call) cancel(sc *shard.Context) {
 
 func (c *Call) event(sc *shard.Context, ev *event) {
 	l := c.legs[ev.leg.Id]
-	if l == nil {
+	if l == nil || c.referEvent(sc, l, ev) {
 		return
 	}
 	switch ev.kind {

@@ -108,6 +108,7 @@ type legStart struct {
 	contact Contact      // uac: where to call
 	req     *sip.Request // uac: our INVITE, built by the call
 	d       dlg          // uac: the dialog the INVITE starts
+	resume  *handedOver  // a dialog another call handed over (replaces.go)
 }
 
 // ackTimeout fires when the ACK of a 2xx we sent did not come.
@@ -115,6 +116,10 @@ type ackTimeout struct{}
 
 func newLeg(e *env, s legStart) *leg {
 	l := &leg{env: e, role: s.role, outOps: map[uint64]outOp{}, inbound: map[uint64]*dialog.Request{}}
+	if s.resume != nil {
+		l.resume(s.resume)
+		return l
+	}
 	switch s.role {
 	case uas:
 		l.initUAS(s.inv)
@@ -157,11 +162,16 @@ func (l *leg) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		l.call, l.self = ctx.Parent(), actor.NewPID(ctx.Self().Address, ctx.Self().Id)
-		if l.role == uas {
+		if l.role == uas || l.state == confirmed { // confirmed: handed over
 			l.register()
 		} else {
 			l.invID = l.sendReq(ctx, l.out)
 		}
+	case *replace: // another call's attended transfer names our dialog
+		msg.leg = l.self
+		ctx.Send(l.call, msg)
+	case *handover:
+		l.handover(ctx, msg)
 	case *respond:
 		l.respond(ctx, msg)
 	case *send:

@@ -28,6 +28,11 @@ type Invite struct {
 	// Local is the server's Contact URI for a transport ("udp", "tcp"):
 	// leg B's. It only reads the edge's configuration.
 	Local func(network string) string
+	// Target resolves a URI the call is asked to reach later (a REFER's
+	// Refer-To): the AOR of a local user, "" for another domain when an
+	// outbound proxy takes those, or ErrNotFound. It only reads the edge's
+	// configuration.
+	Target func(u *sip.Uri) (aor string, err error)
 	// Tx answers A's INVITE.
 	Tx ServerTx
 }

@@ -66,12 +66,18 @@ func (c *Call) legRequest(ct Contact) (*sip.Request, dlg, error) {
 func slices0(s []string) []string { return append([]string(nil), s...) }
 
 // request handles an in-dialog request from one leg: BYE ends the call
-// (the leg answered it); anything else is relayed to the other leg, whose
+// (the leg answered it), REFER transfers it (refer.go); anything else is relayed to the other leg, whose
 // answer comes back as the answer (re-INVITE, UPDATE, INFO, ...).
 func (c *Call) request(sc *shard.Context, from *legRef, ev *event) {
 	req := ev.req
-	if req.Method == sip.BYE {
-		c.end(sc)
+	switch req.Method {
+	case sip.BYE: // from a leg a transfer replaced, it ends only that leg
+		if !c.answered || from.pid.Equal(c.a) || from == c.winner {
+			c.end(sc)
+		}
+		return
+	case sip.REFER:
+		c.refer(sc, from, ev)
 		return
 	}
 	to := c.peerOf(from)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,7 +261,9 @@ func runSIPpAt(ctx context.Context, port int, scenario, target string, calls, ra
 		"-aa",
 		"-trace_err", "-error_file", files["errors"], "-trace_msg", "-message_file", files["messages"],
 		"-trace_screen", "-screen_file", files["screen"]}
-	args = append(append(args, extra...), target)
+	// extra goes first: SIPp keeps the first -key of a name, so a test
+	// can override the domain (-key domain example.net).
+	args = append(append(slices.Clone(extra), args...), target)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "sipp", args...).CombinedOutput()

@@ -33,22 +33,17 @@ func (s *Server) invite(req *sip.Request, w responder) {
 		s.fail(req, w, errNoCalls)
 		return
 	}
-	m := &call.Invite{Request: req, Source: req.Transport() + ":" + req.Source(), Contact: s.contactFor(req), Local: s.contactOf}
+	m := &call.Invite{Request: req, Source: req.Transport() + ":" + req.Source(), Contact: s.contactFor(req), Local: s.contactOf, Target: s.callTarget}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 { // RFC 3261 §16.3 step 3
 		s.fail(req, w, status.New(status.TooManyHops, status.Reason(status.TooManyHops)))
 		return
 	}
-	if s.isDomain(req.Recipient.Host) || s.isLocal(req.Recipient.Host) {
-		aor, err := s.aorAt(&req.Recipient)
-		if err != nil {
-			s.fail(req, w, err)
-			return
-		}
-		m.Callee = aor
-	} else if !s.outbound {
-		s.fail(req, w, call.ErrNotFound)
+	aor, err := s.callTarget(&req.Recipient)
+	if err != nil {
+		s.fail(req, w, err)
 		return
 	}
+	m.Callee = aor
 	if from := req.From(); from != nil && (s.isDomain(from.Address.Host) || s.isLocal(from.Address.Host)) && from.Address.User != "" {
 		m.Caller, _ = s.aorAt(&from.Address)
 	}
@@ -66,6 +61,19 @@ func (s *Server) invite(req *sip.Request, w responder) {
 		s.calls.Cancel(key)
 	})
 	s.calls.Invite(key, m)
+}
+
+// callTarget is where a call to u goes (call.Invite.Target): the AOR of a
+// user of our domain, "" for another domain when the outbound proxy takes
+// those, else call.ErrNotFound.
+func (s *Server) callTarget(u *sip.Uri) (string, error) {
+	if s.isDomain(u.Host) || s.isLocal(u.Host) {
+		return s.aorAt(u)
+	}
+	if !s.outbound {
+		return "", call.ErrNotFound
+	}
+	return "", nil
 }
 
 // contactOf is our Contact URI for a transport (call.Invite.Local).
