@@ -76,5 +76,6 @@
 // of these ends the call.
 //
 // RFC 3325 (P-Asserted-Identity) crosses only from Config.Trusted
-// sources.
+// sources. REFER (RFC 3515, RFC 3891 Replaces) has its own summary in
+// refer.go.
 package call

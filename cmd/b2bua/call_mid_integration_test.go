@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,6 +33,16 @@ func calleeUAS(t *testing.T, p *proc, scenario, user string, calls int) *uas {
 	return u
 }
 
+// serverClean fails the test when the server logged an error
+// (noErrors) or a panic.
+func serverClean(t *testing.T, p *proc) {
+	t.Helper()
+	noErrors(t, p)
+	if logs := p.logs.String(); strings.Contains(logs, "panic") {
+		t.Fatalf("panic logged:\n%s", head(logs, 6000))
+	}
+}
+
 // TestCallPrackWithSIPp: 100rel on both legs. The caller requires it and
 // PRACKs our reliable 183; the callee sends its 183 reliably and checks
 // the B2BUA's PRACK (RAck: 1 1 INVITE).
@@ -41,7 +52,7 @@ func TestCallPrackWithSIPp(t *testing.T) {
 	u := calleeUAS(t, p, "call_prack_uas.xml", "bob", 1)
 	sippCalls(t, "call_prack_uac.xml", p.udp, 1, 1, "-s", "bob")
 	u.wait(t)
-	noErrors(t, p)
+	serverClean(t, p)
 }
 
 // shortTimers is a configuration with session timers in seconds (the
@@ -63,7 +74,7 @@ func TestCallReinviteHoldWithSIPp(t *testing.T) {
 	u := calleeUAS(t, p, "call_reinvite_hold_uas.xml", "bob", 1)
 	sippCalls(t, "call_reinvite_hold_uac.xml", p.udp, 1, 1, "-s", "bob")
 	u.wait(t)
-	noErrors(t, p)
+	serverClean(t, p)
 }
 
 // TestCallUpdateInfoWithSIPp: UPDATE with SDP (a target refresh: Contact
@@ -75,7 +86,7 @@ func TestCallUpdateInfoWithSIPp(t *testing.T) {
 	u := calleeUAS(t, p, "call_update_info_uas.xml", "bob", 1)
 	sippCalls(t, "call_update_info_uac.xml", p.udp, 1, 1, "-s", "bob")
 	u.wait(t)
-	noErrors(t, p)
+	serverClean(t, p)
 }
 
 // TestCallSessionTimerWithSIPp: leg A's session (5 s, the caller
@@ -88,7 +99,7 @@ func TestCallSessionTimerWithSIPp(t *testing.T) {
 	u := calleeUAS(t, p, "call_session_timer_uas.xml", "bob", 1)
 	sippCalls(t, "call_session_timer_uac.xml", p.udp, 1, 1, "-s", "bob")
 	u.wait(t)
-	noErrors(t, p)
+	serverClean(t, p)
 }
 
 // TestCallBadInputWithSIPp: INVITEs the call refuses before forking (400
@@ -116,7 +127,7 @@ func TestCallBadInputWithSIPp(t *testing.T) {
 		t.Fatalf("the other calls: %v", err)
 	}
 	other.wait(t)
-	noErrors(t, p)
+	serverClean(t, p)
 }
 
 // TestCallReinviteDelayedOfferWithSIPp: a re-INVITE without SDP; the
@@ -128,5 +139,5 @@ func TestCallReinviteDelayedOfferWithSIPp(t *testing.T) {
 	u := calleeUAS(t, p, "call_reinvite_delayed_uas.xml", "bob", 1)
 	sippCalls(t, "call_reinvite_delayed_uac.xml", p.udp, 1, 1, "-s", "bob")
 	u.wait(t)
-	noErrors(t, p)
+	serverClean(t, p)
 }
