@@ -20,10 +20,11 @@ func main() {
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "b2bua",
-		Short: "An actor-model SIP server: a registrar with Bearer and Digest authentication",
+		Short: "An actor-model SIP server: registrar, presence, messaging and B2BUA calls with Bearer and Digest authentication",
 		Long: "b2bua is an actor-model SIP server. Built today: a registrar (RFC 3261 §10) on UDP and TCP that\n" +
-			"requires OAuth 2.0 Bearer tokens (RFC 8898) or Digest, its users service and token endpoint, the\n" +
-			"commands that manage them, and a SIP load generator. Presence, messaging and calls are not built yet.",
+			"requires OAuth 2.0 Bearer tokens (RFC 8898) or Digest, its users service and token endpoint, a presence\n" +
+			"server, store-and-forward MESSAGE, B2BUA calls (signalling; media passes through), the commands that\n" +
+			"manage them, and a SIP load generator. The media relay and clustering are not built yet.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
