@@ -65,7 +65,12 @@ func TestRootHelpDescribesWhatExists(t *testing.T) {
 			t.Errorf("root help does not list %s:\n%s", c, out)
 		}
 	}
-	for _, claim := range []string{"registrar, presence", "messaging, calls", "call control", "cluster"} {
+	for _, built := range []string{"registrar", "presence", "MESSAGE", "B2BUA calls"} {
+		if !strings.Contains(out, built) {
+			t.Errorf("root help does not say %q is built:\n%s", built, out)
+		}
+	}
+	for _, claim := range []string{"cluster", "SRTP", "relays media", "media relay"} {
 		if strings.Contains(out, claim) {
 			t.Errorf("root help claims %q, which is not built:\n%s", claim, out)
 		}
