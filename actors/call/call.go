@@ -286,6 +286,17 @@ func (c *Call) finish(sc *shard.Context) {
 			return
 		}
 	}
+	for _, err := range c.errs {
+		if errors.Is(err, outbound.ErrUnavailable) {
+			// This server could not send the INVITE (too many in flight,
+			// or shutting down): our own overload, not the callee's
+			// state. 503 with Retry-After, as the edge sheds (RFC 3261
+			// §21.5.4).
+			c.respondA(sc, &respond{code: status.ServiceUnavailable, reason: "Overloaded", headers: []sip.Header{sip.NewHeader("Retry-After", "1")}})
+			c.end(sc)
+			return
+		}
+	}
 	c.fail(sc, status.TemporarilyUnavail, "")
 }
 

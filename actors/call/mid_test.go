@@ -1,6 +1,7 @@
 package call
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/outbound"
 )
 
 // sdpV is offerSDP with origin version v and an extra attribute line.
@@ -521,4 +523,17 @@ func TestCallReinviteDelayedOfferNoAnswer(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestCallOverloadedPort: a leg B the port could not send (too many
+// INVITEs in flight) is this server's overload, not the callee's state:
+// A gets 503 with Retry-After, not 480.
+func TestCallOverloadedPort(t *testing.T) {
+	h := newHarness(t, testConfig())
+	a := h.call()
+	h.nextInvite(t).Fail(fmt.Errorf("%w: 4096 transactions in flight", outbound.ErrUnavailable))
+	res := a.tx.wait(t, 503, 1)
+	if got := header(res, "Retry-After"); got != "1" {
+		t.Fatalf("Retry-After %q, want 1", got)
+	}
 }
