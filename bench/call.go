@@ -245,7 +245,7 @@ func (c *callScenario) runPhases(ctx context.Context, e *engine, setup, main *ph
 	cr := &CallResult{Callees: c.o.Callees, UAS: c.o.UAS, Hold: c.o.Hold}
 	if c.o.UAS == "" {
 		host, _, _ := net.SplitHostPort(e.locals[0])
-		uas, err := ListenUAS(host, UASConfig{Sockets: c.o.UASSockets, SocketBuffer: e.cfg.SocketBuffer, Log: e.log})
+		uas, err := ListenUAS(net.JoinHostPort(host, "0"), UASConfig{Sockets: c.o.UASSockets, SocketBuffer: e.cfg.SocketBuffer, Log: e.log})
 		if err != nil {
 			return nil, err
 		}

@@ -46,17 +46,25 @@ type UAS struct {
 	invites, acks, byes, others atomic.Uint64
 }
 
-// ListenUAS starts a UAS with cfg.Sockets UDP sockets on host (e.g.
-// "127.0.0.1"), each on a free port. Close stops it.
-func ListenUAS(host string, cfg UASConfig) (*UAS, error) {
+// ListenUAS starts a UAS with cfg.Sockets UDP sockets: the first at addr
+// ("127.0.0.1:0" picks a free port), the others on free ports of the same
+// host. Close stops it.
+func ListenUAS(addr string, cfg UASConfig) (*UAS, error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
 	setIfZero(&cfg.Sockets, 1)
 	setIfZero(&cfg.SocketBuffer, 4<<20)
 	u := &UAS{cfg: cfg}
-	for range cfg.Sockets {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("uas: %w", err)
+	}
+	for i := range cfg.Sockets {
+		if i > 0 {
+			ua = &net.UDPAddr{IP: ua.IP, Zone: ua.Zone}
+		}
+		c, err := net.ListenUDP("udp", ua)
 		if err != nil {
 			_ = u.Close()
 			return nil, fmt.Errorf("uas: %w", err)

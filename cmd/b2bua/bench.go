@@ -63,7 +63,43 @@ func newBenchCmd() *cobra.Command {
 	for _, name := range bench.ScenarioNames() {
 		cmd.AddCommand(newScenarioCmd(name))
 	}
-	cmd.AddCommand(newEchoServerCmd())
+	cmd.AddCommand(newEchoServerCmd(), newUASServerCmd())
+	return cmd
+}
+
+// newUASServerCmd runs the call scenario's UAS on its own, so that its CPU
+// shows apart from the generator's (compare.sh --scenario call).
+func newUASServerCmd() *cobra.Command {
+	var listen string
+	var sockets int
+	var duration time.Duration
+	cmd := &cobra.Command{
+		Use:   "uas-server",
+		Short: "Run the stateless UAS of the call scenario (INVITE: 180, 200 with SDP; BYE: 200)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			uas, err := bench.ListenUAS(listen, bench.UASConfig{Sockets: sockets})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "uas-server listening on udp/%s\n", strings.Join(uas.Addrs(), ","))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, duration)
+				defer cancel()
+			}
+			<-ctx.Done()
+			err = uas.Close()
+			c := uas.Counts()
+			fmt.Fprintf(cmd.OutOrStdout(), "uas-server invites=%d acks=%d byes=%d others=%d\n", c.Invites, c.Acks, c.Byes, c.Others)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:5070", "address of the first socket (the others take free ports)")
+	cmd.Flags().IntVar(&sockets, "sockets", 1, "UDP sockets, one reader each")
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this time (default 0: at SIGINT/SIGTERM)")
 	return cmd
 }
 
