@@ -49,6 +49,8 @@ fuzz:
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecodeWatcherInfo$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSubscriptionState$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzPeerRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bench -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bench -run '^$$' -fuzz '^FuzzUASResponse$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -111,12 +111,16 @@ func (c *callScenario) validate() error {
 // phases returns the setup (REGISTER the callees) and the calls.
 func (c *callScenario) phases(e *engine) (setup, main *phase) {
 	c.base, c.now, c.st = uint64(c.o.Callees), e.now, newCallStats()
-	c.dlg = make([]callDialog, e.cfg.Concurrency)
-	// Pages of the arena the run never reaches are never touched.
-	c.arena = make([]byte, e.cfg.Concurrency*callDialogBytes)
+	c.allocDialogs(e.cfg.Concurrency)
 	main = e.newPhase(c, e.cfg.Rate, e.cfg.Duration, e.cfg.Total, c.base)
 	main.ramp, main.hold = e.cfg.Ramp, c.o.Hold
 	return e.newPhase(callRegister{c}, c.o.RegisterRate, 0, c.base, 0), main
+}
+
+// allocDialogs makes room for the dialogs of n slots. Pages of the arena
+// the run never reaches are never touched.
+func (c *callScenario) allocDialogs(n int) {
+	c.dlg, c.arena = make([]callDialog, n), make([]byte, n*callDialogBytes)
 }
 
 // callee returns the callee of caller u.
@@ -149,6 +153,9 @@ func (c *callScenario) appendInDialog(dst []byte, method string, r *Request, d *
 // dialog returns the dialog of r's slot, its buffer carved from the arena
 // on first use.
 func (c *callScenario) dialog(r *Request) *callDialog {
+	if int(r.slot) >= len(c.dlg) { // only outside a run (phases sizes them)
+		c.allocDialogs(int(r.slot) + 1)
+	}
 	d := &c.dlg[r.slot]
 	if d.buf == nil {
 		i := int(r.slot) * callDialogBytes

@@ -63,6 +63,10 @@ type CallResult struct {
 	RequestsAnswered uint64
 }
 
+// minCallsForMemory is the fewest calls up at the memory sample for which
+// BytesPerCall is reported.
+const minCallsForMemory = 1000
+
 // callStats counts the two legs of the calls; shared by the readers and
 // the sweeper.
 type callStats struct {
@@ -144,7 +148,9 @@ func (s *callStats) fill(cr *CallResult, p *phase, mem *peakSampler) {
 	}
 	cr.SampledCalls, cr.MemPeak = mem.peak()
 	cr.BytesPerCall = -1
-	if cr.SampledCalls > 0 && cr.MemBefore > 0 && cr.MemPeak > 0 {
+	// Below minCallsForMemory calls the memory's noise (a Go heap grows in
+	// steps, Kamailio keeps transactions 5 s) swamps the calls.
+	if cr.SampledCalls >= minCallsForMemory && cr.MemBefore > 0 && cr.MemPeak > 0 {
 		cr.BytesPerCall = (float64(cr.MemPeak) - float64(cr.MemBefore)) / float64(cr.SampledCalls)
 	}
 }
