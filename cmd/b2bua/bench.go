@@ -174,7 +174,7 @@ func addCallFlags(cmd *cobra.Command, f *benchFlags) {
 	fs.StringVar(&c.UAS, "uas", c.UAS, "HOST:PORT of the callees' Contact, a UAS answering INVITE and BYE "+
 		"(default empty: the generator starts its own UAS on loopback)")
 	fs.IntVar(&c.UASSockets, "uas-sockets", c.UASSockets, "sockets of the generator's own UAS")
-	fs.DurationVar(&c.Hold, "hold", c.Hold, "pause between ACK and BYE (calls up at once: about rate × hold)")
+	fs.DurationVar(&c.Hold, "hold", c.Hold, "pause between ACK and BYE; calls up at once are about rate × hold (default 0: BYE right after the ACK)")
 	fs.Float64Var(&c.RegisterRate, "register-rate", c.RegisterRate, "REGISTERs per second in the setup")
 	fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of the callees' REGISTER in seconds")
 }
