@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/b2bua/b2bua/actors/call"
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/outbound"
@@ -28,6 +29,7 @@ type Deps struct {
 	Registrar registrar.Config
 	Presence  presence.Config
 	Messaging messaging.Config
+	Calls     call.Config
 	// Users says which AORs are users of the users service (nil: none;
 	// then only AORs that ever registered can receive a MESSAGE).
 	Users messaging.Directory
@@ -91,6 +93,26 @@ func (d Deps) messaging(seen *messaging.Registered) messaging.Deps {
 // Kind is one actor kind: its spec (name, entities, store bucket,
 // supervision decider) built from the shared dependencies, and how its
 // router reaches the edge.
+func (d Deps) calls(pres *presence.Router, seen *messaging.Registered) call.Deps {
+	reg := registrar.NewRouter(d.router(registrar.Name, d.Registrar.Shards))
+	known := messaging.AnyOf{d.Users, seen}
+	cd := call.Deps{Log: d.Log, Config: d.Calls, Port: d.Outbound, Dialogs: d.Dialogs, Metrics: d.Metrics,
+		Known: func(aor string) bool { return known.Known(aor) },
+		InCall: func(aor, callID string, in bool) {
+			pres.CallStateChanged(&presence.CallStateChanged{AOR: aor, CallID: callID, InCall: in})
+		}}
+	cd.Lookup = func(aor string, reply func([]call.Contact, error)) {
+		reg.Lookup(&registrar.Lookup{AOR: registrar.AOR(aor), Reply: func(r *registrar.LookupResult) {
+			cs := make([]call.Contact, len(r.Bindings))
+			for i, b := range r.Bindings {
+				cs[i] = call.Contact{URI: b.Contact, Source: b.Source, Path: b.Path, Q: b.Q}
+			}
+			reply(cs, r.Err)
+		}})
+	}
+	return cd
+}
+
 type Kind struct {
 	Spec  shard.Spec
 	Route func(r *shard.Router, into *Routers)
@@ -120,6 +142,7 @@ func Kinds(d Deps) []Kind {
 		{presence.PresentitySpec(pd), func(r *shard.Router, rs *Routers) { rs.Presence = pres }},
 		{presence.SubscriptionSpec(pd), nil},
 		{messaging.Spec(md), func(r *shard.Router, rs *Routers) { rs.Messaging = boxes }},
+		{call.Spec(d.calls(pres, seen)), func(r *shard.Router, rs *Routers) { rs.Calls = call.NewRouter(r) }},
 	}
 }
 
@@ -133,6 +156,7 @@ type Routers struct {
 	Registrar *registrar.Router
 	Presence  *presence.Router
 	Messaging *messaging.Router
+	Calls     *call.Router
 	// Dialogs routes in-dialog requests (ACK included) to the actor that
 	// owns the dialog; kinds that establish dialogs add them there.
 	Dialogs *dialog.Registry
@@ -165,6 +189,12 @@ func Start(d Deps, kinds ...func(Deps) Kind) (*System, error) {
 		d.Messaging = messaging.DefaultConfig()
 	}
 	if err := d.Messaging.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Calls.Shards == 0 && d.Calls.NoAnswer == 0 { // not configured, as for presence
+		d.Calls = call.DefaultConfig()
+	}
+	if err := d.Calls.Validate(); err != nil {
 		return nil, err
 	}
 	sys := supervision.NewSystem(d.Log.Named("actor"))

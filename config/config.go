@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/b2bua/b2bua/actors/call"
 	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
@@ -47,6 +48,7 @@ type Config struct {
 	Registrar registrar.Config `yaml:"registrar"`
 	Presence  presence.Config  `yaml:"presence"`
 	Messaging messaging.Config `yaml:"messaging"`
+	Calls     call.Config      `yaml:"calls"`
 	Tokens    Tokens           `yaml:"tokens"`
 	// DigestAlgorithms are offered in this order, one challenge each (RFC
 	// 8760 §2.4). MD5 comes first by default, unlike auth/digest's own
@@ -122,6 +124,7 @@ func Default() Config {
 		Registrar:        registrar.DefaultConfig(),
 		Presence:         presence.DefaultConfig(),
 		Messaging:        messaging.DefaultConfig(),
+		Calls:            call.DefaultConfig(),
 		Tokens: Tokens{IdentityClaim: auth.DefaultIdentityClaim, Leeway: auth.DefaultLeeway,
 			AccessTTL: users.DefaultAccessTTL, RefreshTTL: users.DefaultRefreshTTL},
 	}
@@ -181,6 +184,9 @@ func (c *Config) Resolve() {
 	}
 	if c.Messaging.Shards == 0 {
 		c.Messaging.Shards = messaging.DefaultConfig().Shards
+	}
+	if c.Calls.Shards == 0 {
+		c.Calls.Shards = call.DefaultConfig().Shards
 	}
 	if c.Edge.MaxInFlight == 0 {
 		c.Edge.MaxInFlight = edge.DefaultConfig().MaxInFlight

@@ -91,6 +91,16 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.Presence.MinNotifyInterval }},
 	{flag: "max-watchers", env: "B2BUA_MAX_WATCHERS", usage: "subscriptions one presentity may have (503 past it)",
 		field: func(c *Config) any { return &c.Presence.MaxWatchers }},
+	{flag: "media", env: "B2BUA_MEDIA", usage: "what calls do with media: passthrough (the SDP goes through untouched)",
+		field: func(c *Config) any { return &c.Calls.Media }},
+	{flag: "outbound", env: "B2BUA_OUTBOUND", usage: "outbound proxy (sip:host:port) for calls to other domains (default none: they get 404)",
+		field: func(c *Config) any { return &c.Calls.Outbound }},
+	{flag: "no-answer", env: "B2BUA_NO_ANSWER", usage: "how long a call rings before the caller gets 480",
+		field: func(c *Config) any { return &c.Calls.NoAnswer }},
+	{flag: "session-expires", env: "B2BUA_SESSION_EXPIRES", usage: "session timer interval asked of calls (RFC 4028; 0: only when a caller asks)",
+		field: func(c *Config) any { return &c.Calls.SessionExpires }},
+	{flag: "min-se", env: "B2BUA_MIN_SE", usage: "shortest session interval taken (422 below; at least 90s)",
+		field: func(c *Config) any { return &c.Calls.MinSE }},
 }
 
 // applyEnv overlays the B2BUA_* variables read through getenv.

@@ -35,6 +35,9 @@ func (c *Config) Validate() error {
 	if err := c.Messaging.Validate(); err != nil {
 		return err
 	}
+	if err := c.Calls.Validate(); err != nil {
+		return err
+	}
 	if err := c.Registrar.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

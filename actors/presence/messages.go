@@ -231,7 +231,10 @@ func (m *RegistrationChanged) AnswerAbsent(actor.Context) {}
 // call actors send it).
 type CallStateChanged struct {
 	shard.Envelope
-	AOR    string
+	AOR string
+	// CallID names the call: a user in two calls is InCall until both
+	// ended. Empty: the one call of the user.
+	CallID string
 	InCall bool
 }
 

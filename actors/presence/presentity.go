@@ -34,6 +34,7 @@ type Presentity struct {
 	pubs     []publication // never mutated in place
 	contacts []string
 	inCall   bool
+	callIDs  map[string]struct{} // the calls up, by Call-ID (not stored: a restart forgets them, and the call ends telling InCall false)
 	policy   Policy
 	version  uint64
 	watchers map[string]*watcher // dialog key → watcher
@@ -112,8 +113,8 @@ func (p *Presentity) Receive(c *shard.Context, msg any) {
 	case *RegistrationChanged:
 		p.registration(c, msg.Contacts)
 	case *CallStateChanged:
-		if p.inCall != msg.InCall {
-			p.inCall = msg.InCall
+		if in := p.calls(msg); p.inCall != in {
+			p.inCall = in
 			p.save(c, nil, txKey{})
 			p.changed(c)
 		}
@@ -456,4 +457,18 @@ func (p *Presentity) list() []WatcherInfo {
 		return 1
 	})
 	return out
+}
+
+// calls records one call's state and reports whether the user is in any
+// call.
+func (p *Presentity) calls(m *CallStateChanged) bool {
+	if m.InCall {
+		if p.callIDs == nil {
+			p.callIDs = map[string]struct{}{}
+		}
+		p.callIDs[m.CallID] = struct{}{}
+	} else {
+		delete(p.callIDs, m.CallID)
+	}
+	return len(p.callIDs) > 0
 }

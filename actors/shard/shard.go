@@ -63,6 +63,9 @@ func newShard(spec *Spec, index int, booted *atomic.Bool) *shard {
 		s.scanEvery = max(1, s.idleTicks/4)
 	}
 	opts := dispatch(spec.pool, []actor.PropsOption{actor.WithMailbox(trackedMailbox)})
+	if spec.Children != nil {
+		opts = append(opts, actor.WithSupervisor(spec.Children))
+	}
 	if len(spec.EntityMiddleware) > 0 {
 		opts = append(opts, actor.WithReceiverMiddleware(spec.EntityMiddleware...))
 	}

@@ -36,6 +36,9 @@ type Spec struct {
 	// default).
 	Decider supervision.Decider
 	Budget  supervision.Budget
+	// Children supervises the actors an entity spawns (a call's legs);
+	// nil: protoactor's default (restart).
+	Children actor.SupervisorStrategy
 	// Metrics counts live entities and passivations; nil: not counted.
 	Metrics *Metrics
 

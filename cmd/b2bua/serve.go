@@ -127,7 +127,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Presence: c.Presence, Messaging: c.Messaging,
+	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Presence: c.Presence, Messaging: c.Messaging, Calls: c.Calls,
 		Users: usersDirectory{svc: svc, domain: strings.ToLower(c.Edge.Domain)}, Metrics: shard.NewMetrics(reg)})
 	if err != nil {
 		return err
@@ -136,6 +136,7 @@ func serve(ctx context.Context, c config.Config) error {
 
 	ec := c.Edge
 	ec.Listen, ec.Auth = listeners, edgeAuth
+	ec.Outbound = c.Calls.Outbound != ""
 	sipEdge, err := edge.New(ec, log.Named("edge"), sys.Routers, edge.NewMetrics(reg))
 	if err != nil {
 		return err

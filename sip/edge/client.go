@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo"
@@ -116,6 +117,12 @@ func (b *boundPort) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
 	if p.sendStateless(req, root, replyTo, id) {
 		return
 	}
+	if req.IsAck() {
+		err := p.ack(req)
+		p.release()
+		root.Send(replyTo, &outbound.Result{ID: id, Err: err})
+		return
+	}
 	if p.txs.Add(1) > maxTransactions {
 		p.txs.Add(-1)
 		p.release()
@@ -163,10 +170,14 @@ func (p *clientPort) sendStateless(req *sip.Request, root *actor.RootContext, re
 
 // transact runs one client transaction to its final response, an error or
 // the port's own deadline: sipgo's ctx bounds only connection setup, and
-// its Timer F is 32 s whatever we need.
+// its Timer F is 32 s whatever we need. An INVITE that got a provisional
+// response may ring longer: its deadline moves to Timer C (RFC 3261
+// §16.6 step 11: more than 3 minutes) at each provisional.
 func (p *clientPort) transact(req *sip.Request, provisional func(*sip.Response)) (*sip.Response, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.s.conf.ClientTimeout)
+	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
+	deadline := time.NewTimer(p.s.conf.ClientTimeout)
+	defer deadline.Stop()
 	tx, err := p.client.TransactionRequest(ctx, req, p.build)
 	if err != nil {
 		return nil, p.classify(ctx, err)
@@ -178,16 +189,34 @@ func (p *clientPort) transact(req *sip.Request, provisional func(*sip.Response))
 		select {
 		case res := <-tx.Responses():
 			if res.IsProvisional() {
+				if req.IsInvite() {
+					deadline.Reset(timerC)
+				}
 				provisional(res)
 				continue
 			}
 			return res, nil
 		case <-tx.Done():
 			return nil, p.classify(ctx, tx.Err())
+		case <-deadline.C:
+			return nil, fmt.Errorf("%w: no final response in %v", outbound.ErrTimeout, p.s.conf.ClientTimeout)
 		case <-ctx.Done():
 			return nil, p.classify(ctx, ctx.Err())
 		}
 	}
+}
+
+// timerC is how long an INVITE may ring after a provisional response
+// before the port gives up on it (RFC 3261 Timer C, more than 3 min).
+const timerC = 181 * time.Second
+
+// ack sends an ACK for a 2xx (RFC 3261 §13.2.2.4): a transaction of its
+// own that gets no response, so it is written once and answered at once.
+func (p *clientPort) ack(req *sip.Request) error {
+	if err := p.client.WriteRequest(req, p.build); err != nil {
+		return fmt.Errorf("%w: %w", outbound.ErrTransport, err)
+	}
+	return nil
 }
 
 // classify maps what ended a transaction to the port's errors.
@@ -215,6 +244,10 @@ func (p *clientPort) build(_ *sipgo.Client, req *sip.Request) error {
 		}
 		a := l.conn.LocalAddr().(*net.UDPAddr)
 		req.Laddr = sip.Addr{IP: a.IP, Port: a.Port, Hostname: a.IP.String()}
+	}
+	if req.IsCancel() && req.Via() != nil { // a CANCEL carries its INVITE's Via (RFC 3261 §9.1)
+		p.complete(req)
+		return nil
 	}
 	via := p.via(req, l)
 	via.Params.Add("branch", sip.GenerateBranchN(16))

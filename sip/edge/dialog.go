@@ -54,6 +54,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if !ok {
 		return
 	}
+	s.acked(req)
 	if err := s.dialogs.Send(&dialog.Request{ID: id, Request: req}); err != nil {
 		if ce := s.log.Check(zap.DebugLevel, "ACK for no dialog"); ce != nil {
 			ce.Write(zap.String("method", string(req.Method)), callIDField(req))

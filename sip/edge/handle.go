@@ -20,7 +20,11 @@ func (s *Server) onTx(req *sip.Request, tx sip.ServerTransaction) {
 	t := newTxResponder(tx, s.log)
 	w := s.newAnswer(req, t)
 	timeout := s.conf.ReplyTimeout
-	if toUser(req) || req.Method == sip.MESSAGE { // forwarded: the contact has ClientTimeout to answer
+	_, inDialog := dialog.Incoming(req)
+	switch {
+	case req.Method == sip.INVITE && !inDialog: // a call: answered when someone picks up, or gives up
+		timeout = s.conf.CallSetup
+	case toUser(req) || req.Method == sip.MESSAGE || inDialog: // forwarded: the contact (or the other leg) has ClientTimeout to answer
 		timeout += s.conf.ClientTimeout
 	}
 	s.handle(req, w)
@@ -45,13 +49,16 @@ func (s *Server) handle(req *sip.Request, w responder) {
 		w.respond(res)
 		return
 	}
+	// A request in a dialog we own is authorised by the dialog (whoever
+	// holds its Call-ID and both tags is its party); one in no dialog of
+	// ours gets 481 before any challenge.
+	if id, ok := dialog.Incoming(req); ok && m.dialog {
+		s.inDialog(req, id, w)
+		return
+	}
 	if id, err := s.authenticate(req); err != nil {
 		s.logAuth(req, "", id, err)
 		s.fail(req, w, err)
-		return
-	}
-	if id, ok := dialog.Incoming(req); ok && m.dialog {
-		s.inDialog(req, id, w)
 		return
 	}
 	m.serve(s, req, w)

@@ -74,10 +74,17 @@ func table() []method {
 		// (ReplyTimeout plus ClientTimeout: admitForward). In a dialog:
 		// 481 (no dialog of ours carries MESSAGE yet), through sipgo.
 		{name: sip.MESSAGE, serve: (*Server).message, stateless: true, dialog: true, scope: auth.ScopeCall},
+		// INVITE starts a call (call.Invite) or, in a dialog, is a
+		// re-INVITE for the dialog's leg; never stateless: its
+		// transaction lives until the call is answered.
+		{name: sip.INVITE, serve: (*Server).invite, dialog: true, scope: auth.ScopeCall},
 		{name: sip.ACK, dialog: true, exempt: exemptAlways},
 		{name: sip.CANCEL, serve: (*Server).noDialog, exempt: exemptAlways},
 		{name: sip.BYE, serve: (*Server).noDialog, dialog: true},
 		{name: sip.INFO, serve: (*Server).noDialog, dialog: true, scope: auth.ScopeCall},
+		{name: sip.UPDATE, serve: (*Server).noDialog, dialog: true, scope: auth.ScopeCall},
+		{name: sip.PRACK, serve: (*Server).noDialog, dialog: true, scope: auth.ScopeCall},
+		{name: sip.REFER, serve: (*Server).noDialog, dialog: true, scope: auth.ScopeCall},
 	}
 }
 

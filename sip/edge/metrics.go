@@ -15,7 +15,10 @@ type Metrics struct {
 	// retransmits counts the stateless client path's retransmissions
 	// (Timer E): a peer that is slow or loses datagrams.
 	retransmits prometheus.Counter
-	reg         prometheus.Registerer // for the gauges of the server, registered by New
+	// retransmitted2xx counts 2xx responses to INVITE sent again while
+	// their ACK had not come (RFC 3261 §13.3.1.4).
+	retransmitted2xx prometheus.Counter
+	reg              prometheus.Registerer // for the gauges of the server, registered by New
 }
 
 // NewMetrics registers the edge's metrics with reg (nil: not exported).
@@ -36,9 +39,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "b2bua_sip_client_retransmissions_total", Help: "Requests the stateless client path sent again (RFC 3261 Timer E).",
 		}),
+		retransmitted2xx: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "b2bua_sip_2xx_retransmissions_total", Help: "2xx responses to INVITE sent again before their ACK came.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.malformed, m.shed, m.stray, m.retransmits)
+		reg.MustRegister(m.requests, m.malformed, m.shed, m.stray, m.retransmits, m.retransmitted2xx)
 	}
 	m.reg = reg
 	return m

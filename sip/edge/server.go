@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors"
+	"github.com/b2bua/b2bua/actors/call"
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/messaging"
 	"github.com/b2bua/b2bua/actors/presence"
@@ -92,6 +93,16 @@ type Config struct {
 	// (an OPTIONS to a user), which wait up to ClientTimeout each: past
 	// that they get the same 503, and REGISTER keeps the rest.
 	MaxInFlight int `yaml:"max_inflight"`
+	// CallSetup bounds how long an INVITE's transaction waits for its
+	// call's final answer (the call's own no-answer time is shorter);
+	// default 190 s, past RFC 3261's Timer C (3 min).
+	CallSetup time.Duration `yaml:"-"`
+	// CallLimit bounds the INVITEs being set up (not yet finally
+	// answered); past it an INVITE gets 503. Default 20000.
+	CallLimit int `yaml:"call_limit"`
+	// Outbound says calls to other domains are routed (to the call
+	// kind's outbound proxy); false: they get 404.
+	Outbound bool `yaml:"-"`
 }
 
 // DefaultConfig is domain localhost, a 5 s reply timeout, 4 MiB UDP socket
@@ -99,7 +110,8 @@ type Config struct {
 // timeout and 65536 outbound requests in flight; no listener.
 func DefaultConfig() Config {
 	return Config{Domain: "localhost", ReplyTimeout: 5 * time.Second, UDPBuffer: 4 << 20, UserAgent: "b2bua", MaxInFlight: 5000,
-		ClientTimeout: 32 * time.Second /* 64*T1, RFC 3261 Timer F */, ClientConcurrency: 65536}
+		ClientTimeout: 32 * time.Second /* 64*T1, RFC 3261 Timer F */, ClientConcurrency: 65536,
+		CallSetup: 190 * time.Second, CallLimit: 20000}
 }
 
 // Validate reports a configuration that cannot work.
@@ -120,6 +132,7 @@ type Server struct {
 	reg     *registrar.Router
 	pres    *presence.Router
 	msgs    *messaging.Router
+	calls   *call.Router
 	dialogs *dialog.Registry
 	metrics *Metrics
 
@@ -131,6 +144,13 @@ type Server struct {
 	// most forwardLimit (MaxInFlight/4): they are part of inflight too.
 	forwarding   atomic.Int64
 	forwardLimit int64
+	// calling counts the INVITEs whose call has not answered them yet (a
+	// ringing call holds its transaction), at most callLimit; they are
+	// not in inflight, so ringing phones cannot take REGISTER's share.
+	calling   atomic.Int64
+	callLimit int64
+	outbound  bool // calls to other domains go to an outbound proxy (else 404)
+	acks      acks // 2xx responses waiting for their ACK
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -175,13 +195,21 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = d.MaxInFlight
 	}
+	if c.CallSetup <= 0 {
+		c.CallSetup = d.CallSetup
+	}
+	if c.CallLimit <= 0 {
+		c.CallLimit = d.CallLimit
+	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	s := &Server{conf: c, log: log, reg: routers.Registrar, pres: routers.Presence, msgs: routers.Messaging, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
+	s := &Server{conf: c, log: log, reg: routers.Registrar, pres: routers.Presence, msgs: routers.Messaging, calls: routers.Calls, metrics: m, parser: sip.NewParser(), slowAuth: make(chan struct{}, 256),
 		udp: map[string]*udpListener{}, server: sip.NewHeader("Server", c.UserAgent)}
 	s.hosts = localHosts(c)
 	s.forwardLimit = max(1, int64(c.MaxInFlight)/4)
+	s.callLimit = int64(max(c.CallLimit, 1))
+	s.outbound = c.Outbound
 	m.track(s)
 	s.authFails = auth.NewFailureSummary(log, 10*time.Second)
 	if s.dialogs = routers.Dialogs; s.dialogs == nil {
@@ -315,6 +343,7 @@ func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.port.close()
+		s.stopAcks()
 		for _, c := range s.closers {
 			if e := c(); e != nil && !errors.Is(e, net.ErrClosed) {
 				err = errors.Join(err, e)

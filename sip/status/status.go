@@ -24,6 +24,8 @@ import (
 // SIP status codes the server sends. sipgo has no constants for 412 and 489
 // and spells 423 "IntervalToBrief", so every code we send is defined here.
 const (
+	Trying               = 100
+	Ringing              = 180
 	OK                   = 200
 	Accepted             = 202
 	BadRequest           = 400
@@ -38,6 +40,10 @@ const (
 	UnsupportedURIScheme = 416
 	BadExtension         = 420
 	BusyHere             = 486
+	RequestTerminated    = 487
+	NotAcceptableHere    = 488
+	RequestPending       = 491
+	SessionTooSmall      = 422
 	IntervalTooBrief     = 423
 	TemporarilyUnavail   = 480
 	NoSuchDialog         = 481
@@ -59,6 +65,8 @@ func Reason(code int) string {
 }
 
 var reasons = map[int]string{
+	Trying:               "Trying",
+	Ringing:              "Ringing",
 	OK:                   "OK",
 	Accepted:             "Accepted",
 	BadRequest:           "Bad Request",
@@ -73,6 +81,10 @@ var reasons = map[int]string{
 	UnsupportedURIScheme: "Unsupported URI Scheme",
 	BadExtension:         "Bad Extension",
 	BusyHere:             "Busy Here",
+	RequestTerminated:    "Request Terminated",
+	NotAcceptableHere:    "Not Acceptable Here",
+	RequestPending:       "Request Pending",
+	SessionTooSmall:      "Session Interval Too Small",
 	IntervalTooBrief:     "Interval Too Brief",
 	TemporarilyUnavail:   "Temporarily Unavailable",
 	NoSuchDialog:         "Call/Transaction Does Not Exist",
