@@ -327,7 +327,8 @@ call_kv() {
 	local k out=()
 	for k in call_rate calls_up calls_done invite_failed invite_timeouts bye_failed bye_timeouts invite_p50_ms \
 		invite_p90_ms invite_p99_ms invite_max_ms bye_p50_ms bye_p99_ms reack peak_calls sampled_calls mem_before_mb \
-		mem_peak_mb bytes_per_call register_ok register_failed gen_cpu_avg; do
+		mem_peak_mb bytes_per_call register_ok register_failed invite_fail_404 invite_fail_408 invite_fail_480 \
+		invite_fail_486 invite_fail_500 invite_fail_503 gen_cpu_avg; do
 		out+=("$(kv "$k" "$1")")
 	done
 	echo "${out[*]}"
