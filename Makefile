@@ -53,6 +53,8 @@ fuzz:
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzPeerRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSDPDirection$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzDTMFRelay$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bench -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bench -run '^$$' -fuzz '^FuzzUASResponse$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -5,7 +5,8 @@
 #
 #   bench/compare.sh [--scenario register] [--rates 2000,5000,10000,15000,20000]
 #                    [--step 5s] [--timeout 8s] [--only both|ours|kamailio]
-#                    [--out DIR] [--uas generator|sipp] [-- extra flags for b2bua bench]
+#                    [--out DIR] [--uas generator|sipp|go] [--hold DUR]
+#                    [-- extra flags for b2bua bench]
 #
 # --scenario presence: --rates are PUBLISH rates; the presence flags go
 # after -- (e.g. -- --presentities 1 --watchers 1000 --total 1). Kamailio
@@ -31,6 +32,21 @@
 # Kamailio has no store without msilo and a database. The table adds p99.9
 # and the server's CPU.
 #
+# --scenario call: --rates are calls started per second. Each step
+# registers its own callees (--callee-prefix r<rate>c, --callees after --)
+# at one UAS for the whole run, then places calls: INVITE (PCMU SDP) ->
+# 100/180 -> 200 -> ACK -> --hold (default 0) -> BYE -> 200. --uas picks
+# the UAS: "go" (default) is `b2bua bench uas-server` in a process of its
+# own (stateless: 180 + 200 with SDP, BYE 200), "sipp" is SIPp with
+# testdata/sipp/call_echo_uas.xml; the STEP lines add uas_cpu. Kamailio runs
+# bench/kamailio/call.cfg (tm + rr + registrar: record_route() on INVITE,
+# loose_route() for ACK and BYE, t_relay()). The table shows calls/s set up
+# (INVITE 2xx), failures (INVITE or BYE failed or timed out), INVITE->200
+# p50/p99, peak concurrent calls, memory per concurrent call, the server's
+# CPU and RSS. For the memory figure give a --hold shorter than --step
+# (e.g. --rates 2000 --step 35s --hold 30s: about 60,000 calls up at once);
+# each step then lasts --step + --hold.
+#
 # Our server is started as
 #   b2bua serve --auth none --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
 # (no authentication, like the Kamailio config: the comparison is of the registrar)
@@ -38,8 +54,8 @@
 # but its PID is the server's, for --target-pid). Kamailio runs bench/kamailio/kamailio.cfg
 # with -m 2048 (install: apt-get install -y kamailio).
 #
-# Time is bounded: each step lasts --step plus at most a few --timeout for the
-# drain, and every generator run is wrapped in timeout(1).
+# Time is bounded: each step lasts --step (+ --hold) plus at most a few
+# --timeout for the drain, and every generator run is wrapped in timeout(1).
 set -euo pipefail
 
 scenario=register
@@ -48,6 +64,7 @@ step=5s
 timeout_flag=8s
 only=both
 uas=generator
+hold=0s
 out=""
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -59,8 +76,9 @@ while [[ $# -gt 0 ]]; do
 	--only) only=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--uas) uas=$2; shift 2 ;;
+	--hold) hold=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	-h | --help) sed -n '2,41p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,57p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -150,6 +168,9 @@ start_kamailio() {
 	if [[ $scenario == message ]]; then
 		cfg=message.cfg
 	fi
+	if [[ $scenario == call ]]; then
+		cfg=call.cfg
+	fi
 	if [[ $scenario == presence ]]; then
 		# Building NOTIFYs for thousands of watchers takes private memory.
 		cfg=presence.cfg pkg=64
@@ -166,20 +187,26 @@ start_kamailio() {
 	target=127.0.0.1:$port
 }
 
-# start_uas starts the SIPp UAS that answers MESSAGE with 200 for the
-# message scenario, on a free loopback port, for the whole run (bounded by
-# timeout(1) too), and waits until it listens.
+# start_uas starts the UAS of the message scenario (SIPp answering MESSAGE
+# with 200) or of the call scenario (SIPp with call_echo_uas.xml, or with $1 =
+# go our own uas-server), on a free loopback port, for the whole run
+# (bounded by timeout(1) too), and waits until it listens.
 start_uas() {
-	local n limit
-	command -v sipp >/dev/null || {
-		echo "compare.sh: sipp not installed (apt-get install -y sip-tester)" >&2
-		exit 1
-	}
+	local n limit xml=message_echo_uas.xml
+	[[ $scenario == call ]] && xml=call_echo_uas.xml
 	uas_port=$(free_port)
 	IFS=, read -ra n <<<"$rates"
-	limit=$((2 * ${#n[@]} * ($(secs "$step") + 4 * $(secs "$timeout_flag") + 90) + 180))
-	setsid timeout "$limit" sipp -sf "$repo/testdata/sipp/message_echo_uas.xml" -i 127.0.0.1 -p "$uas_port" \
-		-buff_size 4194304 -nostdin >"$work/uas.log" 2>&1 &
+	limit=$((2 * ${#n[@]} * ($(secs "$step") + $(secs "$hold") + 4 * $(secs "$timeout_flag") + 90) + 180))
+	if [[ ${1:-sipp} == go ]]; then
+		setsid timeout "$limit" "$bin" bench uas-server --listen "127.0.0.1:$uas_port" >"$work/uas.log" 2>&1 &
+	else
+		command -v sipp >/dev/null || {
+			echo "compare.sh: sipp not installed (apt-get install -y sip-tester)" >&2
+			exit 1
+		}
+		setsid timeout "$limit" sipp -sf "$repo/testdata/sipp/$xml" -i 127.0.0.1 -p "$uas_port" \
+			-buff_size 4194304 -nostdin >"$work/uas.log" 2>&1 &
+	fi
 	uas_pid=$!
 	uas_addr=127.0.0.1:$uas_port
 	pids+=("$uas_pid")
@@ -187,7 +214,7 @@ start_uas() {
 		[[ -n $(ss -Hlnu "sport = :$uas_port") ]] && break
 		sleep 0.1
 	done
-	echo "compare.sh: SIPp UAS on 127.0.0.1:$uas_port (pid $uas_pid)" >&2
+	echo "compare.sh: ${1:-sipp} UAS on 127.0.0.1:$uas_port (pid $uas_pid)" >&2
 }
 
 stop_server() {
@@ -206,6 +233,7 @@ run_steps() {
 	# Presence adds a setup (SUBSCRIBEs) and a wait for the NOTIFYs.
 	limit=$(($(secs "$step") + 4 * $(secs "$timeout_flag") + 30))
 	[[ $scenario == presence ]] && limit=$((limit + 120))
+	[[ $scenario == call ]] && limit=$((limit + $(secs "$hold")))
 	IFS=, read -ra rate_list <<<"$rates"
 	for rate in "${rate_list[@]}"; do
 		summary=$out/$name-$rate.summary
@@ -217,6 +245,7 @@ run_steps() {
 		# Online recipients at the shared UAS; flags after -- come later
 		# and win.
 		[[ $scenario == message ]] && names+=(--recipient-prefix "r${rate}m" --to online --uas "${uas_addr:-}")
+		[[ $scenario == call ]] && names+=(--callee-prefix "r${rate}c" --uas "$uas_addr" --hold "$hold")
 		uas_t0=$(uas_ticks) uas_w0=$(date +%s.%N)
 		timeout "$limit" "$bin" bench "$scenario" --rate "$rate" --duration "$step" \
 			--timeout "$timeout_flag" --max-failures 1 --target-pid "$server_pid" \
@@ -226,13 +255,13 @@ run_steps() {
 		echo "STEP server=$name rate=$rate $(kv ok_rate "$summary") $(kv failed "$summary") $(kv timeouts "$summary")" \
 			"$(kv retrans_pct "$summary") $(kv p50_ms "$summary") $(kv p99_ms "$summary")" \
 			"$(kv target_cpu_avg "$summary") $(kv target_rss_max_mb "$summary")" \
-			"$(presence_kv "$summary")$(message_kv "$summary" "$name")$(uas_cpu)"
+			"$(presence_kv "$summary")$(message_kv "$summary" "$name")$(call_kv "$summary")$(uas_cpu)"
 		if ! kill -0 "$server_pid" 2>/dev/null; then
 			echo "compare.sh: $name died at rate $rate (log: $work/$name.log)" >&2
 			return 1
 		fi
 		if [[ -n ${uas_pid:-} ]] && ! kill -0 "$uas_pid" 2>/dev/null; then
-			echo "compare.sh: the SIPp UAS died at rate $rate (log: $work/uas.log)" >&2
+			echo "compare.sh: the UAS died at rate $rate (log: $work/uas.log)" >&2
 			return 1
 		fi
 		sleep 1
@@ -260,17 +289,18 @@ presence_kv() {
 	echo "${out[*]}"
 }
 
-# uas_ticks prints the CPU ticks (utime+stime) the SIPp UAS has used so
-# far, 0 without one.
+# uas_ticks prints the CPU ticks (utime+stime) the UAS (SIPp, or our
+# uas-server: the child of timeout(1)) has used so far, 0 without one.
 uas_ticks() {
 	local p
 	[[ -n ${uas_pid:-} ]] || { echo 0; return; }
-	p=$(pgrep -P "$uas_pid" sipp | head -1)
+	p=$(pgrep -P "$uas_pid" | head -1)
 	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/${p:-0}/stat" 2>/dev/null || echo 0
 }
 
 # uas_cpu prints " uas_cpu=N", the UAS's CPU in per cent of one core over
-# the step just run (setup and drain included), for the message scenario.
+# the step just run (setup and drain included), for the message and call
+# scenarios.
 uas_cpu() {
 	[[ -n ${uas_pid:-} ]] || return 0
 	awk -v t0="$uas_t0" -v t1="$(uas_ticks)" -v w0="$uas_w0" -v w1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK)" \
@@ -287,6 +317,20 @@ message_kv() {
 		out+=("$(kv "$k" "$1")")
 	done
 	[[ $2 == ours ]] && out+=("data_kb=$(du -sk "$work/data" 2>/dev/null | cut -f1)")
+	echo "${out[*]}"
+}
+
+# call_kv FILE prints the call keys of a step (nothing for other
+# scenarios).
+call_kv() {
+	[[ $scenario == call ]] || return 0
+	local k out=()
+	for k in call_rate calls_up calls_done invite_failed invite_timeouts bye_failed bye_timeouts invite_p50_ms \
+		invite_p90_ms invite_p99_ms invite_max_ms bye_p50_ms bye_p99_ms reack peak_calls sampled_calls mem_before_mb \
+		mem_peak_mb bytes_per_call register_ok register_failed invite_fail_404 invite_fail_408 invite_fail_480 \
+		invite_fail_486 invite_fail_500 invite_fail_503 gen_cpu_avg; do
+		out+=("$(kv "$k" "$1")")
+	done
 	echo "${out[*]}"
 }
 
@@ -307,6 +351,13 @@ if [[ $scenario == message ]]; then
 	generator) ;;
 	sipp) start_uas ;;
 	*) echo "compare.sh: --uas $uas is not generator or sipp" >&2; exit 2 ;;
+	esac
+fi
+if [[ $scenario == call ]]; then
+	case $uas in
+	generator | go) uas=go; start_uas go ;;
+	sipp) start_uas sipp ;;
+	*) echo "compare.sh: --uas $uas is not go or sipp" >&2; exit 2 ;;
 	esac
 fi
 for name in "${servers[@]}"; do
@@ -394,6 +445,41 @@ if [[ $scenario == message ]]; then
 		fi
 	done
 	echo "$line"
+	echo "results: $out" >&2
+	exit 0
+fi
+if [[ $scenario == call ]]; then
+	# Calls/s set up (INVITE 2xx), failed calls (INVITE or BYE failed or
+	# timed out, or throttled), INVITE->200 p50/p99, peak concurrent calls,
+	# memory per concurrent call, the server's CPU and RSS.
+	cfails() {
+		local a b c d h
+		a=$(val invite_failed "$1") b=$(val invite_timeouts "$1") c=$(val bye_failed "$1")
+		d=$(val bye_timeouts "$1") h=$(val throttled "$1")
+		if [[ $a == - || $b == - || $c == - || $d == - || $h == - ]]; then
+			echo -
+			return
+		fi
+		echo $((a + b + c + d + h))
+	}
+	clat() { if [[ $(val calls_up "$2") == 0 ]]; then echo -; else val "$1" "$2"; fi; }
+	cols() {
+		printf '%7s %6s %8s %8s %6s %7s %5s %6s' "$(val call_rate "$1")" "$(cfails "$1")" "$(clat invite_p50_ms "$1")" \
+			"$(clat invite_p99_ms "$1")" "$(val peak_calls "$1")" "$(val bytes_per_call "$1")" \
+			"$(val target_cpu_avg "$1")" "$(val target_rss_max_mb "$1")"
+	}
+	printf '%-7s | %-61s | %-61s | %s\n' "" "ours" "kamailio" "ours/kamailio"
+	printf '%-7s | %7s %6s %8s %8s %6s %7s %5s %6s | %7s %6s %8s %8s %6s %7s %5s %6s | %6s %6s\n' rate calls/s fail \
+		inv.p50 inv.p99 peak B/call cpu% rssMB calls/s fail inv.p50 inv.p99 peak B/call cpu% rssMB calls/s p99
+	for rate in "${rate_list[@]}"; do
+		o=$out/ours-$rate.summary k=$out/kamailio-$rate.summary
+		printf '%-7s | %s | %s | %6s %6s\n' "$rate" "$(cols "$o")" "$(cols "$k")" \
+			"$(ratio "$(val call_rate "$o")" "$(val call_rate "$k")")" \
+			"$(ratio "$(clat invite_p99_ms "$o")" "$(clat invite_p99_ms "$k")")"
+		line+=" call_ratio_$rate=$(ratio "$(val call_rate "$o")" "$(val call_rate "$k")")"
+		line+=" p99_ratio_$rate=$(ratio "$(clat invite_p99_ms "$o")" "$(clat invite_p99_ms "$k")")"
+	done
+	echo "$line hold=$hold uas=$uas"
 	echo "results: $out" >&2
 	exit 0
 fi

@@ -175,6 +175,9 @@ func (e *engine) finish(s *slot, status int, now int64) {
 	if sc, isStrict := s.ph.scen.(strict); isStrict && status != 0 {
 		ok = sc.success(status)
 	}
+	if d, isDialog := s.ph.scen.(dialog); isDialog {
+		d.ended(&s.req, status, now)
+	}
 	switch {
 	case status == 0:
 		st.timeouts.Add(1)

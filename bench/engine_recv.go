@@ -35,6 +35,7 @@ func (e *engine) onResponse(msg []byte, ob *outbox) {
 	defer s.mu.Unlock()
 	if s.state == stateIdle || s.req.gen != gen {
 		s.ph.st.late.Add(1) // e.g. the answer to a retransmission
+		e.lateAnswer(s, &r, ob)
 		return
 	}
 	if r.Status < 200 {
@@ -45,6 +46,9 @@ func (e *engine) onResponse(msg []byte, ob *outbox) {
 		o.observe(&s.req, &r)
 	}
 	now := e.now()
+	if d, ok := s.ph.scen.(dialog); ok && d.invite(s.req.Step) && e.answerInvite(s, d, &r, ob, now) {
+		return
+	}
 	switch {
 	case (r.Status == 401 || r.Status == 407) && r.Challenge != nil &&
 		e.cfg.DigestPassword != "" && s.challenges < maxChallenges:
@@ -52,9 +56,7 @@ func (e *engine) onResponse(msg []byte, ob *outbox) {
 			return
 		}
 	case r.Status < 300 && s.req.Step+1 < s.ph.steps:
-		s.req.Step++
-		s.req.auth = e.bearer(s.req.User, ob.buf())
-		e.resend(s, ob, now)
+		e.nextStep(s, ob, now)
 		return
 	}
 	e.finish(s, r.Status, now)
@@ -143,6 +145,11 @@ func (e *engine) sweep(ctx context.Context) {
 				}
 			}
 		}
+		for due = e.tm.hold.popDue(now, due[:0]); len(due) > 0; due = e.tm.hold.popDue(now, due[:0]) {
+			for _, d := range due {
+				e.unhold(d, obs, now)
+			}
+		}
 		for due = e.tm.timeout.popDue(now, due[:0]); len(due) > 0; due = e.tm.timeout.popDue(now, due[:0]) {
 			for _, d := range due {
 				e.expire(d, now)
@@ -160,7 +167,7 @@ func (e *engine) retransmit(d timerEntry, level int, obs []*outbox, now int64) {
 	s := &e.slots[d.slot]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == stateIdle || s.req.gen != d.gen {
+	if s.state == stateIdle || s.req.gen != d.gen || inviteProceeding(s) {
 		return
 	}
 	ob := obs[s.sock]

@@ -119,6 +119,7 @@ type jsonSummary struct {
 	Generator        ProcStats         `json:"generator_proc"`
 	Presence         *jsonPresence     `json:"presence,omitempty"`
 	Message          *jsonMessage      `json:"message,omitempty"`
+	Call             *jsonCall         `json:"call,omitempty"`
 }
 
 // jsonPresence is the "presence" object of the summary: the keys of the
@@ -207,6 +208,7 @@ func WriteJSON(w io.Writer, r *Result) error {
 		OKRate: r.CompletionRate, FailureRatio: r.FailureRatio, FailuresByStatus: byStatus,
 		LatencyMS: latencyMS(r.Latency), TargetProc: r.TargetProc, Generator: r.Generator,
 		Presence: presenceJSON(r.Presence), Message: messageJSON(r.Message),
+		Call: callJSON(r.Call),
 	}, Series: make([]jsonSample, 0, len(r.Series))}
 	for _, s := range r.Series {
 		out.Series = append(out.Series, jsonSample{

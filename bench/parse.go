@@ -21,6 +21,17 @@ type Response struct {
 	Proxy     bool
 	// ETag is the value of SIP-ETag (RFC 3903 §11.3.1), nil if absent.
 	ETag []byte
+	// ToTag is the tag parameter of To (or t), nil if absent: the remote
+	// tag of a dialog an INVITE's 2xx establishes (RFC 3261 §12.1.2).
+	ToTag []byte
+	// Contact is the URI of the first Contact (or m), without the angle
+	// brackets: the remote target of the dialog; nil if absent.
+	Contact []byte
+	// RecordRoute holds the values of the first maxRecordRoute
+	// Record-Route headers in order, RecordRoutes how many there are;
+	// one value may list several entries separated by commas.
+	RecordRoute  [maxRecordRoute][]byte
+	RecordRoutes int
 	// ContentLength is the value of Content-Length (or l), -1 if absent.
 	ContentLength int
 	// HeaderLen is the length of the status line and headers including the
@@ -28,8 +39,13 @@ type Response struct {
 	HeaderLen int
 }
 
+// maxRecordRoute bounds the Record-Route headers a Response keeps; a
+// proxy chain on loopback adds one or two.
+const maxRecordRoute = 8
+
 // ParseResponse reads the status line, Call-ID, CSeq, top Via branch,
-// Content-Length, SIP-ETag and the first challenge of a SIP response into r. It is a
+// Content-Length, SIP-ETag, the first challenge, the To tag, the first
+// Contact's URI and the Record-Route headers of a SIP response into r. It is a
 // deliberately partial parser for the hot path: it allocates nothing and
 // ignores every other header (RFC 3261 §7.2, §7.3.1 for header syntax,
 // including compact forms and folded lines).
@@ -61,6 +77,15 @@ func ParseResponse(b []byte, r *Response) error {
 			r.ContentLength = parseUint(value)
 		case headerIs(name, "sip-etag", ""):
 			r.ETag = value
+		case headerIs(name, "to", "t"):
+			r.ToTag = tagParam(value)
+		case r.Contact == nil && headerIs(name, "contact", "m"):
+			r.Contact = contactURI(value)
+		case headerIs(name, "record-route", ""):
+			if r.RecordRoutes < maxRecordRoute {
+				r.RecordRoute[r.RecordRoutes] = value
+				r.RecordRoutes++
+			}
 		case r.Challenge == nil && headerIs(name, "www-authenticate", ""):
 			r.Challenge = value
 		case r.Challenge == nil && headerIs(name, "proxy-authenticate", ""):
@@ -215,6 +240,28 @@ func viaBranch(v []byte) []byte {
 			return p[:end]
 		}
 	}
+}
+
+// contactURI returns the URI of the first contact in a Contact value:
+// inside <...> when the value has them, else up to the first ';' or ','
+// (RFC 3261 §20.10: a bare addr-spec ends its URI at the parameters).
+// It returns nil for "*" or an empty or unterminated value.
+func contactURI(v []byte) []byte {
+	if lt := bytes.IndexByte(v, '<'); lt >= 0 {
+		gt := bytes.IndexByte(v[lt+1:], '>')
+		if gt <= 0 {
+			return nil
+		}
+		return trimSpace(v[lt+1 : lt+1+gt])
+	}
+	end := 0
+	for end < len(v) && v[end] != ';' && v[end] != ',' {
+		end++
+	}
+	if u := trimSpace(v[:end]); len(u) > 0 && string(u) != "*" {
+		return u
+	}
+	return nil
 }
 
 func isDelim(c byte) bool {

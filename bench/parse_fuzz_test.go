@@ -33,7 +33,11 @@ func FuzzParseResponse(f *testing.F) {
 		if r.Status < 100 || r.Status > 699 || !bytes.HasPrefix(in, []byte("SIP/2.0 ")) {
 			t.Fatalf("status %d from %q", r.Status, in)
 		}
-		for _, f := range [][]byte{r.CallID, r.CSeqMethod, r.Branch, r.Challenge, r.ETag} {
+		if r.RecordRoutes < 0 || r.RecordRoutes > maxRecordRoute {
+			t.Fatalf("%d Record-Route", r.RecordRoutes)
+		}
+		fields := [][]byte{r.CallID, r.CSeqMethod, r.Branch, r.Challenge, r.ETag, r.ToTag, r.Contact}
+		for _, f := range append(fields, r.RecordRoute[:r.RecordRoutes]...) {
 			if !within(f, in) || !bytes.Contains(in, f) {
 				t.Fatalf("field %q is not a slice of the input", f)
 			}

@@ -23,6 +23,9 @@ type phase struct {
 	// seqBase is added to the sequence numbers of the phase, so that its
 	// Call-IDs and tags differ from those of earlier phases.
 	seqBase uint64
+	// hold is how long a logical request may wait between two steps (a
+	// call's hold time); the drain waits that much longer.
+	hold time.Duration
 	// t0 is when the phase began, ns since the run's start.
 	t0 int64
 	st *stats
@@ -117,7 +120,7 @@ func (p *phase) pause(el int64) time.Duration {
 // transaction out by Timer F, so the wait is bounded by the longest chain
 // a logical request can take; ctx cuts it short.
 func (e *engine) drain(ctx context.Context, p *phase) {
-	limit := time.Duration(p.steps+maxChallenges)*e.cfg.Timeout + time.Second
+	limit := time.Duration(p.steps+maxChallenges)*e.cfg.Timeout + p.hold + time.Second
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)

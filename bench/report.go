@@ -150,6 +150,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.Message != nil {
 		writeMessage(tw, r.Message)
 	}
+	if r.Call != nil {
+		writeCall(tw, r.Call)
+	}
 	fmt.Fprintf(tw, "failure ratio\t%.4f\n", r.FailureRatio)
 	return tw.Flush()
 }
@@ -189,6 +192,9 @@ func SummaryLine(r *Result) string {
 	}
 	if r.Message != nil {
 		messageKeys(&b, r.Message)
+	}
+	if r.Call != nil {
+		callKeys(&b, r.Call)
 	}
 	fmt.Fprintf(&b, " target_cpu_avg=%.1f target_cpu_max=%.1f target_rss_max_mb=%.1f gen_cpu_avg=%.1f gen_rss_max_mb=%.1f",
 		r.TargetProc.CPUAvg, r.TargetProc.CPUMax, float64(r.TargetProc.RSSMax)/(1<<20),

@@ -45,6 +45,9 @@ type Result struct {
 	// Message holds the setup, relay and store-cost figures of the message
 	// scenario sent to online or offline recipients; nil for the others.
 	Message *MessageResult
+	// Call holds the setup, per-leg and concurrency figures of the call
+	// scenario; nil for the others.
+	Call *CallResult
 }
 
 // Run drives one load run and returns what it measured. The error is
@@ -95,6 +98,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		e.log.Debug("close sockets", zap.Error(err))
 	}
 	wg.Wait()
+	if res == nil { // the scenario could not start its phases
+		return nil, setupErr
+	}
 	res.Outstanding = e.active.Load()
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("bench: run cut short with %d outstanding: %w", res.Outstanding, err)

@@ -9,7 +9,7 @@ import (
 // Scenario turns a Request into bytes. One logical request of a scenario is
 // a chain of Steps() transactions sharing a Call-ID: the engine moves to the
 // next step on a 2xx, and answers Digest challenges on its own. Adding a
-// scenario (call) means a type implementing Scenario and one line in
+// scenario means a type implementing Scenario and one line in
 // scenarios below; a scenario that sends a setup phase first (presence,
 // message to online or offline recipients) also implements phased.
 type Scenario interface {
@@ -37,6 +37,9 @@ type ScenarioOptions struct {
 	// Message shapes the message scenario; the zero value sends to peers
 	// (user<n+1>) without a setup.
 	Message MessageOptions
+	// Call shapes the call scenario; the zero value takes
+	// DefaultCallOptions.
+	Call CallOptions
 }
 
 // stateful is implemented by scenarios that keep state across requests
@@ -86,6 +89,7 @@ var scenarios = map[string]func(ScenarioOptions) Scenario{
 	"options":  func(ScenarioOptions) Scenario { return optionsScenario{} },
 	"message":  newMessage,
 	"presence": newPresence,
+	"call":     newCall,
 }
 
 // ScenarioNames returns the names NewScenario accepts, sorted.

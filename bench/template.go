@@ -99,6 +99,13 @@ func (r *Request) appendStart(dst []byte, method string, uri, from, to aor) []by
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
 	dst = r.appendAOR(dst, uri)
+	return r.appendHeaders(dst, method, from, to, nil)
+}
+
+// appendHeaders ends the request line written up to the Request-URI and
+// appends the headers of appendStart; toTag, if not empty, is the To tag
+// of an in-dialog request (RFC 3261 §12.2.1.1).
+func (r *Request) appendHeaders(dst []byte, method string, from, to aor, toTag []byte) []byte {
 	dst = append(dst, " SIP/2.0\r\nVia: SIP/2.0/"...)
 	dst = append(dst, r.Env.Transport...)
 	dst = append(dst, ' ')
@@ -111,7 +118,12 @@ func (r *Request) appendStart(dst []byte, method string, uri, from, to aor) []by
 	dst = r.appendTag(dst)
 	dst = append(dst, "\r\nTo: <"...)
 	dst = r.appendAOR(dst, to)
-	dst = append(dst, ">\r\nCall-ID: "...)
+	dst = append(dst, '>')
+	if len(toTag) > 0 {
+		dst = append(dst, ";tag="...)
+		dst = append(dst, toTag...)
+	}
+	dst = append(dst, "\r\nCall-ID: "...)
 	dst = r.appendCallID(dst)
 	dst = append(dst, "\r\nCSeq: "...)
 	dst = strconv.AppendUint(dst, uint64(r.CSeq), 10)

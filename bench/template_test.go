@@ -16,6 +16,11 @@ func TestScenarioRequests(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for step := range s.Steps() {
 				r := Request{Seq: 9, Step: step, CSeq: uint32(step + 1), User: 3, Peer: 4, Env: env, Local: "127.0.0.1:5070", slot: 7, gen: 2}
+				if d, ok := s.(dialog); ok && !d.invite(step) {
+					// The BYE needs the dialog the INVITE's 2xx set up.
+					s.(stateful).observe(&Request{Step: 0, Env: env, slot: 7}, &Response{Status: 200,
+						ToTag: []byte("x"), Contact: []byte("sip:callee@127.0.0.1:5080")})
+				}
 				b := s.AppendRequest(make([]byte, 0, 1024), &r)
 				resp, _, err := AppendEchoResponse(nil, b, 200, "")
 				if err != nil {

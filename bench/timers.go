@@ -66,6 +66,9 @@ type timers struct {
 	intervals []int64
 	levels    []fifo
 	timeout   fifo
+	// hold holds the calls between their INVITE's 2xx and their BYE (a
+	// dialog scenario's one hold time, so the fifo stays sorted).
+	hold      fifo
 	timeoutNS int64
 	reliable  bool
 }

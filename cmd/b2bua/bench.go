@@ -49,6 +49,7 @@ func newBenchCmd() *cobra.Command {
 		Long: "Send SIP requests at a fixed rate over raw UDP or TCP sockets and measure successes, failures,\n" +
 			"timeouts, retransmissions and latency. Scenarios: " + strings.Join(bench.ScenarioNames(), ", ") + ".",
 		Example: "  b2bua bench register --rate 5000 --duration 30s --json out.json 127.0.0.1:5060\n" +
+			"  b2bua bench call --rate 1000 --hold 1s --duration 10s 127.0.0.1:5060\n" +
 			"  b2bua bench echo-server --listen 127.0.0.1:5070",
 		// Reached only when the first argument is not a subcommand.
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,7 +63,43 @@ func newBenchCmd() *cobra.Command {
 	for _, name := range bench.ScenarioNames() {
 		cmd.AddCommand(newScenarioCmd(name))
 	}
-	cmd.AddCommand(newEchoServerCmd())
+	cmd.AddCommand(newEchoServerCmd(), newUASServerCmd())
+	return cmd
+}
+
+// newUASServerCmd runs the call scenario's UAS on its own, so that its CPU
+// shows apart from the generator's (compare.sh --scenario call).
+func newUASServerCmd() *cobra.Command {
+	var listen string
+	var sockets int
+	var duration time.Duration
+	cmd := &cobra.Command{
+		Use:   "uas-server",
+		Short: "Run the stateless UAS of the call scenario (INVITE: 180, 200 with SDP; BYE: 200)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			uas, err := bench.ListenUAS(listen, bench.UASConfig{Sockets: sockets})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "uas-server listening on udp/%s\n", strings.Join(uas.Addrs(), ","))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, duration)
+				defer cancel()
+			}
+			<-ctx.Done()
+			err = uas.Close()
+			c := uas.Counts()
+			fmt.Fprintf(cmd.OutOrStdout(), "uas-server invites=%d acks=%d byes=%d others=%d\n", c.Invites, c.Acks, c.Byes, c.Others)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:5070", "address of the first socket (the others take free ports)")
+	cmd.Flags().IntVar(&sockets, "sockets", 1, "UDP sockets, one reader each")
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this time (default 0: at SIGINT/SIGTERM)")
 	return cmd
 }
 
@@ -76,6 +113,9 @@ func newScenarioCmd(name string) *cobra.Command {
 			return runBench(cmd, name, args[0], f)
 		},
 	}
+	if name == "call" {
+		f.cfg.UserPrefix = "caller"
+	}
 	addLoadFlags(cmd, f)
 	fs := cmd.Flags()
 	switch name {
@@ -87,6 +127,8 @@ func newScenarioCmd(name string) *cobra.Command {
 		addMessageFlags(cmd, f)
 	case "presence":
 		addPresenceFlags(cmd, f)
+	case "call":
+		addCallFlags(cmd, f)
 	}
 	return cmd
 }
@@ -120,6 +162,21 @@ func addMessageFlags(cmd *cobra.Command, f *benchFlags) {
 		"(default empty: the generator's own socket, which answers 200)")
 	fs.Float64Var(&m.RegisterRate, "register-rate", m.RegisterRate, "REGISTERs per second in the setup")
 	fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of the recipients' REGISTER in seconds")
+}
+
+// addCallFlags adds the flags of the call scenario; --rate is calls
+// started per second.
+func addCallFlags(cmd *cobra.Command, f *benchFlags) {
+	fs, c := cmd.Flags(), &f.scen.Call
+	*c = bench.DefaultCallOptions()
+	fs.IntVar(&c.Callees, "callees", c.Callees, "callees N registered in the setup; caller<n> calls <prefix><n mod N>")
+	fs.StringVar(&c.CalleePrefix, "callee-prefix", c.CalleePrefix, "callee AORs: <prefix><n>@DOMAIN")
+	fs.StringVar(&c.UAS, "uas", c.UAS, "HOST:PORT of the callees' Contact, a UAS answering INVITE and BYE "+
+		"(default empty: the generator starts its own UAS on loopback)")
+	fs.IntVar(&c.UASSockets, "uas-sockets", c.UASSockets, "sockets of the generator's own UAS")
+	fs.DurationVar(&c.Hold, "hold", c.Hold, "pause between ACK and BYE; calls up at once are about rate × hold (default 0: BYE right after the ACK)")
+	fs.Float64Var(&c.RegisterRate, "register-rate", c.RegisterRate, "REGISTERs per second in the setup")
+	fs.IntVar(&f.cfg.Expires, "expires", f.cfg.Expires, "Expires of the callees' REGISTER in seconds")
 }
 
 // addLoadFlags adds the flags every scenario shares.

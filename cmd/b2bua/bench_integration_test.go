@@ -28,6 +28,9 @@ func TestBenchAgainstRealServer(t *testing.T) {
 		{"message to online recipients", []string{"message", "--to", "online", "--recipients", "10", "--rate", "200", "--total", "200"}},
 		{"message to offline recipients", []string{"message", "--to", "offline", "--recipients", "10", "--recipient-prefix", "off",
 			"--rate", "200", "--total", "200"}},
+		// Calls through our B2BUA to the generator's own UAS: INVITE,
+		// 180/200 relayed, ACK and BYE across both legs, some held.
+		{"call", []string{"call", "--callees", "5", "--rate", "100", "--total", "100", "--hold", "200ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target := p.udp
@@ -40,6 +43,10 @@ func TestBenchAgainstRealServer(t *testing.T) {
 			}
 			if !strings.Contains(string(res), "failed=0") || !strings.Contains(string(res), "timeouts=0") {
 				t.Fatalf("bench %v reported failures:\n%s", tc.args, res)
+			}
+			if tc.name == "call" && (!strings.Contains(string(res), " calls_up=100 ") ||
+				!strings.Contains(string(res), " calls_done=100 ")) {
+				t.Fatalf("bench %v: not every call was set up and hung up:\n%s", tc.args, res)
 			}
 			if strings.Contains(tc.name, "online") && !strings.Contains(string(res), " requests_in=200 ") {
 				t.Fatalf("bench %v: not every MESSAGE reached the generator:\n%s", tc.args, res)

@@ -27,7 +27,8 @@ var flagLine = regexp.MustCompile(`^\s+(-\w, )?--([\w-]+)`)
 func TestHelpShowsEveryDefault(t *testing.T) {
 	commands := [][]string{{"serve"}, {"user"}, {"user", "add"}, {"user", "list"}, {"user", "passwd"}, {"user", "del"},
 		{"user", "disable"}, {"user", "enable"}, {"token"}, {"keys"}, {"keys", "rotate"},
-		{"bench", "register"}, {"bench", "options"}, {"bench", "message"}, {"bench", "echo-server"}}
+		{"bench", "register"}, {"bench", "options"}, {"bench", "message"}, {"bench", "echo-server"},
+		{"bench", "call"}, {"bench", "uas-server"}}
 	for _, c := range commands {
 		t.Run(strings.Join(c, " "), func(t *testing.T) {
 			out, err := run(t, t.TempDir(), "", append(c, "--help")...)
