@@ -192,7 +192,7 @@ func (c *Call) invite(sc *shard.Context, m *Invite) {
 }
 
 func (c *Call) spawn(sc *shard.Context, s legStart) *actor.PID {
-	pid := sc.Spawn(c.legProps)
+	pid := sc.SpawnChild()
 	sc.Send(pid, &s) // its first message: Started is a system message and comes before
 	c.legs[pid.Id] = &legRef{pid: pid}
 	return pid

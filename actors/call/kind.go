@@ -34,7 +34,6 @@ func Spec(d Deps) shard.Spec {
 	log := d.Log.Named(Name)
 	c := d.Config
 	e := &env{conf: &c, port: d.Port, dialogs: d.Dialogs, lookup: d.Lookup, known: d.Known, inCall: d.InCall, log: log}
-	e.legProps = actor.PropsFromProducer(func() actor.Actor { return &leg{env: e} }, actor.WithReceiverMiddleware(legMiddleware...))
 	return shard.Spec{
 		Name:     Name,
 		Log:      log,
@@ -42,7 +41,11 @@ func Spec(d Deps) shard.Spec {
 		Shards:   c.Shards,
 		Decider:  supervision.RestartOnPanic,
 		Children: supervision.Strategy(log, Name+"-leg", supervision.EscalateOnPanic, supervision.DefaultBudget),
-		Metrics:  d.Metrics,
+		// Every leg is made by the same producer (see legStart), on the
+		// kind's worker pool.
+		Child:           func() actor.Actor { return &leg{env: e} },
+		ChildMiddleware: legMiddleware,
+		Metrics:         d.Metrics,
 	}
 }
 

@@ -23,8 +23,6 @@ type env struct {
 	known   Known
 	inCall  InCallFunc
 	log     *zap.Logger
-	// legProps spawns every leg (one Props for all: see legStart).
-	legProps *actor.Props
 }
 
 type role uint8
@@ -111,7 +109,7 @@ type outOp struct {
 // it. It is a message and not the producer's closure because protoactor
 // keeps a child's Props (and all its closure holds) for the child's
 // lifetime: A's INVITE and ours stayed reachable for the whole call, about
-// 4 KB of an idle call. Every leg shares one Props (env.legProps).
+// 4 KB of an idle call. Every leg comes from the kind's one Spec.Child.
 type legStart struct {
 	role    role
 	inv     *Invite      // uas: the caller's INVITE

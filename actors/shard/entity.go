@@ -50,6 +50,17 @@ type Context struct {
 	ref   *timerRef   // what the armed timer sends; cut when it is stopped
 	armed *timerFired // the firing of the armed timer: any other is stale
 	due   time.Time   // when the timer fires; zero when not armed
+
+	child *actor.Props // Spec.Child's, for SpawnChild
+}
+
+// SpawnChild spawns a child of the entity made by the kind's Spec.Child,
+// on the kind's worker pool. It panics when the kind has no Child.
+func (c *Context) SpawnChild() *actor.PID {
+	if c.child == nil {
+		panic("shard: SpawnChild on a kind without Spec.Child")
+	}
+	return c.Spawn(c.child)
 }
 
 // timerRef is all a timer's callback holds. A stopped runtime timer can

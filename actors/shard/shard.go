@@ -69,7 +69,7 @@ func newShard(spec *Spec, index int, booted *atomic.Bool) *shard {
 	if len(spec.EntityMiddleware) > 0 {
 		opts = append(opts, actor.WithReceiverMiddleware(spec.EntityMiddleware...))
 	}
-	s.props = actor.PropsFromProducer(func() actor.Actor { return &host{e: spec.New()} }, opts...)
+	s.props = actor.PropsFromProducer(func() actor.Actor { return &host{e: spec.New(), c: Context{child: spec.childProps}} }, opts...)
 	return s
 }
 

@@ -45,6 +45,10 @@ func Start(system *actor.ActorSystem, log *zap.Logger, top string, readyTimeout 
 	workers, shardWorkers := newPool(0), newPool(shards)
 	for i := range specs {
 		specs[i].pool, specs[i].shardPool = workers, shardWorkers
+		if specs[i].Child != nil {
+			opts := dispatch(workers, []actor.PropsOption{actor.WithReceiverMiddleware(specs[i].ChildMiddleware...)})
+			specs[i].childProps = actor.PropsFromProducer(specs[i].Child, opts...)
+		}
 		children = append(children, supervision.Child{Name: specs[i].Name, Props: Props(specs[i])})
 	}
 	t := &Tree{System: system, Routers: map[string]*Router{}, Restored: map[string]int{}, dead: answerDeadLetters(system), pools: []*pool{workers, shardWorkers}}
