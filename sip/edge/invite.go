@@ -201,11 +201,19 @@ func (s *Server) acked(req *sip.Request) {
 	tag, _ := req.To().Params.Get("tag")
 	key := ackKey(req.CallID().Value(), tag, req.CSeq().SeqNo)
 	s.acks.mu.Lock()
-	if w := s.acks.m[key]; w != nil {
+	w := s.acks.m[key]
+	if w != nil {
 		w.timer.Stop()
 		delete(s.acks.m, key)
 	}
 	s.acks.mu.Unlock()
+	if w != nil {
+		// The INVITE transaction has nothing left to do: a UAC that got
+		// the 2xx never sends the INVITE again. sipgo would keep it in
+		// Accepted for Timer L (64*T1), with the INVITE, the 2xx and a
+		// timer: 32,000 of them at 1,000 calls/s.
+		w.tx.Terminate()
+	}
 }
 
 // stopAcks ends every retransmission (Close).
