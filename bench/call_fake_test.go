@@ -183,6 +183,20 @@ func (f *fakeProxy) counts() (routed, unrouted map[string]int) {
 	return copyMap(f.routed), copyMap(f.unrouted)
 }
 
+// countsWhen waits up to d for ok to hold of the counts, and returns
+// them. The ACK of a failure is the last message of its call and nothing
+// answers it: Run may return before serve has read the last one.
+func (f *fakeProxy) countsWhen(d time.Duration, ok func(routed, unrouted map[string]int) bool) (routed, unrouted map[string]int) {
+	deadline := time.Now().Add(d)
+	for {
+		routed, unrouted = f.counts()
+		if ok(routed, unrouted) || time.Now().After(deadline) {
+			return routed, unrouted
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func copyMap(m map[string]int) map[string]int {
 	out := map[string]int{}
 	for k, v := range m {
@@ -255,8 +269,10 @@ func TestCallFake(t *testing.T) {
 			if tc.fake.dup200 && cr.ReACKs != tc.up {
 				t.Errorf("re-ACKs %d, want %d", cr.ReACKs, tc.up)
 			}
-			routed, unrouted := f.counts()
-			if routed["ACK"] != int(tc.acks) || routed["BYE"] != int(tc.done) || unrouted["ACK"] != int(tc.fail404) {
+			proxied := func(routed, unrouted map[string]int) bool {
+				return routed["ACK"] == int(tc.acks) && routed["BYE"] == int(tc.done) && unrouted["ACK"] == int(tc.fail404)
+			}
+			if routed, unrouted := f.countsWhen(time.Second, proxied); !proxied(routed, unrouted) {
 				t.Errorf("proxy saw routed %v, unrouted %v", routed, unrouted)
 			}
 			if tc.opt.Hold > 0 {

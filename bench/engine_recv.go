@@ -94,9 +94,12 @@ func (e *engine) answerChallenge(s *slot, r *Response, ob *outbox, now int64) bo
 }
 
 // onRequest answers a request from the server (a NOTIFY, RFC 6665 §4.1.3)
-// with 200 OK at once and statelessly, copying Via, From, To, Call-ID and
-// CSeq, on the socket it came in on; then the scenario, if it watches
-// requests, sees it. Garbage is counted and not answered.
+// with 200 OK statelessly, copying Via, From, To, Call-ID and CSeq, on the
+// socket it came in on; then the scenario, if it watches requests, sees
+// it. The 200 OK leaves with the reader's batch (onBatch flushes ob), so
+// it may still be queued when the scenario has counted the request: Run
+// lets the readers flush before it closes the sockets. Garbage is counted
+// and not answered.
 func (e *engine) onRequest(msg []byte, ob *outbox) {
 	p := e.cur.Load()
 	var r IncomingRequest

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakePresence is a minimal presence server on UDP for the scenario's
@@ -179,4 +180,19 @@ func (f *fakePresence) counts() (initial, ifMatch, notified, answered int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.initial, f.ifMatch, f.notified, f.answered
+}
+
+// answers waits up to d for an answer to every NOTIFY copy sent, and
+// returns the copies and the answers read. When Run returns the generator
+// has sent its last 200 OKs, but serve may not have read them yet.
+func (f *fakePresence) answers(d time.Duration) (copies, answered int) {
+	deadline := time.Now().Add(d)
+	for {
+		_, _, notified, answered := f.counts()
+		copies = notified * (1 + btoi(f.opt.dupNotify))
+		if answered >= copies || time.Now().After(deadline) {
+			return copies, answered
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -93,11 +93,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	} else {
 		res = e.runPhase(ctx, main)
 	}
+	// A reader may hold answers it queued in its last batch (the 200 OK
+	// to a NOTIFY the scenario has counted already, the ACK of a final
+	// response): stop the readers and the sweeper, let each flush what it
+	// holds, and only then close the sockets those writes go out on.
 	stopBG()
+	e.tr.stop()
+	wg.Wait()
 	if err := e.tr.close(); err != nil {
 		e.log.Debug("close sockets", zap.Error(err))
 	}
-	wg.Wait()
 	if res == nil { // the scenario could not start its phases
 		return nil, setupErr
 	}

@@ -17,9 +17,13 @@ type transport interface {
 	// flush writes the queued messages of o on socket o.sock and empties o.
 	// It returns the number of messages the socket refused.
 	flush(o *outbox) int
-	// read delivers every response arriving on socket sock to onMsg and
-	// calls onBatch after each batch, until close.
+	// read delivers every message arriving on socket sock to onMsg and
+	// calls onBatch after each batch, until stop or close.
 	read(sock int, onMsg func([]byte), onBatch func())
+	// stop makes every read return once the batch in hand has gone
+	// through onBatch, which flushes what it answered; the sockets stay
+	// open for those writes until close.
+	stop()
 	// close closes every socket and makes read return.
 	close() error
 }

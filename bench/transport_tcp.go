@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -90,7 +91,7 @@ func (t *tcpTransport) read(sock int, onMsg func([]byte), onBatch func()) {
 		}
 		onBatch()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.log.Debug("tcp read", zap.Error(err))
 			}
 			return
@@ -127,6 +128,15 @@ func frame(b []byte, r *Response) int {
 		return i + 4
 	}
 	return 0
+}
+
+// stop sets a read deadline in the past, as for UDP.
+func (t *tcpTransport) stop() {
+	for _, c := range t.conns {
+		if c.SetReadDeadline(time.Now()) != nil {
+			_ = c.Close()
+		}
+	}
 }
 
 func (t *tcpTransport) close() error {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/net/ipv4"
@@ -93,7 +95,7 @@ func (t *udpTransport) read(sock int, onMsg func([]byte), onBatch func()) {
 	for {
 		n, err := t.bcs[sock].ReadBatch(ms, 0)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return
 			}
 			// ECONNREFUSED after an ICMP port unreachable: the target is
@@ -107,6 +109,16 @@ func (t *udpTransport) read(sock int, onMsg func([]byte), onBatch func()) {
 			onMsg(m.Buffers[0][:m.N])
 		}
 		onBatch()
+	}
+}
+
+// stop sets a read deadline in the past: a reader blocked in ReadBatch
+// wakes up, one in the middle of a batch finishes it first.
+func (t *udpTransport) stop() {
+	for _, c := range t.conns {
+		if c.SetReadDeadline(time.Now()) != nil {
+			_ = c.Close() // read must return all the same
+		}
 	}
 }
 
