@@ -29,6 +29,14 @@ func (s *Server) onTx(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.handle(req, w)
 	t.wait(timeout, w.expire)
+	if req.Method == sip.BYE {
+		// sipgo would keep the answered transaction 32 s (Timer J) to
+		// absorb retransmissions: 64,000 BYEs at 2,000 calls/s, most of
+		// a call server's heap. A BYE sent again after that finds no
+		// dialog and gets 481, which its sender takes as the end of the
+		// dialog all the same (RFC 3261 §15.1.1).
+		tx.Terminate()
+	}
 }
 
 // handle checks a request and dispatches it by the method table: to the
