@@ -39,6 +39,12 @@ type Config struct {
 	Auth      string   `yaml:"auth"`   // "bearer", "digest", "bearer,digest" or "none"
 	LogLevel  string   `yaml:"log_level"`
 	LogFormat string   `yaml:"log_format"` // "json", "console" or "auto" (console on a terminal)
+	// MemoryLimit is the Go runtime's soft memory limit ("800MiB",
+	// "2GiB", bytes; empty: GOMEMLIMIT's, else none): the collector works
+	// harder near it and returns freed memory to the system, so a server
+	// that set up many long calls does not keep the garbage of their
+	// set-up (runtime/debug.SetMemoryLimit).
+	MemoryLimit string `yaml:"memory_limit"`
 	// Edge is the SIP edge: domain, aliases, max_inflight at the top level
 	// of the file. Its Listen and Auth are built from Listen and Auth above.
 	Edge edge.Config `yaml:",inline"`

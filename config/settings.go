@@ -91,6 +91,8 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.Presence.MinNotifyInterval }},
 	{flag: "max-watchers", env: "B2BUA_MAX_WATCHERS", usage: "subscriptions one presentity may have (503 past it)",
 		field: func(c *Config) any { return &c.Presence.MaxWatchers }},
+	{flag: "memory-limit", env: "B2BUA_MEMORY_LIMIT", usage: "soft memory limit of the Go runtime, e.g. 800MiB or 2GiB (default: GOMEMLIMIT, else none)",
+		field: func(c *Config) any { return &c.MemoryLimit }},
 	{flag: "media", env: "B2BUA_MEDIA", usage: "what calls do with media: passthrough (the SDP goes through untouched)",
 		field: func(c *Config) any { return &c.Calls.Media }},
 	{flag: "outbound", env: "B2BUA_OUTBOUND", usage: "outbound proxy (sip:host:port) for calls to other domains (default none: they get 404)",

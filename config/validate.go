@@ -38,6 +38,9 @@ func (c *Config) Validate() error {
 	if err := c.Calls.Validate(); err != nil {
 		return err
 	}
+	if _, err := ParseBytes(c.MemoryLimit); err != nil {
+		return fmt.Errorf("config: memory limit %q: %w", c.MemoryLimit, err)
+	}
 	if err := c.Registrar.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

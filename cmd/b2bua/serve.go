@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -80,6 +81,10 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if limit, _ := config.ParseBytes(c.MemoryLimit); limit > 0 { // validated with the configuration
+		debug.SetMemoryLimit(limit)
+		log.Info("memory limit", zap.Int64("bytes", limit))
+	}
 	sip.SetDefaultLogger(siplog.New(log.Named("sipgo")))
 	if c.Auth == "none" {
 		log.Warn("authentication is off (--auth none): anyone can register any address")
