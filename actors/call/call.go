@@ -271,7 +271,7 @@ func (c *Call) finish(sc *shard.Context) {
 	if c.answered || c.over {
 		return
 	}
-	if res := best(c.finals); res != nil {
+	if res := outbound.Best(c.finals); res != nil {
 		code, reason := res.StatusCode, res.Reason
 		if code == status.ServiceUnavailable { // §16.7: a 503 is not passed upstream
 			code, reason = status.ServerInternalError, status.Reason(status.ServerInternalError)
@@ -298,25 +298,6 @@ func (c *Call) finish(sc *shard.Context) {
 		}
 	}
 	c.fail(sc, status.TemporarilyUnavail, "")
-}
-
-// best is the response a forked request answers with when no fork
-// succeeded (RFC 3261 §16.7 step 6): a 6xx if there is one, else one of
-// the lowest class; the first received among equals.
-func best(rs []*sip.Response) *sip.Response {
-	var out *sip.Response
-	for _, r := range rs {
-		switch {
-		case out == nil:
-			out = r
-		case out.StatusCode >= 600:
-		case r.StatusCode >= 600:
-			out = r
-		case r.StatusCode/100 < out.StatusCode/100:
-			out = r
-		}
-	}
-	return out
 }
 
 // fail answers A with code and ends the call.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/dialog"
+	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/sip/status"
 )
@@ -262,7 +263,7 @@ func (c *Call) transferGroup(sc *shard.Context, x *transfer) {
 		}
 	}
 	code, reason := status.TemporarilyUnavail, ""
-	if res := best(x.finals); res != nil {
+	if res := outbound.Best(x.finals); res != nil {
 		code, reason = res.StatusCode, res.Reason
 	}
 	c.transferFailed(sc, x, code, reason)

@@ -381,7 +381,7 @@ func (b *Box) finish(c *shard.Context, d *delivery) {
 		return
 	}
 	b.live = slices.DeleteFunc(b.live, func(x *delivery) bool { return x == d })
-	if res := best(d.responses); res != nil {
+	if res := outbound.Best(d.responses); res != nil {
 		d.m.answer(&Result{Outcome: Refused, Response: res})
 		return
 	}
@@ -391,26 +391,6 @@ func (b *Box) finish(c *shard.Context, d *delivery) {
 // retryAfter is when a box whose contacts did not answer tries again,
 // should the AOR not register in between.
 const retryAfter = time.Minute
-
-// best is the response a forked request answers upstream with when no
-// fork succeeded (RFC 3261 §16.7 step 6): a 6xx if there is one, else
-// one of the lowest class; the first received among equals. nil when no
-// contact answered.
-func best(rs []*sip.Response) *sip.Response {
-	var out *sip.Response
-	for _, r := range rs {
-		switch {
-		case out == nil:
-			out = r
-		case out.StatusCode >= 600:
-		case r.StatusCode >= 600:
-			out = r
-		case r.StatusCode/100 < out.StatusCode/100:
-			out = r
-		}
-	}
-	return out
-}
 
 func (b *Box) tick(c *shard.Context) {
 	now := b.conf.now()

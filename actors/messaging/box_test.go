@@ -8,6 +8,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
+
+	"github.com/b2bua/b2bua/actors/outbound"
 )
 
 const sentDate = "Mon, 30 Nov 2026 10:00:00 GMT"
@@ -277,9 +279,9 @@ func TestBest(t *testing.T) {
 		codes []int
 		want  int
 	}{{nil, 0}, {[]int{486}, 486}, {[]int{486, 603}, 603}, {[]int{603, 600}, 603}, {[]int{500, 404}, 404}, {[]int{404, 415}, 404}, {[]int{302, 404}, 302}} {
-		got := best(rs(tc.codes...))
+		got := outbound.Best(rs(tc.codes...))
 		if (got == nil && tc.want != 0) || (got != nil && got.StatusCode != tc.want) {
-			t.Errorf("best(%v) = %v, want %d", tc.codes, got, tc.want)
+			t.Errorf("Best(%v) = %v, want %d", tc.codes, got, tc.want)
 		}
 	}
 }

@@ -82,3 +82,23 @@ func (d *Deferred) Send(req *sip.Request, replyTo *actor.PID, id uint64) {
 	}
 	d.root.Send(replyTo, &Result{ID: id, Err: ErrUnavailable})
 }
+
+// Best is the response a forked request answers with when no fork
+// succeeded (RFC 3261 §16.7 step 6): a 6xx if there is one, else one of
+// the lowest class; the first received among equals. nil when no fork
+// answered. Calls and MESSAGE delivery both fork.
+func Best(rs []*sip.Response) *sip.Response {
+	var out *sip.Response
+	for _, r := range rs {
+		switch {
+		case out == nil:
+			out = r
+		case out.StatusCode >= 600:
+		case r.StatusCode >= 600:
+			out = r
+		case r.StatusCode/100 < out.StatusCode/100:
+			out = r
+		}
+	}
+	return out
+}
