@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -68,7 +67,13 @@ func ListenEcho(network, addr string, cfg EchoConfig) (*EchoServer, error) {
 		if ua.IP != nil && ua.IP.To4() == nil {
 			bc = ipv6.NewPacketConn(s.udp)
 		}
-		s.wg.Go(func() { s.serveUDP(bc) })
+		s.wg.Go(func() {
+			serveBatches(bc, 1, s.cfg.Log, "echo", func(r *replies, req []byte) {
+				if b, ok := s.answer(r.buf(), req); ok {
+					r.add(b)
+				}
+			})
+		})
 	case "tcp":
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -126,47 +131,6 @@ func (s *EchoServer) answer(dst, req []byte) ([]byte, bool) {
 	}
 	out, _, err := AppendEchoResponse(dst, req, status, extra)
 	return out, err == nil
-}
-
-func (s *EchoServer) serveUDP(bc batchConn) {
-	in := make([]ipv4.Message, maxBatch)
-	out := make([]ipv4.Message, maxBatch)
-	outBufs := make([][]byte, maxBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, 64<<10)}
-		outBufs[i] = make([]byte, 0, 2048)
-		out[i].Buffers = make([][]byte, 1)
-	}
-	for {
-		n, err := bc.ReadBatch(in, 0)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.cfg.Log.Debug("echo read", zap.Error(err))
-			continue
-		}
-		k := 0
-		for _, m := range in[:n] {
-			b, ok := s.answer(outBufs[k][:0], m.Buffers[0][:m.N])
-			if !ok {
-				continue
-			}
-			outBufs[k] = b
-			out[k].Buffers[0], out[k].Addr = b, m.Addr
-			k++
-		}
-		for sent := 0; sent < k; {
-			w, err := bc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				w = 1 // skip the message the kernel refused
-			}
-			sent += w
-		}
-	}
 }
 
 // AppendEchoResponse appends a response with status to the request at the

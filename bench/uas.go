@@ -75,7 +75,9 @@ func ListenUAS(addr string, cfg UASConfig) (*UAS, error) {
 	}
 	for i, c := range u.conns {
 		a := newUASAnswers(u.addrs[i])
-		u.wg.Go(func() { u.serve(ipv4.NewPacketConn(c), a) })
+		u.wg.Go(func() { // an INVITE takes two answers (180, 200)
+			serveBatches(ipv4.NewPacketConn(c), 2, u.cfg.Log, "uas", func(r *replies, req []byte) { u.answer(r, req, a) })
+		})
 	}
 	return u, nil
 }
@@ -118,58 +120,16 @@ func newUASAnswers(addr string) uasAnswers {
 	}
 }
 
-func (u *UAS) serve(bc batchConn, a uasAnswers) {
-	in := make([]ipv4.Message, maxBatch)
-	// An INVITE takes two answers (180, 200).
-	out := make([]ipv4.Message, 2*maxBatch)
-	outBufs := make([][]byte, 2*maxBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, 64<<10)}
-	}
-	for i := range out {
-		outBufs[i] = make([]byte, 0, 2048)
-		out[i].Buffers = make([][]byte, 1)
-	}
-	for {
-		n, err := bc.ReadBatch(in, 0)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			u.cfg.Log.Debug("uas read", zap.Error(err))
-			continue
-		}
-		k := 0
-		for _, m := range in[:n] {
-			k = u.answer(out, outBufs, k, m.Buffers[0][:m.N], m.Addr, a)
-		}
-		for sent := 0; sent < k; {
-			w, err := bc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				w = 1 // skip the message the kernel refused
-			}
-			sent += w
-		}
-	}
-}
-
-// answer queues the answers to req at out[k:] and returns the new k.
-func (u *UAS) answer(out []ipv4.Message, bufs [][]byte, k int, req []byte, to net.Addr, a uasAnswers) int {
+// answer queues the answers to req in r.
+func (u *UAS) answer(r *replies, req []byte, a uasAnswers) {
 	sp := bytes.IndexByte(req, ' ')
 	if sp <= 0 || bytes.HasPrefix(req, []byte("SIP/")) {
-		return k // a response or garbage: nothing to answer
+		return // a response or garbage: nothing to answer
 	}
 	queue := func(status int) {
-		b, err := AppendUASResponse(bufs[k][:0], req, status, a)
-		if err != nil {
-			return
+		if b, err := AppendUASResponse(r.buf(), req, status, a); err == nil {
+			r.add(b)
 		}
-		bufs[k] = b
-		out[k].Buffers[0], out[k].Addr = b, to
-		k++
 	}
 	switch string(req[:sp]) {
 	case "INVITE":
@@ -185,7 +145,6 @@ func (u *UAS) answer(out []ipv4.Message, bufs [][]byte, k int, req []byte, to ne
 		u.others.Add(1)
 		queue(200)
 	}
-	return k
 }
 
 // AppendUASResponse appends the UAS's response with status to the request
