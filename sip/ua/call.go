@@ -42,6 +42,8 @@ type Call struct {
 
 	mu         sync.Mutex               // guards the fields below
 	version    uint64                   // of our SDP, +1 per new offer or answer
+	custom     []byte                   // the application's SDP (WithSDP); nil: the SDK's
+	remoteSDP  []byte                   // the other side's last SDP (RemoteSDP)
 	holding    bool                     // we put the call on hold (Hold)
 	held       bool                     // the remote party put us on hold
 	reinviting bool                     // our re-INVITE is pending: theirs gets 491 (RFC 3261 §14.2)
@@ -268,6 +270,9 @@ func (c *Call) reinviteOnce(ctx context.Context, hold bool) error {
 		return statusError(req, res)
 	}
 	c.d.refreshTarget(res)
+	c.mu.Lock()
+	c.gotSDPLocked(res.Body())
+	c.mu.Unlock()
 	c.ack(req)
 	ok = true
 	return nil
@@ -283,6 +288,9 @@ func offerDirection(hold bool) string {
 // sdpLocked is our next SDP, in direction dir. c.mu is held.
 func (c *Call) sdpLocked(dir string) []byte {
 	c.version++
+	if c.custom != nil {
+		return customSDP(c.custom, c.version, dir)
+	}
 	return buildSDP(c.p.contactHost(), c.p.conf.mediaPort, c.sessID, c.version, dir)
 }
 

@@ -41,7 +41,8 @@ type IncomingCall struct {
 
 // decision is what the application did with an incoming call.
 type decision struct {
-	code  int // 200 to answer
+	code  int    // 200 to answer
+	sdp   []byte // the application's answer (WithSDP); nil: the SDK's
 	reply chan decided
 }
 
@@ -64,9 +65,14 @@ func (ic *IncomingCall) Cancelled() <-chan struct{} { return ic.cancelled }
 // INVITE had none), then waits for the caller's ACK, sending the 200
 // again on UDP until it comes (RFC 3261 §13.3.1.4). Without an ACK after
 // 32 s the call is hung up and ErrNoACK returned. When ctx ends first
-// the call is hung up too.
-func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
-	d, err := ic.send(ctx, 200)
+// the call is hung up too. WithSDP gives the SDP to answer with; the
+// other options of Call do not apply.
+func (ic *IncomingCall) Answer(ctx context.Context, opts ...CallOption) (*Call, error) {
+	var cfg callConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d, err := ic.send(ctx, 200, cfg.sdp)
 	if err != nil {
 		return nil, err
 	}
@@ -96,16 +102,16 @@ func (ic *IncomingCall) Reject(code int) error {
 	if code < 300 || code > 699 {
 		code = 603
 	}
-	_, err := ic.send(context.Background(), code)
+	_, err := ic.send(context.Background(), code, nil)
 	return err
 }
 
 // send hands the decision to the INVITE's handler and waits for what it
 // did.
-func (ic *IncomingCall) send(ctx context.Context, code int) (decided, error) {
+func (ic *IncomingCall) send(ctx context.Context, code int, body []byte) (decided, error) {
 	reply := make(chan decided, 1)
 	select {
-	case ic.decide <- decision{code: code, reply: reply}:
+	case ic.decide <- decision{code: code, sdp: body, reply: reply}:
 	case <-ic.cancelled:
 		return decided{}, ErrCallCancelled
 	case <-ic.finished:
@@ -174,7 +180,7 @@ func (p *Peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer timer.Stop()
 	select {
 	case d := <-ic.decide:
-		d.reply <- ic.decided(d.code, offered)
+		d.reply <- ic.decided(d.code, d.sdp, offered)
 	case <-ic.cancelled: // sipgo answered 487
 		log.Info("call cancelled by the caller")
 	case <-timer.C:
@@ -187,7 +193,7 @@ func (p *Peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (ic *IncomingCall) cancel() { ic.cancelOne.Do(func() { close(ic.cancelled) }) }
 
 // decided carries out the application's decision on the INVITE.
-func (ic *IncomingCall) decided(code int, offered string) decided {
+func (ic *IncomingCall) decided(code int, custom []byte, offered string) decided {
 	p, req := ic.p, ic.req
 	if code != 200 {
 		res := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
@@ -212,12 +218,20 @@ func (ic *IncomingCall) decided(code int, offered string) decided {
 	d := &dialog{callID: ic.CallID, localTag: ic.localTag, local: req.To().Address, remote: req.From().Address,
 		remoteTag: fromTag, remoteTarget: contactOf(req, req.From().Address), routes: routeSet(req, false),
 		cseq: rand.Uint32N(1 << 30), remoteCSeq: req.CSeq().SeqNo}
-	c := p.newCall(d, rand.Uint64N(1<<62), false, holds(offered))
+	sessID := rand.Uint64N(1 << 62)
+	if custom != nil {
+		sessID = sdpSessionID(custom)
+	}
+	c := p.newCall(d, sessID, false, holds(offered))
 	c.mu.Lock()
+	c.gotSDPLocked(req.Body())
 	var body []byte
-	if offered != "" {
+	switch {
+	case custom != nil:
+		c.custom, c.version, body = custom, sdpVersion(custom), custom
+	case offered != "":
 		body = c.sdpLocked(answerDirection(offered, false))
-	} else {
+	default:
 		body = c.sdpLocked(dirSendRecv) // a late offer: the answer comes in the ACK
 	}
 	ackCh := make(chan struct{})

@@ -18,6 +18,7 @@ type CallOption func(*callConfig)
 
 type callConfig struct {
 	progress func(code int, reason string)
+	sdp      []byte // WithSDP
 }
 
 // WithProgress calls fn for each provisional response of the call other
@@ -50,7 +51,11 @@ func (p *Peer) Call(ctx context.Context, target string, opts ...CallOption) (*Ca
 	req.AppendHeader(sip.NewHeader("Supported", "100rel"))
 	req.AppendHeader(sip.NewHeader("Content-Type", ctSDP))
 	sessID := rand.Uint64N(1 << 62)
-	req.SetBody(buildSDP(p.contactHost(), p.conf.mediaPort, sessID, 1, dirSendRecv))
+	offer := buildSDP(p.contactHost(), p.conf.mediaPort, sessID, 1, dirSendRecv)
+	if cfg.sdp != nil {
+		offer, sessID = cfg.sdp, sdpSessionID(cfg.sdp)
+	}
+	req.SetBody(offer)
 	o := &outgoing{p: p, req: req, cfg: cfg,
 		log: p.log.With(zap.String("call_id", req.CallID().Value()), zap.String("method", "INVITE"))}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -64,6 +69,12 @@ func (p *Peer) Call(ctx context.Context, target string, opts ...CallOption) (*Ca
 		return nil, err
 	}
 	c := p.newCall(o.dialogOf(res), sessID, true, false)
+	c.mu.Lock()
+	if cfg.sdp != nil {
+		c.custom, c.version = cfg.sdp, sdpVersion(cfg.sdp)
+	}
+	c.gotSDPLocked(res.Body())
+	c.mu.Unlock()
 	c.ack(req)
 	o.reACK(c)
 	c.log.Info("call answered")

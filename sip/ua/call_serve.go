@@ -57,6 +57,7 @@ func (c *Call) answerOfferLocked(req *sip.Request) ([]byte, error) {
 		return nil, err
 	}
 	c.held = holds(dir)
+	c.gotSDPLocked(req.Body())
 	return c.sdpLocked(answerDirection(dir, c.holding)), nil
 }
 

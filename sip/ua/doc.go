@@ -59,7 +59,10 @@
 // the other side holds us. In-dialog requests follow the remote target
 // and the route set (Record-Route), or go through the server. The SDP is
 // minimal (PCMU, PCMA, telephone-event on WithMediaPort, default 40000):
-// the SDK carries no media. Peer to peer, direct watchers see the peer
+// the SDK carries no media. An application with media of its own gives
+// its SDP to Call or Answer with WithSDP (later offers and answers reuse
+// it with the direction changed) and reads the other side's with
+// Call.RemoteSDP. Peer to peer, direct watchers see the peer
 // InCall while a call is up; through a server, the server says so.
 //
 // Close ends everything cleanly: BYE for every call, unSUBSCRIBE, PUBLISH
