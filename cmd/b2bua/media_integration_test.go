@@ -666,8 +666,7 @@ func rawInvite(t *testing.T, p *proc, user string, body []byte) string {
 		"Contact: <sip:eve@"+c.LocalAddr()+">",
 		"Max-Forwards: 70",
 		"Content-Type: application/sdp",
-		fmt.Sprintf("Content-Length: %d", len(body)),
-		""), body...)
+		fmt.Sprintf("Content-Length: %d", len(body))), body...)
 	if err := c.Send(invite); err != nil {
 		t.Fatal(err)
 	}
