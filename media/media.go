@@ -486,8 +486,14 @@ func (s *Session) LastRx() time.Time {
 // Stats sums the counters of the session's streams (Loss and Jitter are
 // the worst stream's).
 func (s *Session) Stats() relay.Stats {
+	// Not snapshot, which is empty once closed: the media leg reports the
+	// counters' last moves after Close (its ports are in quarantine then,
+	// but the streams' counters stay).
+	s.mu.Lock()
+	streams := s.streams
+	s.mu.Unlock()
 	var sum relay.Stats
-	for _, st := range s.snapshot() {
+	for _, st := range streams {
 		x := st.rs.Stats()
 		sum.RxPackets += x.RxPackets
 		sum.RxBytes += x.RxBytes
