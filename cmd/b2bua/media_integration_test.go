@@ -599,24 +599,66 @@ func TestMediaHijack(t *testing.T) {
 }
 
 // TestMediaInactivity: with --media-timeout 2s an answered call whose
-// parties send no RTP ends with a BYE to both.
+// parties send no RTP ends with a BYE to both. A call where only one party
+// talks stays up (the timeout is silence from both sides), and so does a
+// silent call on hold (RFC 3264 §8.4: a held party may send nothing).
 func TestMediaInactivity(t *testing.T) {
 	t.Parallel()
 	p := mediaServer(t, 21300, 21319, "--media-timeout", "2s")
-	mp := newParties(t, p, "bob")
-	mp.connect(t, newRTPPeer(t, false), newRTPPeer(t, false))
-	answered := time.Now()
-	for who, c := range map[string]*ua.Call{"alice": mp.ca, "bob": mp.cb} {
-		select {
-		case <-c.Done():
-		case <-time.After(8 * time.Second):
-			t.Fatalf("%s got no BYE 8 s into a silent call", who)
-		}
+	for i, tc := range []struct {
+		name  string
+		talk  bool // alice sends RTP all along
+		hold  bool // alice holds the call at once
+		ended bool
+	}{
+		{"silent: BYE to both", false, false, true},
+		{"one party talks: up", true, false, false},
+		{"silent on hold: up", false, true, false},
+	} {
+		user := fmt.Sprintf("bob%d", i) // a callee of its own per case
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mp := newParties(t, p, user)
+			caller := newRTPPeer(t, false)
+			mp.connect(t, caller, newRTPPeer(t, false))
+			answered := time.Now()
+			if tc.hold {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := mp.ca.Hold(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tc.ended {
+				deadline := time.Now().Add(4 * time.Second) // twice the timeout
+				for time.Now().Before(deadline) {
+					if tc.talk {
+						caller.send(1)
+					}
+					select {
+					case <-mp.ca.Done():
+						t.Fatalf("the call ended after %v", time.Since(answered))
+					case <-mp.cb.Done():
+						t.Fatalf("the call ended after %v", time.Since(answered))
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+				mp.hangup(t)
+				return
+			}
+			for who, c := range map[string]*ua.Call{"alice": mp.ca, "bob": mp.cb} {
+				select {
+				case <-c.Done():
+				case <-time.After(8 * time.Second):
+					t.Fatalf("%s got no BYE 8 s into a silent call", who)
+				}
+			}
+			if d := time.Since(answered); d < time.Second {
+				t.Fatalf("the silent call ended after %v, before the 2 s timeout", d)
+			}
+		})
 	}
-	if d := time.Since(answered); d < time.Second {
-		t.Fatalf("the silent call ended after %v, before the 2 s timeout", d)
-	}
-	serverClean(t, p)
+	t.Cleanup(func() { serverClean(t, p) })
 }
 
 // TestMediaPortsExhausted: --rtp-ports 21000-21003 holds two port pairs,
