@@ -491,46 +491,61 @@ func TestMediaSRTPToRTP(t *testing.T) {
 // address: bob is offered sendonly and alice gets his recvonly. On hold,
 // RFC 3264 §6.1: alice (sendonly) does not receive, so nothing bob sends
 // reaches her (relay.Remote.Send false), while what she sends still
-// reaches bob. Once resumed, media flows both ways again.
+// reaches bob. Once resumed, media flows both ways again. With SRTP on
+// both legs (--srtp mirror, each leg its own keys) the re-INVITEs keep
+// the keys: the packets after them still decrypt with the first SDP's.
 func TestMediaHoldResume(t *testing.T) {
 	t.Parallel()
 	const lo, hi = 21240, 21259
 	p := mediaServer(t, lo, hi)
-	mp := newParties(t, p, "bob")
-	caller, callee := newRTPPeer(t, false), newRTPPeer(t, false)
-	mp.connect(t, caller, callee)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	for _, tc := range []struct {
+		name   string
+		secure bool
+	}{{"RTP", false}, {"SRTP both legs", true}} {
+		user := "bob-" + strings.Fields(tc.name)[0]
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mp := newParties(t, p, user)
+			caller, callee := newRTPPeer(t, tc.secure), newRTPPeer(t, tc.secure)
+			mp.connect(t, caller, callee)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			first := caller.send(10)
+			callee.expect(caller, first, 10)
+			first = callee.send(10)
+			caller.expect(callee, first, 10)
 
-	if err := mp.ca.Hold(ctx); err != nil {
-		t.Fatal(err)
-	}
-	offer, answer := parseMedia(t, mp.cb.RemoteSDP()), parseMedia(t, mp.ca.RemoteSDP())
-	atRelay(t, offer, lo, hi, "bob (hold)")
-	atRelay(t, answer, lo, hi, "alice (hold)")
-	if offer.dir != "sendonly" || answer.dir != "recvonly" || !mp.cb.Held() {
-		t.Fatalf("hold: bob was offered %s (held: %v), alice's answer says %s", offer.dir, mp.cb.Held(), answer.dir)
-	}
-	callee.send(20)
-	caller.silent(caller.conn, 500*time.Millisecond, "alice on hold (sendonly)")
-	first := caller.send(20)
-	callee.expect(caller, first, 20)
+			if err := mp.ca.Hold(ctx); err != nil {
+				t.Fatal(err)
+			}
+			offer, answer := parseMedia(t, mp.cb.RemoteSDP()), parseMedia(t, mp.ca.RemoteSDP())
+			atRelay(t, offer, lo, hi, "bob (hold)")
+			atRelay(t, answer, lo, hi, "alice (hold)")
+			if offer.dir != "sendonly" || answer.dir != "recvonly" || !mp.cb.Held() {
+				t.Fatalf("hold: bob was offered %s (held: %v), alice's answer says %s", offer.dir, mp.cb.Held(), answer.dir)
+			}
+			callee.send(20)
+			caller.silent(caller.conn, 500*time.Millisecond, "alice on hold (sendonly)")
+			first = caller.send(20)
+			callee.expect(caller, first, 20)
 
-	if err := mp.ca.Resume(ctx); err != nil {
-		t.Fatal(err)
+			if err := mp.ca.Resume(ctx); err != nil {
+				t.Fatal(err)
+			}
+			offer, answer = parseMedia(t, mp.cb.RemoteSDP()), parseMedia(t, mp.ca.RemoteSDP())
+			atRelay(t, offer, lo, hi, "bob (resume)")
+			atRelay(t, answer, lo, hi, "alice (resume)")
+			if offer.dir != "sendrecv" || answer.dir != "sendrecv" || mp.cb.Held() {
+				t.Fatalf("resume: bob was offered %s (held: %v), alice's answer says %s", offer.dir, mp.cb.Held(), answer.dir)
+			}
+			first = callee.send(20)
+			caller.expect(callee, first, 20)
+			first = caller.send(20)
+			callee.expect(caller, first, 20)
+			mp.hangup(t)
+		})
 	}
-	offer, answer = parseMedia(t, mp.cb.RemoteSDP()), parseMedia(t, mp.ca.RemoteSDP())
-	atRelay(t, offer, lo, hi, "bob (resume)")
-	atRelay(t, answer, lo, hi, "alice (resume)")
-	if offer.dir != "sendrecv" || answer.dir != "sendrecv" || mp.cb.Held() {
-		t.Fatalf("resume: bob was offered %s (held: %v), alice's answer says %s", offer.dir, mp.cb.Held(), answer.dir)
-	}
-	first = callee.send(20)
-	caller.expect(callee, first, 20)
-	first = caller.send(20)
-	callee.expect(caller, first, 20)
-	mp.hangup(t)
-	serverClean(t, p)
+	t.Cleanup(func() { serverClean(t, p) })
 }
 
 // TestMediaNATLatching: bob's SDP names port P but his packets come from
