@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
@@ -34,11 +35,13 @@ import (
 // (pion/rtp, pion/srtp). Each test runs its own server on a port range
 // of its own (--rtp-ports), so they run in parallel.
 
-// rtpPeer is a Go media endpoint on loopback: one RTP socket (no RTCP),
-// plain RTP or, with a key, SDES-SRTP AES_CM_128_HMAC_SHA1_80.
+// rtpPeer is a Go media endpoint on loopback: an RTP socket and an RTCP
+// one (named by a=rtcp, RFC 3605, since port+1 may be taken), plain RTP
+// or, with a key, SDES-SRTP AES_CM_128_HMAC_SHA1_80.
 type rtpPeer struct {
 	t    *testing.T
 	conn *net.UDPConn
+	rtcp *net.UDPConn
 	// sdpPort is the port its SDP names: conn's, or another one (a peer
 	// behind NAT whose packets come from elsewhere).
 	sdpPort int
@@ -47,9 +50,10 @@ type rtpPeer struct {
 	ssrc    uint32
 	seq     uint16
 
-	remote netip.AddrPort // where its media goes: the other side's SDP
-	enc    *srtp.Context  // with key
-	dec    *srtp.Context  // with the other side's key
+	remote     netip.AddrPort // where its media goes: the other side's SDP
+	remoteRTCP netip.AddrPort // its a=rtcp, else port+1
+	enc        *srtp.Context  // with key
+	dec        *srtp.Context  // with the other side's key
 }
 
 const (
@@ -61,7 +65,7 @@ const (
 func newRTPPeer(t *testing.T, secure bool) *rtpPeer {
 	t.Helper()
 	conn := listenUDP(t)
-	r := &rtpPeer{t: t, conn: conn, sdpPort: conn.LocalAddr().(*net.UDPAddr).Port, tag: 1,
+	r := &rtpPeer{t: t, conn: conn, rtcp: listenUDP(t), sdpPort: conn.LocalAddr().(*net.UDPAddr).Port, tag: 1,
 		ssrc: uint32(time.Now().UnixNano()) | 1, seq: uint16(time.Now().UnixNano() >> 8)}
 	if secure {
 		r.key = make([]byte, 30)
@@ -95,13 +99,15 @@ func (r *rtpPeer) sdp() []byte {
 		crypto = fmt.Sprintf("a=crypto:%d %s inline:%s\r\n", r.tag, srtpSuite, base64.StdEncoding.EncodeToString(r.key))
 	}
 	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=go\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d %s 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n%sa=sendrecv\r\n",
-		r.ssrc, r.sdpPort, proto, crypto))
+		"m=audio %d %s 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"+
+		"a=rtcp:%d\r\n%sa=sendrecv\r\n",
+		r.ssrc, r.sdpPort, proto, r.rtcp.LocalAddr().(*net.UDPAddr).Port, crypto))
 }
 
 // remoteMedia is what an SDP says of its first audio stream.
 type remoteMedia struct {
 	addr   netip.AddrPort
+	rtcp   netip.AddrPort // a=rtcp, else addr's port+1
 	proto  string
 	dir    string
 	tag    int
@@ -128,8 +134,22 @@ func parseMedia(t *testing.T, body []byte) remoteMedia {
 		t.Fatalf("SDP c= %q: %v", c.Address.Address, err)
 	}
 	rm := remoteMedia{addr: netip.AddrPortFrom(ip, uint16(m.MediaName.Port.Value)), proto: strings.Join(m.MediaName.Protos, "/"), dir: "sendrecv"}
+	rm.rtcp = netip.AddrPortFrom(ip, rm.addr.Port()+1)
 	for _, a := range m.Attributes {
 		switch a.Key {
+		case "rtcp":
+			f := strings.Fields(a.Value)
+			port, err := strconv.Atoi(f[0])
+			if err != nil {
+				t.Fatalf("a=rtcp %q", a.Value)
+			}
+			at := ip
+			if len(f) == 4 {
+				if at, err = netip.ParseAddr(f[3]); err != nil {
+					t.Fatalf("a=rtcp %q", a.Value)
+				}
+			}
+			rm.rtcp = netip.AddrPortFrom(at, uint16(port))
 		case "sendrecv", "sendonly", "recvonly", "inactive":
 			rm.dir = a.Key
 		case "crypto":
@@ -154,7 +174,7 @@ func parseMedia(t *testing.T, body []byte) remoteMedia {
 func (r *rtpPeer) learn(body []byte) remoteMedia {
 	r.t.Helper()
 	rm := parseMedia(r.t, body)
-	r.remote = rm.addr
+	r.remote, r.remoteRTCP = rm.addr, rm.rtcp
 	if r.key != nil {
 		if rm.key == nil {
 			r.t.Fatalf("an SRTP peer got no %s key:\n%s", srtpSuite, body)
@@ -162,7 +182,7 @@ func (r *rtpPeer) learn(body []byte) remoteMedia {
 		r.tag = rm.tag // an answer repeats the offer's tag (RFC 4568 §5.1.2)
 		var err error
 		if r.dec, err = srtp.CreateContext(rm.key[:16], rm.key[16:], srtp.ProtectionProfileAes128CmHmacSha1_80,
-			srtp.SRTPReplayProtection(64)); err != nil {
+			srtp.SRTPReplayProtection(64), srtp.SRTCPReplayProtection(64)); err != nil {
 			r.t.Fatal(err)
 		}
 	}
@@ -264,6 +284,58 @@ func checkStream(t *testing.T, got []rtp.Packet, ssrc uint32, first uint16, n in
 			t.Fatalf("packet %d: sequence %d, want %d (lost, reordered or renumbered)", i, p.SequenceNumber, want)
 		case string(p.Payload) != string(payload(ssrc, want)):
 			t.Fatalf("packet %d (seq %d): payload changed on the way", i, want)
+		}
+	}
+}
+
+// sendReports sends n RTCP sender reports (SRTCP for an SRTP peer) from
+// the peer's RTCP socket to the other side's RTCP address.
+func (r *rtpPeer) sendReports(n int) {
+	r.t.Helper()
+	for i := 0; i < n; i++ {
+		sr := rtcp.SenderReport{SSRC: r.ssrc, NTPTime: uint64(i) << 32, RTPTime: uint32(i) * payloadSize, PacketCount: uint32(i), OctetCount: uint32(i) * payloadSize}
+		b, err := sr.Marshal()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if r.enc != nil {
+			if b, err = r.enc.EncryptRTCP(nil, b, nil); err != nil {
+				r.t.Fatal(err)
+			}
+		}
+		if _, err := r.rtcp.WriteToUDPAddrPort(b, r.remoteRTCP); err != nil {
+			r.t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// expectReports receives from's n sender reports on the RTCP socket:
+// decrypted (SRTCP) with the key of the relay's SDP, each from's SSRC
+// with its packet count in order.
+func (r *rtpPeer) expectReports(from *rtpPeer, n int) {
+	r.t.Helper()
+	buf := make([]byte, 1500)
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; i < n; i++ {
+		_ = r.rtcp.SetReadDeadline(deadline)
+		k, _, err := r.rtcp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			r.t.Fatalf("%d RTCP reports of %d came through the relay: %v", i, n, err)
+		}
+		b := buf[:k]
+		if r.dec != nil {
+			if b, err = r.dec.DecryptRTCP(nil, b, nil); err != nil {
+				r.t.Fatalf("SRTCP from the relay does not decrypt with the key of its SDP: %v", err)
+			}
+		}
+		pkts, err := rtcp.Unmarshal(b)
+		if err != nil || len(pkts) != 1 {
+			r.t.Fatalf("report %d: %d RTCP packets, %v", i, len(pkts), err)
+		}
+		sr, ok := pkts[0].(*rtcp.SenderReport)
+		if !ok || sr.SSRC != from.ssrc || sr.PacketCount != uint32(i) {
+			r.t.Fatalf("report %d: %#v, want a sender report of SSRC %#x with packet count %d", i, pkts[0], from.ssrc, i)
 		}
 	}
 }
@@ -480,6 +552,10 @@ func TestMediaSRTPToRTP(t *testing.T) {
 			callee.expect(caller, first, 50)
 			first = callee.send(50)
 			caller.expect(callee, first, 50)
+			caller.sendReports(5)
+			callee.expectReports(caller, 5)
+			callee.sendReports(5)
+			caller.expectReports(callee, 5)
 			mp.hangup(t)
 			serverClean(t, p)
 		})
