@@ -490,7 +490,8 @@ func metricAtLeast(t *testing.T, p *proc, series string, min float64) {
 // port of --rtp-ports) and not at the other SIPp; the caller plays RFC
 // 4733 events from a pcap (30 packets), the callee echoes every packet
 // (-rtp_echo). Both ways cross the relay, so it receives and sends each
-// packet twice.
+// packet twice. The offer comes in the INVITE, or late: in the callee's
+// 200, with the caller's answer in the ACK (RFC 3264 §2).
 func TestMediaSIPpThroughRelay(t *testing.T) {
 	t.Parallel()
 	needSIPp(t)
@@ -498,12 +499,21 @@ func TestMediaSIPpThroughRelay(t *testing.T) {
 		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
 	}
 	p := mediaServer(t, 21100, 21199)
-	bob := callee(t, p, "bob", "media_uas.xml", "-rtp_echo", "-mp", strconv.Itoa(freeUDPPort(t)))
-	call(t, p, "media_uac.xml", "bob", "-s", "bob", "-mp", strconv.Itoa(freeUDPPort(t)))
-	bob.wait(t, "callee")
 	const played = 30
-	metricAtLeast(t, p, `b2bua_media_packets_total{dir="in"}`, 2*played)
-	metricAtLeast(t, p, `b2bua_media_packets_total{dir="out"}`, 2*played)
+	for i, tc := range []struct{ name, uac, uas string }{
+		{"offer in the INVITE", "media_uac.xml", "media_uas.xml"},
+		{"offer in the 200, answer in the ACK", "media_late_uac.xml", "media_late_uas.xml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			user := fmt.Sprintf("bob%d", i)
+			bob := callee(t, p, user, tc.uas, "-rtp_echo", "-mp", strconv.Itoa(freeUDPPort(t)))
+			call(t, p, tc.uac, user, "-s", user, "-mp", strconv.Itoa(freeUDPPort(t)))
+			bob.wait(t, "callee")
+			// The counters are the server's: each call adds its packets.
+			metricAtLeast(t, p, `b2bua_media_packets_total{dir="in"}`, float64(2*played*(i+1)))
+			metricAtLeast(t, p, `b2bua_media_packets_total{dir="out"}`, float64(2*played*(i+1)))
+		})
+	}
 	serverClean(t, p)
 }
 
@@ -562,23 +572,26 @@ func TestMediaSRTPToRTP(t *testing.T) {
 	}
 }
 
-// TestMediaHoldResume: alice holds (re-INVITE a=sendonly) and resumes
-// (a=sendrecv). Each SDP crosses with its direction and the relay's
-// address: bob is offered sendonly and alice gets his recvonly. On hold,
-// RFC 3264 §6.1: alice (sendonly) does not receive, so nothing bob sends
-// reaches her (relay.Remote.Send false), while what she sends still
-// reaches bob. Once resumed, media flows both ways again. With SRTP on
-// both legs (--srtp mirror, each leg its own keys) the re-INVITEs keep
-// the keys: the packets after them still decrypt with the first SDP's.
+// TestMediaHoldResume: one party holds (re-INVITE a=sendonly) and
+// resumes (a=sendrecv). Each SDP crosses with its direction and the
+// relay's address: the other party is offered sendonly and the holder
+// gets its recvonly. On hold, RFC 3264 §6.1: the holder (sendonly) does
+// not receive, so nothing the other party sends reaches it
+// (relay.Remote.Send false), while what the holder sends still goes
+// through. Once resumed, media flows both ways again. Alice (leg A) holds,
+// or bob (leg B: his re-INVITE crosses the other way). With SRTP on both
+// legs (--srtp mirror, each leg its own keys) the re-INVITEs keep the
+// keys: the packets after them still decrypt with the first SDP's.
 func TestMediaHoldResume(t *testing.T) {
 	t.Parallel()
 	const lo, hi = 21240, 21259
 	p := mediaServer(t, lo, hi)
-	for _, tc := range []struct {
-		name   string
-		secure bool
-	}{{"RTP", false}, {"SRTP both legs", true}} {
-		user := "bob-" + strings.Fields(tc.name)[0]
+	for i, tc := range []struct {
+		name        string
+		secure      bool
+		calleeHolds bool
+	}{{"RTP, the caller holds", false, false}, {"SRTP both legs, the caller holds", true, false}, {"RTP, the callee holds", false, true}} {
+		user := fmt.Sprintf("bob%d", i)
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			mp := newParties(t, p, user)
@@ -591,28 +604,33 @@ func TestMediaHoldResume(t *testing.T) {
 			first = callee.send(10)
 			caller.expect(callee, first, 10)
 
-			if err := mp.ca.Hold(ctx); err != nil {
+			holder, other := mp.ca, mp.cb
+			hp, op := caller, callee
+			if tc.calleeHolds {
+				holder, other, hp, op = mp.cb, mp.ca, callee, caller
+			}
+			if err := holder.Hold(ctx); err != nil {
 				t.Fatal(err)
 			}
-			offer, answer := parseMedia(t, mp.cb.RemoteSDP()), parseMedia(t, mp.ca.RemoteSDP())
-			atRelay(t, offer, lo, hi, "bob (hold)")
-			atRelay(t, answer, lo, hi, "alice (hold)")
-			if offer.dir != "sendonly" || answer.dir != "recvonly" || !mp.cb.Held() {
-				t.Fatalf("hold: bob was offered %s (held: %v), alice's answer says %s", offer.dir, mp.cb.Held(), answer.dir)
+			offer, answer := parseMedia(t, other.RemoteSDP()), parseMedia(t, holder.RemoteSDP())
+			atRelay(t, offer, lo, hi, "the held party")
+			atRelay(t, answer, lo, hi, "the holder")
+			if offer.dir != "sendonly" || answer.dir != "recvonly" || !other.Held() {
+				t.Fatalf("hold: the held party was offered %s (held: %v), the holder's answer says %s", offer.dir, other.Held(), answer.dir)
 			}
-			callee.send(20)
-			caller.silent(caller.conn, 500*time.Millisecond, "alice on hold (sendonly)")
-			first = caller.send(20)
-			callee.expect(caller, first, 20)
+			op.send(20)
+			hp.silent(hp.conn, 500*time.Millisecond, "the holder (sendonly)")
+			first = hp.send(20)
+			op.expect(hp, first, 20)
 
-			if err := mp.ca.Resume(ctx); err != nil {
+			if err := holder.Resume(ctx); err != nil {
 				t.Fatal(err)
 			}
-			offer, answer = parseMedia(t, mp.cb.RemoteSDP()), parseMedia(t, mp.ca.RemoteSDP())
-			atRelay(t, offer, lo, hi, "bob (resume)")
-			atRelay(t, answer, lo, hi, "alice (resume)")
-			if offer.dir != "sendrecv" || answer.dir != "sendrecv" || mp.cb.Held() {
-				t.Fatalf("resume: bob was offered %s (held: %v), alice's answer says %s", offer.dir, mp.cb.Held(), answer.dir)
+			offer, answer = parseMedia(t, other.RemoteSDP()), parseMedia(t, holder.RemoteSDP())
+			atRelay(t, offer, lo, hi, "the held party (resume)")
+			atRelay(t, answer, lo, hi, "the holder (resume)")
+			if offer.dir != "sendrecv" || answer.dir != "sendrecv" || other.Held() {
+				t.Fatalf("resume: the held party was offered %s (held: %v), the holder's answer says %s", offer.dir, other.Held(), answer.dir)
 			}
 			first = callee.send(20)
 			caller.expect(callee, first, 20)
