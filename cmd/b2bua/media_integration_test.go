@@ -485,6 +485,25 @@ func metricAtLeast(t *testing.T, p *proc, series string, min float64) {
 	}
 }
 
+// mediaClean fails the test when the server logged an error or a panic
+// (serverClean), or when port pairs stay handed out 3 s after every call
+// ended (b2bua_media_ports_in_use; pairs in quarantine are not in use).
+func mediaClean(t *testing.T, p *proc) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		n := metric(t, p, "b2bua_media_ports_in_use")
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v port pairs still in use after every call ended", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	serverClean(t, p)
+}
+
 // TestMediaSIPpThroughRelay: SIPp calls SIPp through the relay. Each
 // scenario checks that the SDP it got points at the relay (127.0.0.1, a
 // port of --rtp-ports) and not at the other SIPp; the caller plays RFC
@@ -514,7 +533,7 @@ func TestMediaSIPpThroughRelay(t *testing.T) {
 			metricAtLeast(t, p, `b2bua_media_packets_total{dir="out"}`, float64(2*played*(i+1)))
 		})
 	}
-	serverClean(t, p)
+	mediaClean(t, p)
 }
 
 // TestMediaSRTPToRTP: with --srtp rtp an SRTP caller reaches a plain
@@ -567,7 +586,7 @@ func TestMediaSRTPToRTP(t *testing.T) {
 			callee.sendReports(5)
 			caller.expectReports(callee, 5)
 			mp.hangup(t)
-			serverClean(t, p)
+			mediaClean(t, p)
 		})
 	}
 }
@@ -639,7 +658,7 @@ func TestMediaHoldResume(t *testing.T) {
 			mp.hangup(t)
 		})
 	}
-	t.Cleanup(func() { serverClean(t, p) })
+	t.Cleanup(func() { mediaClean(t, p) })
 }
 
 // TestMediaNATLatching: bob's SDP names port P but his packets come from
@@ -660,7 +679,7 @@ func TestMediaNATLatching(t *testing.T) {
 	callee.expect(caller, first, 30)
 	callee.silent(advertised, 200*time.Millisecond, "the SDP's port after latching")
 	mp.hangup(t)
-	serverClean(t, p)
+	mediaClean(t, p)
 }
 
 // TestMediaHijack: a third party sends RTP (an SSRC of its own) to the
@@ -704,7 +723,7 @@ func TestMediaHijack(t *testing.T) {
 		})
 	}
 	metricAtLeast(t, p, `b2bua_media_dropped_total{reason="hijack"}`, float64(hijacked))
-	serverClean(t, p)
+	mediaClean(t, p)
 }
 
 // TestMediaInactivity: with --media-timeout 2s an answered call whose
@@ -767,7 +786,7 @@ func TestMediaInactivity(t *testing.T) {
 			}
 		})
 	}
-	t.Cleanup(func() { serverClean(t, p) })
+	t.Cleanup(func() { mediaClean(t, p) })
 }
 
 // TestMediaPortsExhausted: --rtp-ports 21000-21003 holds two port pairs,
@@ -780,6 +799,9 @@ func TestMediaPortsExhausted(t *testing.T) {
 	mp := newParties(t, p, "bob")
 	mp.connect(t, newRTPPeer(t, false), newRTPPeer(t, false))
 
+	if n := metric(t, p, "b2bua_media_ports_in_use"); n != 2 {
+		t.Fatalf("b2bua_media_ports_in_use = %v during a call, want 2 (a pair per leg)", n)
+	}
 	res := rawInvite(t, p, "bob", newRTPPeer(t, false).sdp())
 	expectStatus(t, res, 503, "Retry-After:")
 
@@ -794,7 +816,7 @@ func TestMediaPortsExhausted(t *testing.T) {
 	first := caller.send(10)
 	callee.expect(caller, first, 10)
 	mp2.hangup(t)
-	serverClean(t, p)
+	mediaClean(t, p)
 }
 
 // rawInvite sends an INVITE from a raw socket to user with body and
@@ -835,6 +857,46 @@ func rawInvite(t *testing.T, p *proc, user string, body []byte) string {
 	}
 }
 
+// TestMediaCallsFreeTheirPorts: calls through the relay that end without
+// being answered, or end any other way than a BYE after the answer, give
+// back every port pair: busy (486), the caller's CANCEL while it rings,
+// three forks of which the second answers (the others cancelled), an
+// unknown user (404, after leg A took its ports) and no answer (480).
+// The scenarios are those of TestCallWithSIPp, which check both legs.
+func TestMediaCallsFreeTheirPorts(t *testing.T) {
+	t.Parallel()
+	needSIPp(t)
+	p := mediaServer(t, 21400, 21499, "--no-answer", "1s")
+	for i, tc := range []struct {
+		name    string
+		callees []string // UAS scenarios registered as the same user
+		uac     string
+	}{
+		{"busy", []string{"call_uas_busy.xml"}, "call_busy.xml"},
+		{"cancelled while ringing", []string{"call_uas_ring.xml"}, "call_cancel.xml"},
+		{"forked, the second answers", []string{"call_uas_ring.xml", "call_uas.xml", "call_uas_ring.xml"}, "call_uac.xml"},
+		{"unknown user", nil, "call_not_found.xml"},
+		{"no answer", []string{"call_uas_ring.xml"}, "call_unavailable.xml"},
+	} {
+		user := "bob" + strconv.Itoa(i)
+		if tc.callees == nil {
+			user = "nobody"
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var uas []*sippUA
+			for _, sc := range tc.callees {
+				uas = append(uas, callee(t, p, user, sc))
+			}
+			call(t, p, tc.uac, user)
+			for _, u := range uas {
+				u.wait(t, "callee")
+			}
+		})
+	}
+	t.Cleanup(func() { mediaClean(t, p) })
+}
+
 // TestMediaPassthrough: with --media passthrough the SDP crosses untouched
 // both ways.
 func TestMediaPassthrough(t *testing.T) {
@@ -851,5 +913,5 @@ func TestMediaPassthrough(t *testing.T) {
 		t.Fatalf("the answer changed on the way:\n%s\nbecame\n%s", want, got)
 	}
 	mp.hangup(t)
-	serverClean(t, p)
+	mediaClean(t, p)
 }
