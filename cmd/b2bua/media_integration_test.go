@@ -540,8 +540,10 @@ func TestMediaSIPpThroughRelay(t *testing.T) {
 // callee. The callee is offered RTP/AVP without keys, at the relay; the
 // caller's answer is RTP/SAVP with the relay's key. Each way, every packet
 // arrives once, in order, with its payload intact: decrypted toward the
-// callee, encrypted with the relay's key toward the caller. With --srtp
-// srtp the roles swap: a plain caller, an SRTP callee.
+// callee, encrypted with the relay's key toward the caller; RTCP sender
+// reports likewise (SRTCP). With --srtp srtp the roles swap: a plain
+// caller, an SRTP callee. No key, the parties' or the relay's, appears in
+// the server's logs, even at debug level.
 func TestMediaSRTPToRTP(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -555,7 +557,7 @@ func TestMediaSRTPToRTP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := mediaServer(t, tc.lo, tc.lo+19, "--srtp", tc.policy)
+			p := mediaServer(t, tc.lo, tc.lo+19, "--srtp", tc.policy, "--log-level", "debug")
 			mp := newParties(t, p, "bob")
 			caller, callee := newRTPPeer(t, tc.callerSecure), newRTPPeer(t, tc.calleeSecure)
 			mp.connect(t, caller, callee)
@@ -587,6 +589,11 @@ func TestMediaSRTPToRTP(t *testing.T) {
 			caller.expectReports(callee, 5)
 			mp.hangup(t)
 			mediaClean(t, p)
+			for _, k := range [][]byte{caller.key, callee.key, offer.key, answer.key} {
+				if k != nil && strings.Contains(p.logs.String(), base64.StdEncoding.EncodeToString(k)) {
+					t.Fatalf("an SRTP key is in the server's logs (debug level)")
+				}
+			}
 		})
 	}
 }
