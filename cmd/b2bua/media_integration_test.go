@@ -33,7 +33,8 @@ import (
 // are Go peers: the sip/ua SDK for signalling with an SDP of their own
 // (ua.WithSDP), and an RTP socket that speaks plain RTP or SDES-SRTP
 // (pion/rtp, pion/srtp). Each test runs its own server on a port range
-// of its own (--rtp-ports), so they run in parallel.
+// of its own (--rtp-ports, in 19000-19499: below the default 20000-30000
+// that the other tests' servers relay on), so they run in parallel.
 
 // rtpPeer is a Go media endpoint on loopback: an RTP socket and an RTCP
 // one (named by a=rtcp, RFC 3605, since port+1 may be taken), plain RTP
@@ -517,7 +518,7 @@ func TestMediaSIPpThroughRelay(t *testing.T) {
 	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
 		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
 	}
-	p := mediaServer(t, 21100, 21199)
+	p := mediaServer(t, 19100, 19199)
 	const played = 30
 	for i, tc := range []struct{ name, uac, uas string }{
 		{"offer in the INVITE", "media_uac.xml", "media_uas.xml"},
@@ -552,8 +553,8 @@ func TestMediaSRTPToRTP(t *testing.T) {
 		lo                         int
 		callerSecure, calleeSecure bool
 	}{
-		{"SRTP caller, RTP callee", "rtp", 21200, true, false},
-		{"RTP caller, SRTP callee", "srtp", 21220, false, true},
+		{"SRTP caller, RTP callee", "rtp", 19200, true, false},
+		{"RTP caller, SRTP callee", "srtp", 19220, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -610,7 +611,7 @@ func TestMediaSRTPToRTP(t *testing.T) {
 // keys: the packets after them still decrypt with the first SDP's.
 func TestMediaHoldResume(t *testing.T) {
 	t.Parallel()
-	const lo, hi = 21240, 21259
+	const lo, hi = 19240, 19259
 	p := mediaServer(t, lo, hi)
 	for i, tc := range []struct {
 		name        string
@@ -673,7 +674,7 @@ func TestMediaHoldResume(t *testing.T) {
 // to Q, and nothing to P.
 func TestMediaNATLatching(t *testing.T) {
 	t.Parallel()
-	p := mediaServer(t, 21260, 21279)
+	p := mediaServer(t, 19260, 19279)
 	mp := newParties(t, p, "bob")
 	caller, callee := newRTPPeer(t, false), newRTPPeer(t, false)
 	advertised := listenUDP(t) // P: in the SDP, never sent from
@@ -697,7 +698,7 @@ func TestMediaNATLatching(t *testing.T) {
 // window (media.latch, 500 ms here) is over.
 func TestMediaHijack(t *testing.T) {
 	t.Parallel()
-	p := mediaServer(t, 21280, 21299, "--config", mediaConfig(t, "media:\n  latch: 500ms\n"))
+	p := mediaServer(t, 19280, 19299, "--config", mediaConfig(t, "media:\n  latch: 500ms\n"))
 	hijacked := 0
 	for i, tc := range []struct {
 		name string
@@ -739,7 +740,7 @@ func TestMediaHijack(t *testing.T) {
 // silent call on hold (RFC 3264 §8.4: a held party may send nothing).
 func TestMediaInactivity(t *testing.T) {
 	t.Parallel()
-	p := mediaServer(t, 21300, 21319, "--media-timeout", "2s")
+	p := mediaServer(t, 19300, 19319, "--media-timeout", "2s")
 	for i, tc := range []struct {
 		name  string
 		talk  bool // alice sends RTP all along
@@ -796,13 +797,13 @@ func TestMediaInactivity(t *testing.T) {
 	t.Cleanup(func() { mediaClean(t, p) })
 }
 
-// TestMediaPortsExhausted: --rtp-ports 21000-21003 holds two port pairs,
+// TestMediaPortsExhausted: --rtp-ports 19000-19003 holds two port pairs,
 // one call. A second call meanwhile gets 503 with Retry-After; once the
 // first call ended and its ports rested (media.quarantine, 1 s here), a
 // call goes through again.
 func TestMediaPortsExhausted(t *testing.T) {
 	t.Parallel()
-	p := mediaServer(t, 21000, 21003, "--config", mediaConfig(t, "media:\n  quarantine: 1s\n"))
+	p := mediaServer(t, 19000, 19003, "--config", mediaConfig(t, "media:\n  quarantine: 1s\n"))
 	mp := newParties(t, p, "bob")
 	mp.connect(t, newRTPPeer(t, false), newRTPPeer(t, false))
 
@@ -873,7 +874,7 @@ func rawInvite(t *testing.T, p *proc, user string, body []byte) string {
 func TestMediaCallsFreeTheirPorts(t *testing.T) {
 	t.Parallel()
 	needSIPp(t)
-	p := mediaServer(t, 21400, 21499, "--no-answer", "1s")
+	p := mediaServer(t, 19400, 19499, "--no-answer", "1s")
 	for i, tc := range []struct {
 		name    string
 		callees []string // UAS scenarios registered as the same user
