@@ -517,6 +517,9 @@ func (s *Session) Ports() []int {
 	return ps
 }
 
+// Side names the session's leg ("a", "b1", ...).
+func (s *Session) Side() string { return s.side }
+
 // CallID is the call the session belongs to.
 func (s *Session) CallID() string { return s.callID }
 
