@@ -175,9 +175,9 @@ func (c *Call) mediaIdle(sc *shard.Context, m *mediaIdle) {
 // stopMedia stops a leg's media leg (its ports go into quarantine), and
 // logs what its media did.
 func (c *Call) stopMedia(sc *shard.Context, l *legRef) {
-	if l.media != nil && c.answered {
+	if ce := c.log.Check(zap.DebugLevel, "media"); ce != nil && l.media != nil && c.answered {
 		st := l.media.Stats()
-		c.log.Info("media", zap.String("call_id", c.callID), zap.String("leg", l.media.Side()),
+		ce.Write(zap.String("call_id", c.callID), zap.String("leg", l.media.Side()),
 			zap.Uint64("rx_packets", st.RxPackets), zap.Uint64("tx_packets", st.TxPackets),
 			zap.Uint64("rx_bytes", st.RxBytes), zap.Uint64("tx_bytes", st.TxBytes),
 			zap.Uint64("dropped", st.Dropped), zap.Uint64("hijack", st.Hijack), zap.Uint64("auth_failed", st.AuthFailed),
