@@ -27,6 +27,12 @@ func unmarshal(body []byte) (*psdp.SessionDescription, error) {
 	if err := s.UnmarshalString(text); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	// pion takes the end of the input anywhere as the end of a session
+	// description: "" or "v=0" parse. A t= line comes after v=, o= and s=,
+	// and before any m= line: without one, the body was cut short.
+	if len(s.TimeDescriptions) == 0 {
+		return nil, fmt.Errorf("%w: no t= line", ErrMalformed)
+	}
 	if orig != nil {
 		if len(orig) != len(s.MediaDescriptions) {
 			return nil, fmt.Errorf("%w: m= lines", ErrMalformed)
