@@ -33,6 +33,11 @@ func rewrite(body []byte, l Local) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Rewrite refuses what Parse refuses: the call parses a body before
+	// it rewrites it, and both must agree.
+	if _, err := describe(s); err != nil {
+		return nil, err
+	}
 	if len(s.MediaDescriptions) > len(l.Streams) {
 		return nil, fmt.Errorf("sdp: %d m= lines for %d local streams", len(s.MediaDescriptions), len(l.Streams))
 	}

@@ -149,6 +149,11 @@ func Parse(body []byte) (*Description, error) {
 	if err != nil {
 		return nil, err
 	}
+	return describe(s)
+}
+
+// describe is what s says, or ErrMalformed.
+func describe(s *psdp.SessionDescription) (*Description, error) {
 	sessAddr, err := connAddr(s.ConnectionInformation)
 	if err != nil {
 		return nil, err

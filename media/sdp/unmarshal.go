@@ -10,12 +10,17 @@ import (
 // unmarshal parses body with pion/sdp, working around what pion refuses
 // that endpoints send:
 //   - a last line without its line ending;
+//   - a CR that does not end a line (pion cuts as many bytes off the end
+//     of a line as it has CRs anywhere);
 //   - m= lines of media and protos that pion does not know (pion checks
 //     them against a list that lacks "image" and "udptl", T.38 fax:
 //     "m=image 0 udptl t38"): those are parsed with a stand-in media and
 //     proto, then given their own back.
 func unmarshal(body []byte) (*psdp.SessionDescription, error) {
 	text := string(body)
+	if strings.Count(text, "\r") != strings.Count(text, "\r\n") {
+		text = strayCR(text)
+	}
 	if !strings.HasSuffix(text, "\n") {
 		text += "\r\n"
 	}
@@ -115,4 +120,16 @@ func standIn(text string) (string, []mediaProto) {
 	})
 	b.WriteString(text[last:])
 	return b.String(), orig
+}
+
+// strayCR is text without the CRs that are not followed by LF.
+func strayCR(text string) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\r' || i+1 < len(text) && text[i+1] == '\n' {
+			b.WriteByte(text[i])
+		}
+	}
+	return b.String()
 }
