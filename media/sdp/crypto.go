@@ -63,3 +63,9 @@ func (c *Crypto) value() string {
 func (c *Crypto) valid() bool {
 	return c.Tag >= 0 && c.Tag <= 999999999 && c.Suite != None && len(c.Key) == c.Suite.KeyLen()
 }
+
+// String is c as an a=crypto line's value with the key left out, so that
+// a Crypto printed or logged by mistake shows no key.
+func (c Crypto) String() string {
+	return strconv.Itoa(c.Tag) + " " + c.Suite.String() + " inline:(key)"
+}

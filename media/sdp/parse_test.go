@@ -3,6 +3,7 @@ package sdp
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -214,5 +215,15 @@ func TestSuite(t *testing.T) {
 	}
 	if s, ok := ParseSuite(""); ok || s != None {
 		t.Errorf("ParseSuite(\"\") = %v, %v", s, ok)
+	}
+}
+
+func TestCryptoStringHidesKey(t *testing.T) {
+	c := Crypto{Tag: 1, Suite: AES_CM_128_HMAC_SHA1_80, Key: key(1, 30)}
+	s := Stream{Crypto: []Crypto{c}}
+	for _, got := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", s), fmt.Sprintf("%v", &s)} {
+		if strings.Contains(got, "AQID") || strings.Contains(got, "[1 2 3") {
+			t.Errorf("key shown: %s", got)
+		}
 	}
 }
