@@ -115,4 +115,3 @@ func checkRewritten(t *testing.T, out []byte, l Local, n int) {
 		t.Fatalf("rewriting the output again: %v\n%q\n%q", err, out, again)
 	}
 }
-
