@@ -227,3 +227,11 @@ func TestCryptoStringHidesKey(t *testing.T) {
 		}
 	}
 }
+
+func TestDirectionString(t *testing.T) {
+	for d, want := range map[Direction]string{SendRecv: "sendrecv", SendOnly: "sendonly", RecvOnly: "recvonly", Inactive: "inactive", 9: ""} {
+		if got := d.String(); got != want {
+			t.Errorf("%d: %q, want %q", d, got, want)
+		}
+	}
+}

@@ -52,7 +52,9 @@ func rewrite(body []byte, l Local) ([]byte, error) {
 	s.EncryptionKey = nil
 	attrs := s.Attributes[:0]
 	for _, a := range s.Attributes {
-		if dropped[a.Key] || a.Key == "group" && isBundle(a.Value) {
+		// a=rtcp belongs to a stream (RFC 3605); one at session level
+		// would name the endpoint's address.
+		if dropped[a.Key] || a.Key == "rtcp" || a.Key == "group" && isBundle(a.Value) {
 			continue
 		}
 		attrs = append(attrs, a)

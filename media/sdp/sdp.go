@@ -83,8 +83,12 @@ const (
 	Inactive
 )
 
-// String is the direction's attribute name.
+// String is the direction's attribute name ("" for a value that is not
+// a direction).
 func (d Direction) String() string {
+	if d > Inactive {
+		return ""
+	}
 	return [...]string{"sendrecv", "sendonly", "recvonly", "inactive"}[d]
 }
 
@@ -110,8 +114,9 @@ type Stream struct {
 	// Secure reports RTP/SAVP or RTP/SAVPF.
 	Secure bool
 	// Crypto are the stream's a=crypto lines the relay can use, in the
-	// order given; lines of other suites, with several keys, an MKI or a
-	// lifetime, or a key of the wrong length are left out.
+	// order given; lines of other suites, with several keys, an MKI, a
+	// lifetime or session parameters, or a key of the wrong length are
+	// left out.
 	Crypto []Crypto
 	Dir    Direction
 	// RTCPMux reports a=rtcp-mux (RFC 5761).
