@@ -71,6 +71,11 @@ func TestParse(t *testing.T) {
 			{Media: "audio", Port: 16384, Addr: ip("2001:db8::10"), RTCP: addrPort("[2001:db8::11]:16385"), Proto: "RTP/AVP", RTP: true},
 			{Media: "image", Addr: ip("2001:db8::10"), Proto: "udptl"},
 		}}},
+		{"ice-lite-answer", Description{SessionID: 1718190000, Version: 1718190001, Streams: []Stream{{
+			Media: "audio", Port: 25000, Addr: ip("198.51.100.50"), RTCP: addrPort("198.51.100.50:25000"), Proto: "RTP/SAVPF",
+			RTP: true, Secure: true, RTCPMux: true,
+			Crypto: []Crypto{{1, AES_CM_128_HMAC_SHA1_80, b64(t, "plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L")}},
+		}}}},
 		{"t38-reoffer", Description{SessionID: 1718191416, Version: 1718191417, Streams: []Stream{
 			{Media: "image", Port: 40000, Addr: ip("172.16.4.31"), RTCP: addrPort("172.16.4.31:40001"), Proto: "udptl"},
 		}}},

@@ -38,6 +38,9 @@ var rewriteCases = []struct {
 	{"hold-rfc2543", Local{Addr: relay4, SessionID: 8, Version: 2, Streams: []LocalStream{{RTP: 20016}}}},
 	{"answer-video-refused", Local{Addr: relay4, SessionID: 9, Version: 1, Streams: []LocalStream{{RTP: 20018}, {RTP: 20020}}}},
 	{"ipv6", Local{Addr: relay6, SessionID: 10, Version: 1, Streams: []LocalStream{{RTP: 20022}, {RTP: 20024}}}},
+	// Session-level ICE and BUNDLE go; the muxed a=rtcp gets the relay's
+	// own RTCP port and address.
+	{"ice-lite-answer", Local{Addr: relay4, SessionID: 12, Version: 1, Streams: []LocalStream{{RTP: 20028, Secure: true, Crypto: []Crypto{cm80}}}}},
 	{"t38-reoffer", Local{Addr: relay4, SessionID: 11, Version: 3, Streams: []LocalStream{{RTP: 20026}}}},
 }
 
