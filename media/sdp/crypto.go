@@ -12,9 +12,11 @@ import (
 //	key-params = "inline:" key||salt ["|" lifetime] ["|" MKI ":" length]
 //
 // and reports false for a line the relay cannot use: a suite it does not
-// speak, several keys (";"), a lifetime or MKI, session parameters
-// (UNENCRYPTED_SRTP and the like change what is protected), or a key of
-// the wrong length. The key is decoded with and without base64 padding:
+// speak, several keys (";"), an MKI, a lifetime below 2^31 packets (the
+// relay does not rekey; 2^31 is 497 days of 50 packets/s, and Cisco,
+// Polycom and Grandstream phones write |2^31 on every key), session
+// parameters (UNENCRYPTED_SRTP and the like change what is protected), or
+// a key of the wrong length. The key is decoded with and without base64 padding:
 // both are in use.
 func parseCrypto(v string) (Crypto, bool) {
 	f := strings.Fields(v)
@@ -33,7 +35,11 @@ func parseCrypto(v string) (Crypto, bool) {
 		return Crypto{}, false
 	}
 	b64, ok := strings.CutPrefix(f[2], "inline:")
-	if !ok || strings.ContainsAny(b64, "|;") {
+	if !ok || strings.Contains(b64, ";") {
+		return Crypto{}, false
+	}
+	b64, lifetime, hasLifetime := strings.Cut(b64, "|")
+	if hasLifetime && !longLifetime(lifetime) {
 		return Crypto{}, false
 	}
 	key, err := base64.StdEncoding.DecodeString(b64)
@@ -68,4 +74,19 @@ func (c *Crypto) valid() bool {
 // a Crypto printed or logged by mistake shows no key.
 func (c Crypto) String() string {
 	return strconv.Itoa(c.Tag) + " " + c.Suite.String() + " inline:(key)"
+}
+
+// longLifetime reports whether what follows a key's "|" is only a
+// lifetime of at least 2^31 packets ("2^31", "2^48", or decimal), with no
+// MKI after it.
+func longLifetime(v string) bool {
+	if strings.ContainsAny(v, "|:") {
+		return false // an MKI
+	}
+	if exp, ok := strings.CutPrefix(v, "2^"); ok {
+		n, err := strconv.Atoi(exp)
+		return err == nil && n >= 31 && n <= 64
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	return err == nil && n >= 1<<31
 }

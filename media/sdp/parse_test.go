@@ -44,11 +44,14 @@ func TestParse(t *testing.T) {
 				{3, AEAD_AES_128_GCM, b64(t, "Z5ZNYRyaMgIXU0ZMdBhD3+mzEEc4dy9y8vavuQ")},
 			},
 		}}}},
-		// Best-effort keys on RTP/AVP: read, not Secure; the ones with a
-		// lifetime or MKI are left out.
+		// Best-effort keys on RTP/AVP: read, not Secure; a lifetime of
+		// 2^31 is taken, the line with an MKI is left out.
 		{"polycom", Description{SessionID: 1718191416, Version: 1718191416, Streams: []Stream{{
 			Media: "audio", Port: 2222, Addr: ip("172.16.4.31"), RTCP: addrPort("172.16.4.31:2223"), Proto: "RTP/AVP",
-			RTP: true, Crypto: []Crypto{{2, AES_CM_128_HMAC_SHA1_32, b64(t, "smGNX5bGuYpeU0oNVWxCh6kEwU/VcGLBY25sA0cW")}},
+			RTP: true, Crypto: []Crypto{
+				{1, AES_CM_128_HMAC_SHA1_80, b64(t, "plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L")},
+				{2, AES_CM_128_HMAC_SHA1_32, b64(t, "smGNX5bGuYpeU0oNVWxCh6kEwU/VcGLBY25sA0cW")},
+			},
 		}}}},
 		{"webrtc", Description{SessionID: 4611731400430051336, Version: 2, Streams: []Stream{{
 			Media: "audio", Port: 9, Addr: ip("0.0.0.0"), RTCP: addrPort("0.0.0.0:9"), Proto: "UDP/TLS/RTP/SAVPF", RTCPMux: true,
@@ -141,9 +144,17 @@ func TestParseDetails(t *testing.T) {
 			"a=crypto:9 aes_cm_128_hmac_sha1_80 inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L",
 			"a=crypto",
 			"a=crypto:10  AES_CM_128_HMAC_SHA1_32   inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L",
+			"a=crypto:11 AES_CM_128_HMAC_SHA1_80 inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L|2^20",
+			"a=crypto:12 AES_CM_128_HMAC_SHA1_80 inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L|2^31|1:4",
+			"a=crypto:13 AES_CM_128_HMAC_SHA1_80 inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L|1:4",
+			"a=crypto:14 AES_CM_128_HMAC_SHA1_80 inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L|2^48",
+			"a=crypto:15 AES_CM_128_HMAC_SHA1_80 inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L|4294967296",
+			"a=crypto:16 AES_CM_128_HMAC_SHA1_80 inline:plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L|1000",
 		)...),
 			Stream{Media: "audio", Port: 4000, Addr: ip("192.0.2.1"), RTCP: addrPort("192.0.2.1:4001"), Proto: "RTP/SAVP", RTP: true, Secure: true,
-				Crypto: []Crypto{{10, AES_CM_128_HMAC_SHA1_32, b64(t, "plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L")}}}},
+				Crypto: []Crypto{{10, AES_CM_128_HMAC_SHA1_32, b64(t, "plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L")},
+					{14, AES_CM_128_HMAC_SHA1_80, b64(t, "plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L")},
+					{15, AES_CM_128_HMAC_SHA1_80, b64(t, "plt5P+oYSspVeWAjR+0wVH0FuxSul2ISy0uQKX7L")}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := Parse(tc.body)

@@ -65,7 +65,8 @@ func ParseSuite(name string) (Suite, bool) {
 }
 
 // Crypto is one a=crypto line (RFC 4568 §9.1) with a single inline key
-// and no MKI or lifetime.
+// and no MKI (a lifetime of 2^31 packets or more is accepted and
+// dropped: the relay does not rekey).
 type Crypto struct {
 	Tag   int
 	Suite Suite
@@ -115,8 +116,8 @@ type Stream struct {
 	Secure bool
 	// Crypto are the stream's a=crypto lines the relay can use, in the
 	// order given; lines of other suites, with several keys, an MKI, a
-	// lifetime or session parameters, or a key of the wrong length are
-	// left out.
+	// lifetime below 2^31 or session parameters, or a key of the wrong
+	// length are left out.
 	Crypto []Crypto
 	Dir    Direction
 	// RTCPMux reports a=rtcp-mux (RFC 5761).
