@@ -34,16 +34,30 @@ type route struct {
 	// broken: the peer's Out key could not be used, so nothing is sent
 	// (never plain RTP to an endpoint that asked for SRTP).
 	broken bool
+	out    Crypto // the key enc was made with
 }
 
-// newRoute is the route from s to its peer p, with fresh encrypting
-// contexts for p's Out key. Each route has contexts of its own because
-// after a link swap the old route may still be in use by the readers of
-// the stream that was linked to p.
+// newRoute is the route from s to its peer p, with encrypting contexts
+// for p's Out key. Only s's readers use them, so the contexts are s's:
+// they are never shared with the stream that was linked to p before (its
+// readers may still be using its old route). When s is linked to p again
+// with the same key (a re-Link, or early media going back to a fork),
+// the contexts of s's last route to p are reused: new ones would restart the SRTCP index
+// under the same key, which reuses keystream (RFC 3711 §9.1) and which
+// p's endpoint would drop as replays. Called under ctl.
 func newRoute(s, p *Stream) *route {
-	rt := &route{peer: p}
 	out := p.remote.Load().r.Out
+	rt := &route{peer: p, out: out}
+	last := s.routes[p]
+	if s.routes == nil {
+		s.routes = map[*Stream]*route{}
+	}
+	s.routes[p] = rt
 	if out.Suite == sdp.None {
+		return rt
+	}
+	if last != nil && !last.broken && sameCrypto(last.out, out) {
+		rt.enc = last.enc
 		return rt
 	}
 	enc, err := newContexts(out, false)

@@ -91,7 +91,7 @@ func TestForwardAllocs(t *testing.T) {
 				f.next() // first packet latches: one allocation, once per call
 				allocs := testing.AllocsPerRun(runs, f.next)
 				st := f.a.Stats()
-				if allocs != 0 {
+				if allocs != 0 && !raceEnabled {
 					t.Fatalf("%v allocations per packet", allocs)
 				}
 				if st.RxPackets != runs+2 || f.b.Stats().TxPackets != runs+2 || st.Dropped != 0 || st.AuthFailed != 0 {

@@ -133,6 +133,9 @@ type Stream struct {
 	report                                 atomic.Uint64 // packed report block
 
 	peer *Stream // guarded by ctl
+	// routes is guarded by ctl: the last route built from s to each
+	// stream it was linked to (newRoute); a few forks at most.
+	routes map[*Stream]*route
 
 	startOnce, closeOnce, failOnce sync.Once
 	wg                             sync.WaitGroup
@@ -191,6 +194,9 @@ func (s *Stream) Close() error {
 func (s *Stream) shutdown() {
 	s.closeOnce.Do(func() {
 		Link(s, nil)
+		ctl.Lock()
+		s.routes = nil
+		ctl.Unlock()
 		for _, c := range s.conns {
 			if c != nil {
 				c.Close()

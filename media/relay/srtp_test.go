@@ -147,3 +147,25 @@ func TestSetRemoteCrypto(t *testing.T) {
 		})
 	}
 }
+
+// TestRelinkKeepsSRTCPIndex: linking the same streams again (a re-Link,
+// or early media back to a fork) keeps the encrypting contexts, so the
+// endpoint's SRTCP replay window still takes what follows.
+func TestRelinkKeepsSRTCPIndex(t *testing.T) {
+	suite := sdp.AES_CM_128_HMAC_SHA1_80
+	epA, epB := newEndpoint(t, Crypto{}, Crypto{}), newEndpoint(t, key(suite, 3), key(suite, 4))
+	a, b, c := newStream(t, Options{}, true), newStream(t, Options{}, true), newStream(t, Options{}, false)
+	a.SetRemote(epA.remote())
+	b.SetRemote(epB.remote())
+	raw, _ := (&rtcp.ReceiverReport{SSRC: 0xA}).Marshal()
+	for i, peer := range []*Stream{b, b, c, b} {
+		Link(a, peer)
+		if peer != b {
+			continue
+		}
+		epA.sendFrom(epA.rtcp, localRTCP(a), raw)
+		if ps := epB.recvRTCP(wait); len(ps) != 1 { // recvRTCP fails the test on a replay
+			t.Fatalf("link %d: %v", i, ps)
+		}
+	}
+}
