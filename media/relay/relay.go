@@ -249,10 +249,13 @@ func (s *Stream) SetRemote(r Remote) error {
 // Safe for concurrent use with the readers; control-plane calls (Link,
 // SetRemote) are serialised by a lock the readers never take.
 func Link(a, b *Stream) {
+	if a == nil {
+		a, b = b, nil
+	}
 	ctl.Lock()
 	defer ctl.Unlock()
 	unlinkLocked(a)
-	if b == nil || b == a {
+	if a == nil || b == nil || b == a {
 		return
 	}
 	unlinkLocked(b)

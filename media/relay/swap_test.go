@@ -159,4 +159,6 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Fatal("a closed stream stays linked")
 	}
 	b.Close() // never started
+	Link(nil, b)
+	Link(nil, nil)
 }
