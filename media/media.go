@@ -50,9 +50,9 @@ const (
 
 // Engine makes sessions; safe for concurrent use.
 type Engine struct {
-	conf  Config
-	addr  netip.Addr
-	ports *ports.Allocator
+	conf    Config
+	addr    netip.Addr
+	ports   *ports.Allocator
 	log     *zap.Logger
 	metrics *Metrics
 
@@ -152,7 +152,7 @@ func (s *Session) grow(n int) error {
 			return err
 		}
 		st := &stream{pair: p, rs: relay.NewStream(p.RTP, p.RTCP, relay.Options{LatchWindow: s.e.conf.Latch,
-			Log: s.e.log.With(zap.String("call_id", s.callID), zap.String("leg", s.side), zap.Int("stream", len(s.streams))),
+			Log:    s.e.log.With(zap.String("call_id", s.callID), zap.String("leg", s.side), zap.Int("stream", len(s.streams))),
 			Failed: s.failure})}
 		if s.started {
 			st.rs.Start()
@@ -522,6 +522,9 @@ func (s *Session) Ports() []int {
 	}
 	return ps
 }
+
+// Side names the session's leg ("a", "b1", ...).
+func (s *Session) Side() string { return s.side }
 
 // CallID is the call the session belongs to.
 func (s *Session) CallID() string { return s.callID }
