@@ -24,7 +24,7 @@ func newRootCmd() *cobra.Command {
 		Long: "b2bua is an actor-model SIP server. Built today: a registrar (RFC 3261 §10) on UDP and TCP that\n" +
 			"requires OAuth 2.0 Bearer tokens (RFC 8898) or Digest, its users service and token endpoint, a presence\n" +
 			"server, store-and-forward MESSAGE, B2BUA calls with an RTP/SRTP media relay, the commands that\n" +
-			"manage them, and a SIP load generator. The RTP relay and multi-node operation come later.",
+			"manage them, and a SIP load generator. Multi-node operation comes later.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
