@@ -537,6 +537,29 @@ func TestMediaSIPpThroughRelay(t *testing.T) {
 	mediaClean(t, p)
 }
 
+// TestMediaTransfer: after a blind transfer (bob REFERs alice to carol,
+// refer_uas.xml), alice's media reaches carol through the relay: alice's
+// re-INVITE still points at the relay, she plays 30 RFC 4733 packets and
+// carol (-rtp_echo) echoes them back, so the relay takes in and sends out
+// at least twice that.
+func TestMediaTransfer(t *testing.T) {
+	t.Parallel()
+	needSIPp(t)
+	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
+		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
+	}
+	p := mediaServer(t, 19500, 19599)
+	carol := callee(t, p, "carol", "call_uas.xml", "-rtp_echo", "-mp", strconv.Itoa(freeUDPPort(t)))
+	bob := callee(t, p, "bob", "refer_uas.xml", "-inf", injection(t, "carol"))
+	call(t, p, "media_transferee.xml", "bob", "-mp", strconv.Itoa(freeUDPPort(t)))
+	bob.wait(t, "transferor")
+	carol.wait(t, "transfer target")
+	const played = 30
+	metricAtLeast(t, p, `b2bua_media_packets_total{dir="in"}`, 2*played)
+	metricAtLeast(t, p, `b2bua_media_packets_total{dir="out"}`, 2*played)
+	mediaClean(t, p)
+}
+
 // TestMediaSRTPToRTP: with --srtp rtp an SRTP caller reaches a plain
 // callee. The callee is offered RTP/AVP without keys, at the relay; the
 // caller's answer is RTP/SAVP with the relay's key. Each way, every packet
