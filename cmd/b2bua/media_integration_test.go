@@ -560,6 +560,53 @@ func TestMediaTransfer(t *testing.T) {
 	mediaClean(t, p)
 }
 
+// TestMediaEarlyMedia: the callee's 183 with SDP bridges the media before
+// the answer: a Go caller gets the 30 RFC 4733 packets the callee (SIPp,
+// media_early_uas.xml) plays while the call still rings, at the address
+// of its own offer, and the 200 that follows points at the relay.
+func TestMediaEarlyMedia(t *testing.T) {
+	t.Parallel()
+	needSIPp(t)
+	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
+		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
+	}
+	const lo, hi = 19600, 19699
+	p := mediaServer(t, lo, hi)
+	bob := callee(t, p, "bob", "media_early_uas.xml", "-mp", strconv.Itoa(freeUDPPort(t)))
+	alice := uaPeer(t, "udp", "alice", ua.WithServer(p.udp), ua.WithKeepalive(0))
+	caller := newRTPPeer(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	type placed struct {
+		c   *ua.Call
+		err error
+	}
+	done := make(chan placed, 1)
+	go func() {
+		c, err := alice.Call(ctx, "bob", ua.WithSDP(caller.sdp()))
+		done <- placed{c, err}
+	}()
+	got := caller.receive(caller.conn, 30, 5*time.Second)
+	select {
+	case r := <-done:
+		t.Fatalf("the call was answered (%v) before the early media came: %d packets", r.err, len(got))
+	default:
+	}
+	if len(got) != 30 {
+		t.Fatalf("%d of the callee's 30 early media packets reached the caller", len(got))
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	atRelay(t, parseMedia(t, r.c.RemoteSDP()), lo, hi, "the caller")
+	if err := r.c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob.wait(t, "callee")
+	mediaClean(t, p)
+}
+
 // TestMediaSRTPToRTP: with --srtp rtp an SRTP caller reaches a plain
 // callee. The callee is offered RTP/AVP without keys, at the relay; the
 // caller's answer is RTP/SAVP with the relay's key. Each way, every packet
