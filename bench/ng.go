@@ -88,7 +88,7 @@ func parseNGReply(b []byte, want string) (map[string]any, bool) {
 }
 
 func ngResult(cmd, got map[string]any) error {
-	if r, _ := got["result"].(string); r != "ok" {
+	if r, _ := got["result"].(string); r != "ok" && r != "pong" {
 		reason, _ := got["error-reason"].(string)
 		return fmt.Errorf("%w: %v: %s %s", errNG, cmd["command"], r, reason)
 	}
