@@ -433,4 +433,3 @@ func (r *mediaRun) srtpContexts() (enc []*srtp.Context, dec [2][]*srtp.Context, 
 	}
 	return enc, dec, nil
 }
-
