@@ -309,23 +309,23 @@ func (r *mediaRun) stream(ctx context.Context, res *MediaResult) error {
 	var receivers []*mediaReceiver
 	fresh := new(atomic.Uint64)
 	for side := range 2 {
+		s := &mediaSender{sent: sent}
 		for j, c := range r.conns[side] {
 			bc := ipv4.NewPacketConn(c)
-			s := &mediaSender{bc: bc, sent: sent}
-			for i := j; i < cfg.Calls; i += cfg.Sockets {
-				st := uint32(2*i + side)
-				mc := r.calls[i]
-				dst := mc.toRelayFromA
-				if side == 1 {
-					dst = mc.toRelayFromB
-				}
-				s.streams = append(s.streams, mediaTx{stream: st, dst: net.UDPAddrFromAddrPort(dst),
-					offset: period * time.Duration(st) / time.Duration(nStreams), enc: enc[st]})
-			}
-			senders = append(senders, s)
+			s.bcs = append(s.bcs, bc)
 			receivers = append(receivers, &mediaReceiver{bc: bc, recv: recv, tally: newMediaTally(),
 				fresh: fresh, dec: decFor(dec, side), owns: ownsFunc(side, j, cfg.Sockets)})
 		}
+		for i, mc := range r.calls { // in stream order, so by offset
+			st := uint32(2*i + side)
+			dst := mc.toRelayFromA
+			if side == 1 {
+				dst = mc.toRelayFromB
+			}
+			s.streams = append(s.streams, mediaTx{stream: st, sock: i % cfg.Sockets, dst: net.UDPAddrFromAddrPort(dst),
+				offset: period * time.Duration(st) / time.Duration(nStreams), enc: enc[st]})
+		}
+		senders = append(senders, s)
 	}
 	procStart, procOK := readProcTicks(cfg.ServerPID)
 	genStart, genOK := readProcTicks(-1)

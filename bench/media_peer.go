@@ -16,7 +16,9 @@ import (
 // mediaTx is one stream as its sender sees it.
 type mediaTx struct {
 	stream uint32
-	dst    *net.UDPAddr
+	// sock is the index of the stream's socket among its sender's.
+	sock int
+	dst  *net.UDPAddr
 	// offset spreads the streams over the packet interval, so the
 	// generator sends a steady flow instead of one burst per 20 ms.
 	offset time.Duration
@@ -24,12 +26,14 @@ type mediaTx struct {
 	enc *srtp.Context
 }
 
-// mediaSender paces the streams that leave one socket: stream i's packet
-// of round r is due at r×period + offset(i). The streams are sorted by
-// offset, so one cursor (round, index) walks the due packets in order,
-// and every tick sends what fell due since the last in sendmmsg batches.
+// mediaSender paces the streams of one side: stream i's packet of round r
+// is due at r×period + offset(i). The streams are sorted by offset, so one
+// cursor (round, index) walks the due packets in order, and every tick
+// sends what fell due since the last, in one sendmmsg batch per socket
+// (each stream leaves from the socket its SDP names). One sender per side
+// keeps the ticker wakeups to two per tick whatever the number of sockets.
 type mediaSender struct {
-	bc      batchConn
+	bcs     []batchConn
 	streams []mediaTx
 	// sent[stream] is the packets sent on each stream; read after the
 	// sender ended.
@@ -41,53 +45,48 @@ type mediaSender struct {
 }
 
 func (s *mediaSender) run(ctx context.Context, start time.Time, period, tick time.Duration, rounds uint32) {
-	msgs := make([]ipv4.Message, maxBatch)
-	plain := make([]byte, mediaPacketLen)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, mediaPacketLen+srtpTagLen+16)}
+	msgs := make([][]ipv4.Message, len(s.bcs))
+	k := make([]int, len(s.bcs))
+	for j := range msgs {
+		msgs[j] = make([]ipv4.Message, maxBatch)
+		for i := range msgs[j] {
+			msgs[j][i].Buffers = [][]byte{make([]byte, mediaPacketLen+srtpTagLen+16)}
+		}
 	}
+	plain := make([]byte, mediaPacketLen)
 	var hdr rtp.Header
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	r, i, first := uint32(0), 0, true
 	for r < rounds && len(s.streams) > 0 {
 		now := time.Since(start)
-		k := 0
+		sentAny := false
 		for r < rounds {
-			due := time.Duration(r)*period + s.streams[i].offset
+			tx := &s.streams[i]
+			due := time.Duration(r)*period + tx.offset
 			if due > now {
 				break
 			}
 			s.behind = max(s.behind, now-due)
-			tx := &s.streams[i]
-			m := mediaMark{stream: tx.stream, seq: r, sentNS: int64(now)}
-			buf := msgs[k].Buffers[0][:cap(msgs[k].Buffers[0])]
-			if tx.enc == nil {
-				msgs[k].Buffers[0] = writeMediaPacket(buf, m)
-			} else {
-				writeMediaPacket(plain, m)
-				hdr = rtp.Header{Version: 2, PayloadType: mediaPayloadType, SequenceNumber: uint16(r),
-					Timestamp: r * mediaSamplesPer, SSRC: ssrcOf(tx.stream)}
-				out, err := tx.enc.EncryptRTP(buf[:0], plain, &hdr)
-				if err != nil {
-					s.sendErrs++
-					goto next
+			if s.build(&msgs[tx.sock][k[tx.sock]], tx, mediaMark{stream: tx.stream, seq: r, sentNS: int64(now)}, plain, &hdr) {
+				s.sent[tx.stream]++
+				sentAny = true
+				if k[tx.sock]++; k[tx.sock] == maxBatch {
+					s.flush(s.bcs[tx.sock], msgs[tx.sock])
+					k[tx.sock] = 0
 				}
-				msgs[k].Buffers[0] = out
 			}
-			msgs[k].Addr = tx.dst
-			s.sent[tx.stream]++
-			if k++; k == len(msgs) {
-				s.flush(msgs[:k])
-				k = 0
-			}
-		next:
 			if i++; i == len(s.streams) {
 				i, r = 0, r+1
 			}
 		}
-		if k > 0 {
-			s.flush(msgs[:k])
+		for j, n := range k {
+			if n > 0 {
+				s.flush(s.bcs[j], msgs[j][:n])
+				k[j] = 0
+			}
+		}
+		if sentAny {
 			if first {
 				s.firstSend, first = now, false
 			}
@@ -101,9 +100,29 @@ func (s *mediaSender) run(ctx context.Context, start time.Time, period, tick tim
 	}
 }
 
-func (s *mediaSender) flush(msgs []ipv4.Message) {
+// build writes packet m of tx into msg, encrypted on the SRTP side.
+func (s *mediaSender) build(msg *ipv4.Message, tx *mediaTx, m mediaMark, plain []byte, hdr *rtp.Header) bool {
+	buf := msg.Buffers[0][:cap(msg.Buffers[0])]
+	msg.Addr = tx.dst
+	if tx.enc == nil {
+		msg.Buffers[0] = writeMediaPacket(buf, m)
+		return true
+	}
+	writeMediaPacket(plain, m)
+	*hdr = rtp.Header{Version: 2, PayloadType: mediaPayloadType, SequenceNumber: uint16(m.seq),
+		Timestamp: m.seq * mediaSamplesPer, SSRC: ssrcOf(tx.stream)}
+	out, err := tx.enc.EncryptRTP(buf[:0], plain, hdr)
+	if err != nil {
+		s.sendErrs++
+		return false
+	}
+	msg.Buffers[0] = out
+	return true
+}
+
+func (s *mediaSender) flush(bc batchConn, msgs []ipv4.Message) {
 	for len(msgs) > 0 {
-		n, err := s.bc.WriteBatch(msgs, 0)
+		n, err := bc.WriteBatch(msgs, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
