@@ -22,7 +22,7 @@
 # rtpengine (Debian rtpengine-daemon, installed with apt-get when missing)
 # runs as
 #   rtpengine --config-file=none --table=-1 --interface=127.0.0.1
-#       --listen-ng=127.0.0.1:PORT --port-min=30000 --port-max=32700 --foreground
+#       --listen-ng=127.0.0.1:PORT --port-min=40000 --port-max=50000 --foreground
 # with no kernel module: userspace forwarding only. Both relays stay up for
 # the whole run (idle when not measured) so that every step compares the
 # three paths within a minute. Every generator run is wrapped in timeout(1).
@@ -153,7 +153,7 @@ start_rtpengine() {
 	port=$(free_port)
 	# Userspace only: --table=-1 needs no kernel module (xt_RTPENGINE).
 	setsid rtpengine --config-file=none --table=-1 --interface=127.0.0.1 --listen-ng="127.0.0.1:$port" \
-		--port-min=30000 --port-max=32700 --foreground --log-stderr --log-level=4 >"$work/rtpengine.log" 2>&1 &
+		--port-min=40000 --port-max=50000 --foreground --log-stderr --log-level=4 >"$work/rtpengine.log" 2>&1 &
 	rtpe_pid=$!
 	pids+=("$rtpe_pid")
 	rtpe_target=127.0.0.1:$port

@@ -175,7 +175,9 @@ func (n *ngControl) teardown(ctx context.Context, calls []*mediaCall) error {
 	var first error
 	for _, mc := range calls {
 		callID, fromTag, _ := n.ids(mc.idx)
-		_, err := n.c.do(ctx, map[string]any{"command": "delete", "call-id": callID, "from-tag": fromTag})
+		// delete-delay 0: free the ports now, not 30 s later, so the next
+		// step has them.
+		_, err := n.c.do(ctx, map[string]any{"command": "delete", "call-id": callID, "from-tag": fromTag, "delete-delay": 0})
 		if err != nil && first == nil {
 			first = err
 		}
