@@ -24,9 +24,9 @@ vet:
 build:
 	$(GO) build -o bin/b2bua ./cmd/b2bua
 
-# Go benchmarks of the actor path, the store and authentication.
+# Go benchmarks of the actor path, the store, authentication and the media relay.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./actors/... ./auth/...
+	$(GO) test -run '^$$' -bench . -benchmem ./actors/... ./auth/... ./media/...
 
 # A fixed-rate SIPp REGISTER run against a fresh server (see README, Performance).
 bench-sipp: build deps
@@ -49,6 +49,8 @@ fuzz:
 	$(GO) test ./auth/authparam -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pidf -run '^$$' -fuzz '^FuzzDecodeWatcherInfo$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./media/sdp -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./media/sdp -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSubscriptionState$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzPeerRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzSDPDirection$$' -fuzztime $(FUZZTIME)
@@ -56,6 +58,7 @@ fuzz:
 	$(GO) test ./bench -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bench -run '^$$' -fuzz '^FuzzUASResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bench -run '^$$' -fuzz '^FuzzDecodeBencode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./media/relay -run '^$$' -fuzz '^FuzzFirstReport$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -18,6 +18,7 @@ import (
 	"github.com/b2bua/b2bua/actors/presence"
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/store"
 	"github.com/b2bua/b2bua/supervision"
 )
@@ -30,6 +31,9 @@ type Deps struct {
 	Presence  presence.Config
 	Messaging messaging.Config
 	Calls     call.Config
+	// Media relays the calls' media (calls.media relay); nil: the SDP
+	// passes through.
+	Media *media.Engine
 	// Users says which AORs are users of the users service (nil: none;
 	// then only AORs that ever registered can receive a MESSAGE).
 	Users messaging.Directory
@@ -96,7 +100,7 @@ func (d Deps) messaging(seen *messaging.Registered) messaging.Deps {
 func (d Deps) calls(pres *presence.Router, seen *messaging.Registered) call.Deps {
 	reg := registrar.NewRouter(d.router(registrar.Name, d.Registrar.Shards))
 	known := messaging.AnyOf{d.Users, seen}
-	cd := call.Deps{Log: d.Log, Config: d.Calls, Port: d.Outbound, Dialogs: d.Dialogs, Metrics: d.Metrics,
+	cd := call.Deps{Log: d.Log, Config: d.Calls, Port: d.Outbound, Dialogs: d.Dialogs, Metrics: d.Metrics, Media: d.Media,
 		Known: func(aor string) bool { return known.Known(aor) },
 		InCall: func(aor, callID string, in bool) {
 			pres.CallStateChanged(&presence.CallStateChanged{AOR: aor, CallID: callID, InCall: in})

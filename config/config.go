@@ -27,6 +27,7 @@ import (
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/auth"
 	"github.com/b2bua/b2bua/auth/users"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/sip/edge"
 	"github.com/b2bua/b2bua/store"
 )
@@ -55,6 +56,7 @@ type Config struct {
 	Presence  presence.Config  `yaml:"presence"`
 	Messaging messaging.Config `yaml:"messaging"`
 	Calls     call.Config      `yaml:"calls"`
+	Media     media.Config     `yaml:"media"`
 	Tokens    Tokens           `yaml:"tokens"`
 	// DigestAlgorithms are offered in this order, one challenge each (RFC
 	// 8760 §2.4). MD5 comes first by default, unlike auth/digest's own
@@ -131,6 +133,7 @@ func Default() Config {
 		Presence:         presence.DefaultConfig(),
 		Messaging:        messaging.DefaultConfig(),
 		Calls:            call.DefaultConfig(),
+		Media:            media.DefaultConfig(),
 		Tokens: Tokens{IdentityClaim: auth.DefaultIdentityClaim, Leeway: auth.DefaultLeeway,
 			AccessTTL: users.DefaultAccessTTL, RefreshTTL: users.DefaultRefreshTTL},
 	}

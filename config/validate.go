@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/b2bua/b2bua/actors/call"
 	"github.com/b2bua/b2bua/auth"
 	"net"
 	"strings"
@@ -37,6 +38,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Calls.Validate(); err != nil {
 		return err
+	}
+	if c.Calls.Media == call.MediaRelay {
+		if err := c.Media.Validate(); err != nil {
+			return err
+		}
 	}
 	if _, err := ParseBytes(c.MemoryLimit); err != nil {
 		return fmt.Errorf("config: memory limit %q: %w", c.MemoryLimit, err)

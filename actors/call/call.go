@@ -3,6 +3,7 @@ package call
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/shard"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/sip/status"
 )
 
@@ -80,6 +82,9 @@ type legRef struct {
 	early bool    // a provisional with a tag came (an early dialog)
 	sdp   []byte  // the party's last session description (a transfer offers it)
 	who   sip.Uri // the party's address, for a leg a transfer started
+	media *media.Session
+	mpid  *actor.PID // media leg
+	idle  bool       // its endpoint is silent (media.go)
 }
 
 // pending is a request relayed from one leg, waiting for the other's
@@ -152,6 +157,8 @@ func (c *Call) Receive(sc *shard.Context, msg any) {
 		c.referLooked(sc, m)
 	case *transferNoAnswer:
 		c.transferTimeout(sc, m)
+	case *mediaIdle:
+		c.mediaIdle(sc, m)
 	case *noAnswer:
 		if !c.answered && !c.over {
 			c.log.Debug("no answer", zap.String("call_id", c.callID))
@@ -176,11 +183,21 @@ func (c *Call) invite(sc *shard.Context, m *Invite) {
 	trying := sip.NewResponseFromRequest(m.Request, status.Trying, "Trying", nil)
 	trying.To().Params.Remove("tag") // a 100 makes no dialog (RFC 3261 §8.2.6.1)
 	m.Tx.Respond(trying)
-	c.a = c.spawn(sc, legStart{role: uas, inv: m})
+	ms, mpid := c.newMedia(sc, media.Caller, "a")
+	c.a = c.spawn(sc, legStart{role: uas, inv: m, media: ms})
+	c.legs[c.a.Id].mpid = mpid
 	if r := c.screen(m.Request); r != nil { // bad SDP, 415, 422: before any fork
 		c.respondA(sc, r)
 		c.end(sc)
 		return
+	}
+	if ms != nil && !c.noOffer {
+		if err := ms.Prepare(m.Request.Body()); err != nil { // no ports: 503 before anyone rings
+			c.log.Info("call refused: media", zap.String("call_id", c.callID), zap.Error(err))
+			c.respondA(sc, mediaRespond(err))
+			c.end(sc)
+			return
+		}
 	}
 	sc.SetTimer(time.Now().Add(c.conf.NoAnswer), &noAnswer{})
 	if m.Callee == "" {
@@ -194,7 +211,7 @@ func (c *Call) invite(sc *shard.Context, m *Invite) {
 func (c *Call) spawn(sc *shard.Context, s legStart) *actor.PID {
 	pid := sc.SpawnChild()
 	sc.Send(pid, &s) // its first message: Started is a system message and comes before
-	c.legs[pid.Id] = &legRef{pid: pid}
+	c.legs[pid.Id] = &legRef{pid: pid, media: s.media}
 	return pid
 }
 
@@ -244,7 +261,17 @@ func (c *Call) nextGroup(sc *shard.Context) {
 				c.log.Debug("contact skipped", zap.String("call_id", c.callID), zap.String("contact", ct.URI), zap.Error(err))
 				continue
 			}
-			c.order = append(c.order, c.legs[c.spawn(sc, legStart{role: uac, contact: ct, req: req, d: d}).Id])
+			ms, mpid := c.newMedia(sc, media.Callee, "b"+strconv.Itoa(len(c.order)+1))
+			if ms != nil && len(req.Body()) > 0 {
+				if err := ms.Prepare(req.Body()); err != nil { // no ports for this fork: it fails as our overload (finish: 503)
+					sc.Stop(mpid)
+					c.errs = append(c.errs, err)
+					continue
+				}
+			}
+			l := c.legs[c.spawn(sc, legStart{role: uac, contact: ct, req: req, d: d, media: ms}).Id]
+			l.mpid = mpid
+			c.order = append(c.order, l)
 			n++
 		}
 		if n > 0 {
@@ -287,6 +314,11 @@ func (c *Call) finish(sc *shard.Context) {
 		}
 	}
 	for _, err := range c.errs {
+		if errors.Is(err, media.ErrExhausted) {
+			c.respondA(sc, mediaRespond(err))
+			c.end(sc)
+			return
+		}
 		if errors.Is(err, outbound.ErrUnavailable) {
 			// This server could not send the INVITE (too many in flight,
 			// or shutting down): our own overload, not the callee's
@@ -400,6 +432,9 @@ func (c *Call) provisional(sc *shard.Context, l *legRef, res *sip.Response) {
 	if tag, _ := res.To().Params.Get("tag"); tag != "" {
 		l.early = true
 	}
+	if len(res.Body()) > 0 { // early media: A hears this fork (the latest one that sent SDP)
+		c.bridge(c.legs[c.a.Id], l)
+	}
 	c.respondA(sc, &respond{code: res.StatusCode, reason: res.Reason, headers: c.conf.carried(res, ""), body: res.Body()})
 	if heldPrack(res, c.noOffer) && !c.reliableA() { // the caller cannot answer in a PRACK: the fork PRACKs bare
 		sc.Send(l.pid, &prackWith{})
@@ -414,6 +449,11 @@ func (c *Call) answer(sc *shard.Context, l *legRef, res *sip.Response) {
 		return
 	}
 	c.answered, c.winner = true, l
+	if a := c.legs[c.a.Id]; a.media != nil && l.media != nil {
+		c.bridge(a, l)
+		a.media.Arm()
+		l.media.Arm()
+	}
 	c.groups, c.finals, c.errs = nil, nil, nil // no more forks: an idle call keeps none of it
 	sc.StopTimer()
 	for _, f := range c.order {
@@ -433,6 +473,7 @@ func (c *Call) answer(sc *shard.Context, l *legRef, res *sip.Response) {
 // winner ending ends the call.
 func (c *Call) ended(sc *shard.Context, l *legRef, why error) {
 	l.ended = true
+	c.stopMedia(sc, l)
 	if why != nil {
 		c.log.Info("call leg ended", zap.String("call_id", c.callID), zap.Error(why))
 	}

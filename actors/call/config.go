@@ -8,9 +8,16 @@ import (
 	"time"
 )
 
-// MediaPassthrough leaves the SDP untouched: the endpoints send media to
-// each other. The media relay adds "relay".
-const MediaPassthrough = "passthrough"
+// The media modes of Config.Media.
+const (
+	// MediaRelay puts the server in the media path: every leg's SDP
+	// points at the relay (media.Engine), which forwards RTP/RTCP between
+	// the legs and bridges SRTP and RTP.
+	MediaRelay = "relay"
+	// MediaPassthrough leaves the SDP untouched: the endpoints send media
+	// to each other.
+	MediaPassthrough = "passthrough"
+)
 
 // Config holds call control's settings. The yaml tags are its keys under
 // `calls:` in the server's configuration file.
@@ -36,7 +43,8 @@ type Config struct {
 	// Outbound is where calls to users of other domains go (a SIP URI,
 	// sip:host:port); empty: they get 404.
 	Outbound string `yaml:"outbound"`
-	// Media is passthrough (the only mode until the media relay).
+	// Media is relay (the server relays RTP; settings under `media:`)
+	// or passthrough.
 	Media string `yaml:"media"`
 	// AckTimeout bounds the wait for the ACK of a 2xx (RFC 3261 §13.3.1.4:
 	// 64*T1): past it the dialog is torn down with BYE.
@@ -50,7 +58,7 @@ type Config struct {
 }
 
 // DefaultConfig: 60 s of ringing, X-* headers copied, session timers of
-// 1800 s with Min-SE 90 s, no outbound proxy, media passed through.
+// 1800 s with Min-SE 90 s, no outbound proxy, media relayed.
 func DefaultConfig() Config {
 	return Config{NoAnswer: 60 * time.Second, Copy: []string{"X-*"}, SessionExpires: 1800 * time.Second, MinSE: 90 * time.Second,
 		Media: MediaPassthrough, AckTimeout: 32 * time.Second, Shards: 8 * runtime.GOMAXPROCS(0)}
@@ -65,8 +73,8 @@ func (c Config) Validate() error {
 		return errors.New("calls: min_se must be at least 90s (RFC 4028 §4)")
 	case c.SessionExpires != 0 && c.SessionExpires < c.MinSE:
 		return errors.New("calls: session_expires must be 0 or at least min_se")
-	case c.Media != MediaPassthrough:
-		return errors.New(`calls: media must be "passthrough"`)
+	case c.Media != MediaPassthrough && c.Media != MediaRelay:
+		return errors.New(`calls: media must be "relay" or "passthrough"`)
 	case c.Shards < 1:
 		return errors.New("calls: shards must be at least 1")
 	case c.Outbound != "" && !strings.HasPrefix(c.Outbound, "sip:") && !strings.HasPrefix(c.Outbound, "sips:"):

@@ -269,13 +269,17 @@ func testConfig() Config {
 }
 
 // newHarness runs the call kind with c; bob is online at one contact.
-func newHarness(t testing.TB, c Config) *harness {
+// opts change the kind's dependencies (a media engine).
+func newHarness(t testing.TB, c Config, opts ...func(*Deps)) *harness {
 	t.Helper()
 	log := zap.NewNop()
 	sys := supervision.NewSystem(log)
 	h := &harness{t: t, sys: sys, port: &port{root: sys.Root}, dialogs: dialog.NewRegistry(sys.Root), conf: c,
 		contacts: map[string][]Contact{bob: {{URI: "sip:bob@192.0.2.20:5062", Source: "udp:192.0.2.20:5062", Q: -1}}}}
 	d := Deps{Log: log, Config: c, Port: h.port, Dialogs: h.dialogs, Lookup: h.lookup}
+	for _, o := range opts {
+		o(&d)
+	}
 	tree, err := shard.Start(sys, log, "t", 5*time.Second, Spec(d))
 	if err != nil {
 		t.Fatal(err)

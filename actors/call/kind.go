@@ -7,6 +7,7 @@ import (
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/shard"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/supervision"
 )
 
@@ -23,6 +24,9 @@ type Deps struct {
 	Known   Known      // nil: every AOR is known (no contacts: 480)
 	InCall  InCallFunc // nil: presence is not told
 	Metrics *shard.Metrics
+	// Media relays the calls' media; nil: the SDP passes through
+	// untouched (Config.Media passthrough).
+	Media *media.Engine
 }
 
 // Spec is the call kind: one actor per call, keyed by leg A's Call-ID and
@@ -34,6 +38,13 @@ func Spec(d Deps) shard.Spec {
 	log := d.Log.Named(Name)
 	c := d.Config
 	e := &env{conf: &c, port: d.Port, dialogs: d.Dialogs, lookup: d.Lookup, known: d.Known, inCall: d.InCall, log: log}
+	if c.Media == MediaRelay && d.Media != nil {
+		e.media = d.Media
+		// Media legs get few messages (a tick a second): protoactor's
+		// default dispatcher is enough for them.
+		e.mediaProps = actor.PropsFromProducer(func() actor.Actor { return &mediaLeg{env: e} },
+			actor.WithReceiverMiddleware(mediaMiddleware...))
+	}
 	return shard.Spec{
 		Name:     Name,
 		Log:      log,

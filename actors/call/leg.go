@@ -11,6 +11,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/outbound"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/sip/status"
 )
 
@@ -23,6 +24,9 @@ type env struct {
 	known   Known
 	inCall  InCallFunc
 	log     *zap.Logger
+	// media relays media (nil: passthrough); mediaProps make media legs.
+	media      *media.Engine
+	mediaProps *actor.Props
 }
 
 type role uint8
@@ -97,6 +101,8 @@ type leg struct {
 	offerIn    bool          // an offer of the peer's waits for our answer
 	reAck      *sip.Response // uac: a re-INVITE's 2xx offer whose ACK waits for the other leg's answer
 	awaitReAck bool          // uas: our 2xx to a re-INVITE without SDP offered; its ACK answers
+
+	media *media.Session // the leg's relayed media; nil: passthrough (media.go)
 }
 
 type outOp struct {
@@ -117,6 +123,7 @@ type legStart struct {
 	req     *sip.Request // uac: our INVITE, built by the call
 	d       dlg          // uac: the dialog the INVITE starts
 	resume  *handedOver  // a dialog another call handed over (replaces.go)
+	media   *media.Session
 }
 
 // ackTimeout fires when the ACK of a 2xx we sent did not come.
@@ -126,7 +133,7 @@ type ackTimeout struct{}
 // sends its INVITE, and a dialog handed over by another call (replaces.go)
 // is owned at once too.
 func (l *leg) start(ctx actor.Context, s *legStart) {
-	l.role = s.role
+	l.role, l.media = s.role, s.media
 	if s.resume != nil {
 		l.resume(s.resume)
 		l.register()
@@ -139,7 +146,15 @@ func (l *leg) start(ctx actor.Context, s *legStart) {
 		l.out, l.path, l.d = s.req, s.contact.Path, s.d
 		l.d.cseq = 1
 		l.holdAck = len(s.req.Body()) == 0
-		l.sawSDP(false, s.req.Body())
+		body, err := l.sdpSend(s.req.Body(), true)
+		if err != nil { // no ports, no SRTP we can offer: this fork fails before it starts
+			l.tell(ctx, &event{kind: evFailed, err: err})
+			l.end(ctx, nil)
+			return
+		}
+		if len(body) > 0 {
+			s.req.SetBody(body)
+		}
 	}
 	if l.role == uas {
 		l.register()
@@ -169,7 +184,9 @@ func (l *leg) initUAS(inv *Invite) {
 	l.d.route(nil)
 	l.rel.on = has(req, "Supported", "100rel") || has(req, "Require", "100rel")
 	l.st = uasTimer(l.conf, req)
-	l.sawSDP(true, req.Body())
+	if isSDP(req) {
+		_ = l.sdpRecv(req.Body(), true) // a body the relay cannot use gets 488 from the call (Prepare)
+	}
 }
 
 func (l *leg) Receive(ctx actor.Context) {
@@ -270,12 +287,12 @@ func (l *leg) respond(ctx actor.Context, m *respond) {
 	case m.code >= 200 && l.holdFinal(m):
 		return
 	}
+	m = l.toCaller(m)
 	headers := m.headers
 	if m.code >= 200 && m.code < 300 {
 		headers = append(headers[:len(headers):len(headers)], l.st.answerHeaders()...)
 	}
 	res := l.response(l.invite, m.code, m.reason, headers, m.body)
-	l.sawSDP(false, m.body)
 	tx := l.tx
 	if m.code >= 200 { // the transaction is over: drop the request and the edge's transaction
 		l.invite, l.tx = nil, nil
@@ -340,11 +357,15 @@ func (l *leg) request(ctx actor.Context, m *dialog.Request) {
 		case !l.acked && l.state == confirmed:
 			l.acked = true
 			l.stopTimer()
-			l.sawSDP(true, req.Body())
+			if isSDP(req) {
+				_ = l.sdpRecv(req.Body(), false) // the answer to our 2xx's offer
+			}
 			l.tell(ctx, &event{kind: evAck, req: req})
 		case l.awaitReAck && l.state == confirmed && len(req.Body()) > 0:
 			l.awaitReAck = false
-			l.sawSDP(true, req.Body())
+			if isSDP(req) {
+				_ = l.sdpRecv(req.Body(), false)
+			}
 			l.tell(ctx, &event{kind: evAck, req: req})
 		}
 		return
@@ -394,11 +415,20 @@ func (l *leg) reply(ctx actor.Context, m *reply) {
 		l.offerIn = false
 	}
 	r := &dialog.Reply{Code: m.code, Reason: m.reason, Headers: m.headers, Body: m.body}
+	if (method == sip.INVITE || method == sip.UPDATE) && bodyIsSDP(m.headers, m.body) {
+		body, err := l.sdpSend(m.body, len(in.Request.Body()) == 0) // an answer, or our offer when the request had none
+		if err != nil {
+			code, reason := status.Of(err)
+			r = &dialog.Reply{Code: code, Reason: reason}
+			m = &reply{op: m.op, code: code, reason: reason}
+		} else {
+			r.Body = body
+		}
+	}
 	if m.code >= 200 && m.code < 300 && (method == sip.INVITE || method == sip.UPDATE) {
 		r.Headers = append(r.Headers, sip.NewHeader("Contact", "<"+l.d.contact+">"))
 		l.takeRefresh(in.Request)
 		r.Headers = append(r.Headers, l.st.answerHeaders()...)
-		l.sawSDP(false, m.body)
 		l.awaitReAck = method == sip.INVITE && len(in.Request.Body()) == 0 && len(m.body) > 0
 		l.armSession(ctx)
 	}
@@ -419,20 +449,32 @@ func (l *leg) sendOp(ctx actor.Context, m *send) {
 		}
 		l.inviting = true
 	}
+	body := m.body
+	if (m.method == sip.INVITE || m.method == sip.UPDATE) && bodyIsSDP(m.headers, body) {
+		b, err := l.sdpSend(body, true)
+		if err != nil {
+			if m.method == sip.INVITE {
+				l.inviting = false
+			}
+			code, reason := status.Of(err)
+			l.tell(ctx, &event{kind: evResult, op: m.op, res: syntheticResponse(code, reason)})
+			return
+		}
+		body = b
+	}
 	req := l.d.request(m.method)
 	for _, h := range m.headers {
 		req.AppendHeader(h)
 	}
-	if len(m.body) > 0 {
-		req.SetBody(m.body)
+	if len(body) > 0 {
+		req.SetBody(body)
 	}
 	if m.method == sip.INVITE || m.method == sip.UPDATE {
 		for _, h := range l.st.requestHeaders() {
 			req.AppendHeader(h)
 		}
-		if len(m.body) > 0 {
+		if len(body) > 0 {
 			l.offerOut = true
-			l.sawSDP(false, m.body)
 		}
 	}
 	id := l.sendReq(ctx, req)
@@ -503,7 +545,9 @@ func (l *leg) provisionalRes(ctx actor.Context, res *sip.Response) {
 	if !l.prackFor(ctx, res) {
 		return
 	}
-	l.sawSDP(true, res.Body())
+	if isSDP(res) {
+		_ = l.sdpRecv(res.Body(), l.holdAck) // early media: the answer (or, our INVITE without one, the offer)
+	}
 	l.tell(ctx, &event{kind: evProvisional, res: res})
 }
 
@@ -539,7 +583,9 @@ func (l *leg) invited(ctx actor.Context, m *outbound.Result) {
 		if l.holdAck {
 			l.ackSeq = res.CSeq().SeqNo
 		}
-		l.sawSDP(true, res.Body())
+		if isSDP(res) {
+			_ = l.sdpRecv(res.Body(), l.holdAck)
+		}
 		l.st = uacTimer(l.conf, l.out, res)
 		l.out = nil // answered: no CANCEL any more, and the INVITE (with its body) is not kept for the call's life
 		l.armSession(ctx)
@@ -565,14 +611,13 @@ func (l *leg) ack(ctx actor.Context, body []byte) {
 	if l.reAck != nil {
 		res := l.reAck
 		l.reAck = nil
-		l.sawSDP(false, body)
-		l.ackFor(ctx, res.CSeq().SeqNo, body)
+		l.ackFor(ctx, res.CSeq().SeqNo, l.answerOut(body))
 		return
 	}
 	if l.role != uac || l.ackSeq == 0 || !l.holdAck {
 		return
 	}
-	l.sawSDP(false, body)
+	body = l.answerOut(body)
 	l.holdAck = false
 	l.ackFor(ctx, l.ackSeq, body)
 }

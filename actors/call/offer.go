@@ -18,17 +18,6 @@ import (
 // a hold crosses as it is); the leg only checks them and remembers the
 // last SDP each way, which session refreshes reuse.
 
-// sawSDP remembers the last SDP received (in) or sent on the leg.
-func (l *leg) sawSDP(in bool, body []byte) {
-	if len(body) == 0 {
-		return
-	}
-	if in {
-		l.sdpIn = body
-	} else {
-		l.sdpOut = body
-	}
-}
 
 // offerAnswer checks a re-INVITE or UPDATE from the peer before it is
 // relayed, and reports whether it goes on. A body that is not a usable
@@ -61,12 +50,18 @@ func (l *leg) offerAnswer(ctx actor.Context, m *dialog.Request) bool {
 	if l.peerRefresh(ctx, m) {
 		return false
 	}
+	if offer {
+		if err := l.sdpRecv(req.Body(), true); err != nil { // an offer the relay cannot take: 488 or 503
+			code, reason := status.Of(err)
+			m.Reply(&dialog.Reply{Code: code, Reason: reason})
+			return false
+		}
+	}
 	if req.Method == sip.INVITE {
 		l.inviting = true
 	}
 	if offer {
 		l.offerIn = true
-		l.sawSDP(true, req.Body())
 	}
 	l.d.refresh(req, l.path)
 	return true
@@ -94,7 +89,9 @@ func (l *leg) answered(ctx actor.Context, op outOp, res *sip.Response) {
 		l.st.interval, l.st.refresher = se, ref != "uas"
 	}
 	l.armSession(ctx)
-	l.sawSDP(true, res.Body())
+	if isSDP(res) {
+		_ = l.sdpRecv(res.Body(), !op.offer) // the answer to our offer, or the offer of a 2xx to our bare re-INVITE
+	}
 	if method != sip.INVITE {
 		return
 	}

@@ -69,10 +69,10 @@ func (l *leg) respondReliably(ctx actor.Context, m *respond) {
 		r.rseq = firstRSeq() - 1
 	}
 	r.rseq++
+	m = l.toCaller(m)
 	res := l.response(l.invite, m.code, m.reason, m.headers, m.body)
 	res.AppendHeader(sip.NewHeader("Require", "100rel"))
 	res.AppendHeader(sip.NewHeader("RSeq", strconv.FormatUint(uint64(r.rseq), 10)))
-	l.sawSDP(false, m.body)
 	r.pending, r.interval, r.until = res, sip.T1, time.Now().Add(64*sip.T1)
 	l.tx.Respond(res)
 	l.armReliable(ctx)
@@ -165,7 +165,9 @@ func (l *leg) prack(ctx actor.Context, m *dialog.Request) {
 	}
 	r.pending = nil
 	m.Reply(&dialog.Reply{Code: status.OK})
-	l.sawSDP(true, m.Request.Body())
+	if isSDP(m.Request) {
+		_ = l.sdpRecv(m.Request.Body(), false) // the answer to our reliable 18x's offer
+	}
 	l.tell(ctx, &event{kind: evPrack, req: m.Request}) // a fork may wait for its body (prackWith)
 	switch {
 	case r.final != nil:
@@ -237,7 +239,7 @@ func (l *leg) prackWith(ctx actor.Context, body []byte) {
 	l.prackHeld = 0
 	if len(body) > 0 {
 		l.holdAck = false
-		l.sawSDP(false, body)
+		body = l.answerOut(body)
 	}
 	l.sendPrack(ctx, rseq, body)
 }

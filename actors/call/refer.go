@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/outbound"
 	"github.com/b2bua/b2bua/actors/shard"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/sip/status"
 )
 
@@ -252,9 +254,17 @@ func (c *Call) transferGroup(sc *shard.Context, x *transfer) {
 				c.log.Debug("contact skipped", zap.String("call_id", c.callID), zap.String("contact", ct.URI), zap.Error(err))
 				continue
 			}
-			pid := c.spawn(sc, legStart{role: uac, contact: ct, req: req, d: d})
+			ms, mpid := c.newMedia(sc, media.Callee, "t"+strconv.Itoa(len(c.legs)))
+			if ms != nil && len(req.Body()) > 0 {
+				if err := ms.Prepare(req.Body()); err != nil {
+					sc.Stop(mpid)
+					c.log.Info("transfer contact skipped: media", zap.String("call_id", c.callID), zap.Error(err))
+					continue
+				}
+			}
+			pid := c.spawn(sc, legStart{role: uac, contact: ct, req: req, d: d, media: ms})
 			l := c.legs[pid.Id]
-			l.who = x.target.uri
+			l.who, l.mpid = x.target.uri, mpid
 			x.forks = append(x.forks, l)
 			n++
 		}
@@ -444,6 +454,10 @@ func (c *Call) transferred(sc *shard.Context, x *transfer, l *legRef, res *sip.R
 		c.xfer.after[op] = afterOp{hangup: x.referrer}
 	} else if !x.referrer.ended {
 		sc.Send(x.referrer.pid, &hangup{})
+	}
+	c.bridge(x.transferee, l) // the transferee hears the new party; the transferor's media is unlinked
+	if x.transferee.media != nil && l.media != nil {
+		l.media.Arm()
 	}
 	c.nextOp++
 	after := afterOp{reinvite: true}

@@ -1,6 +1,7 @@
 package call
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/b2bua/b2bua/actors/dialog"
 	"github.com/b2bua/b2bua/actors/shard"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/sip/status"
 )
 
@@ -160,8 +162,17 @@ func (c *Call) handedOver(sc *shard.Context, m *handedOver) {
 		c.transferFailed(sc, x, m.code, "")
 		return
 	}
-	l := c.legs[c.spawn(sc, legStart{role: m.role, resume: m}).Id]
-	l.who, l.sdp, x.aor = m.who, m.sdp, m.aor
+	// The dialog's media was the other call's: it gets ports of this call,
+	// primed with what its endpoint last described, and the re-INVITE that
+	// follows (transferred) moves it here.
+	ms, mpid := c.newMedia(sc, media.Callee, "r"+strconv.Itoa(len(c.legs)))
+	if ms != nil && len(m.sdp) > 0 {
+		if err := ms.Received(m.sdp, true); err != nil {
+			c.log.Info("replaced dialog's SDP not usable for the relay", zap.String("call_id", c.callID), zap.Error(err))
+		}
+	}
+	l := c.legs[c.spawn(sc, legStart{role: m.role, resume: m, media: ms}).Id]
+	l.who, l.sdp, x.aor, l.mpid = m.who, m.sdp, m.aor, mpid
 	res := sip.NewResponse(status.OK, "OK")
 	res.SetBody(m.sdp)
 	c.transferred(sc, x, l, res)

@@ -120,7 +120,12 @@ func isSDP(m sip.Message) bool {
 	if len(h) == 0 {
 		return true
 	}
-	mt, _, _ := mime.ParseMediaType(h[0].Value())
+	return isSDPType(h[0].Value())
+}
+
+// isSDPType reports whether a Content-Type may carry an offer or answer.
+func isSDPType(ct string) bool {
+	mt, _, _ := mime.ParseMediaType(ct)
 	return mt == "application/sdp" || strings.HasPrefix(mt, "multipart/")
 }
 

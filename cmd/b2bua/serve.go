@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/http/pprof"
 	"os"
 	"os/signal"
@@ -23,9 +24,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors"
+	callkind "github.com/b2bua/b2bua/actors/call"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth/users"
 	"github.com/b2bua/b2bua/config"
+	"github.com/b2bua/b2bua/media"
 	"github.com/b2bua/b2bua/sip/edge"
 	"github.com/b2bua/b2bua/sip/siplog"
 	"github.com/b2bua/b2bua/store"
@@ -132,8 +135,14 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 
+	var relay *media.Engine
+	if c.Calls.Media == callkind.MediaRelay {
+		if relay, err = startMedia(c, listeners, reg, log); err != nil {
+			return err
+		}
+	}
 	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: c.Registrar, Presence: c.Presence, Messaging: c.Messaging, Calls: c.Calls,
-		Users: usersDirectory{svc: svc, domain: strings.ToLower(c.Edge.Domain)}, Metrics: shard.NewMetrics(reg)})
+		Users: usersDirectory{svc: svc, domain: strings.ToLower(c.Edge.Domain)}, Metrics: shard.NewMetrics(reg), Media: relay})
 	if err != nil {
 		return err
 	}
@@ -254,4 +263,24 @@ func closeLogged(log *zap.Logger, what string, f func() error) {
 	if err := f(); err != nil {
 		log.Error("stop failed", zap.String("what", what), zap.Error(err))
 	}
+}
+
+// startMedia makes the media relay: bound on --media-address, else on the
+// first SIP listener's IP (127.0.0.1 when that one is a wildcard).
+func startMedia(c config.Config, listeners []edge.Listener, reg prometheus.Registerer, log *zap.Logger) (*media.Engine, error) {
+	addr := netip.MustParseAddr("127.0.0.1")
+	if c.Media.Address != "" {
+		addr = netip.MustParseAddr(c.Media.Address) // validated with the configuration
+	} else if len(listeners) > 0 {
+		if ap, err := netip.ParseAddrPort(listeners[0].Addr); err == nil && !ap.Addr().IsUnspecified() {
+			addr = ap.Addr().Unmap()
+		}
+	}
+	e, err := media.NewEngine(c.Media, addr, log)
+	if err != nil {
+		return nil, err
+	}
+	e.SetMetrics(media.NewMetrics(reg, e))
+	log.Info("media relay", zap.String("address", addr.String()), zap.String("rtp_ports", c.Media.Ports), zap.String("srtp", c.Media.SRTP))
+	return e, nil
 }

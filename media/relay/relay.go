@@ -31,6 +31,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -44,6 +46,13 @@ type Crypto struct {
 	Suite sdp.Suite
 	Key   []byte
 }
+
+// String names the suite only: keys are never printed, even by a %v of a
+// Remote in a log line.
+func (c Crypto) String() string { return c.Suite.String() }
+
+// GoString is String, for %#v.
+func (c Crypto) GoString() string { return c.String() }
 
 // Remote is what one stream's endpoint told us in its SDP.
 type Remote struct {
@@ -99,36 +108,200 @@ type Stats struct {
 }
 
 // Stream is one RTP/RTCP socket pair facing one endpoint.
-type Stream struct{}
+//
+// Who writes what: the control plane (SetRemote, Link, Close) swaps
+// remote and route under ctl; each reader owns its reader struct and the
+// latch of its socket; counters are atomics written by this stream's
+// readers (Rx, Dropped, Hijack, AuthFailed) and by the linked stream's
+// readers (Tx).
+type Stream struct {
+	conns  [2]*net.UDPConn // kindRTP, kindRTCP (nil: no RTCP socket)
+	local  netip.AddrPort
+	log    *zap.Logger
+	window int64 // LatchWindow in ns
+	failed func(reason any)
+	hook   func(kind int) // tests: called by the reader before each packet
+
+	remote atomic.Pointer[remoteState] // never nil
+	route  atomic.Pointer[route]       // nil: not linked
+	latch  [2]atomic.Pointer[latch]    // per socket; nil: nothing latched
+	first  atomic.Int64                // mono() of the first packet; 0: none yet
+
+	rxPackets, rxBytes, txPackets, txBytes atomic.Uint64
+	dropped, hijack, authFailed            atomic.Uint64
+	lastRx                                 atomic.Int64  // mono(); 0: none
+	report                                 atomic.Uint64 // packed report block
+
+	peer *Stream // guarded by ctl
+	// routes is guarded by ctl: the last route built from s to each
+	// stream it was linked to (newRoute); a few forks at most.
+	routes map[*Stream]*route
+
+	startOnce, closeOnce, failOnce sync.Once
+	wg                             sync.WaitGroup
+}
 
 // ErrCrypto is a Remote whose suite or key the relay cannot use.
 var ErrCrypto = errors.New("relay: unusable SRTP suite or key")
 
-// NewStream wraps a bound pair; it reads nothing until Start.
-func NewStream(rtp, rtcp *net.UDPConn, o Options) *Stream { return &Stream{} }
+// ctl serialises the control plane (Link, SetRemote, Close's unlink) of
+// every stream. One lock for all streams keeps Link(a, b) free of lock
+// ordering; it is taken a few times per call, never per packet.
+var ctl sync.Mutex
+
+// NewStream wraps a bound pair; it reads nothing until Start. rtcp may
+// be nil (no RTCP relayed).
+func NewStream(rtp, rtcp *net.UDPConn, o Options) *Stream {
+	s := &Stream{conns: [2]*net.UDPConn{rtp, rtcp}, log: o.Log, failed: o.Failed}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	s.window = int64(o.LatchWindow)
+	if s.window == 0 {
+		s.window = int64(3 * time.Second)
+	}
+	if a, ok := rtp.LocalAddr().(*net.UDPAddr); ok {
+		s.local = a.AddrPort()
+	}
+	s.remote.Store(&remoteState{})
+	return s
+}
 
 // Start starts the stream's two readers.
-func (s *Stream) Start() {}
+func (s *Stream) Start() {
+	s.startOnce.Do(func() {
+		for kind, c := range s.conns {
+			if c == nil {
+				continue
+			}
+			r := newReader(s, kind)
+			s.wg.Add(1)
+			go r.run()
+		}
+	})
+}
 
 // Close stops the readers and closes both sockets; it waits for the
 // readers to return. Safe to call more than once.
-func (s *Stream) Close() error { return nil }
+func (s *Stream) Close() error {
+	s.shutdown()
+	s.wg.Wait()
+	return nil
+}
+
+// shutdown unlinks the stream and closes its sockets, which ends the
+// readers; it does not wait for them (a panicking reader calls it).
+func (s *Stream) shutdown() {
+	s.closeOnce.Do(func() {
+		Link(s, nil)
+		ctl.Lock()
+		s.routes = nil
+		ctl.Unlock()
+		for _, c := range s.conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+}
 
 // SetRemote sets what the endpoint's SDP said; safe for concurrent use
 // with the readers (the settings are swapped atomically). A changed In
 // key restarts the decryption context (and its replay window); a changed
 // Out key rebuilds the encrypting side of the link into this stream.
-func (s *Stream) SetRemote(r Remote) error { return nil }
+// A changed RTP address forgets what was latched.
+func (s *Stream) SetRemote(r Remote) error {
+	r.In.Key = clone(r.In.Key)
+	r.Out.Key = clone(r.Out.Key)
+	if err := checkCrypto(r.In); err != nil {
+		return err
+	}
+	if err := checkCrypto(r.Out); err != nil {
+		return err
+	}
+	ctl.Lock()
+	defer ctl.Unlock()
+	old := s.remote.Load()
+	ns := &remoteState{r: r}
+	if sameCrypto(old.r.In, r.In) {
+		ns.dec = old.dec
+	} else if r.In.Suite != sdp.None {
+		var err error
+		if ns.dec, err = newContexts(r.In, true); err != nil {
+			return err
+		}
+	}
+	if old.r.RTP != r.RTP {
+		s.latch[kindRTP].Store(nil)
+		s.latch[kindRTCP].Store(nil)
+		s.first.Store(0)
+	}
+	s.remote.Store(ns)
+	if !sameCrypto(old.r.Out, r.Out) && s.peer != nil {
+		s.peer.route.Store(newRoute(s.peer, s))
+	}
+	return nil
+}
 
 // Link joins a and b: a's packets go to b's endpoint and b's to a's. A
 // previous link of a or of b is undone first (the stream that was linked
 // to a or b is left unlinked). Link(a, nil) unlinks a (and its peer).
 // Safe for concurrent use with the readers; control-plane calls (Link,
 // SetRemote) are serialised by a lock the readers never take.
-func Link(a, b *Stream) {}
+func Link(a, b *Stream) {
+	if a == nil {
+		a, b = b, nil
+	}
+	ctl.Lock()
+	defer ctl.Unlock()
+	unlinkLocked(a)
+	if a == nil || b == nil || b == a {
+		return
+	}
+	unlinkLocked(b)
+	a.peer, b.peer = b, a
+	a.route.Store(newRoute(a, b))
+	b.route.Store(newRoute(b, a))
+}
+
+func unlinkLocked(s *Stream) {
+	if s == nil || s.peer == nil {
+		return
+	}
+	p := s.peer
+	p.peer, s.peer = nil, nil
+	p.route.Store(nil)
+	s.route.Store(nil)
+}
 
 // Stats is a snapshot of the counters.
-func (s *Stream) Stats() Stats { return Stats{} }
+func (s *Stream) Stats() Stats {
+	st := Stats{
+		RxPackets:  s.rxPackets.Load(),
+		RxBytes:    s.rxBytes.Load(),
+		TxPackets:  s.txPackets.Load(),
+		TxBytes:    s.txBytes.Load(),
+		Dropped:    s.dropped.Load(),
+		Hijack:     s.hijack.Load(),
+		AuthFailed: s.authFailed.Load(),
+	}
+	if t := s.lastRx.Load(); t != 0 {
+		st.LastRx = epoch.Add(time.Duration(t))
+	}
+	if l := s.latch[kindRTP].Load(); l != nil {
+		st.Latched = l.addr
+	}
+	rep := unpackReport(s.report.Load())
+	st.Loss, st.Lost, st.Jitter = float64(rep.fraction)/256, int64(rep.lost), rep.jitter
+	return st
+}
 
 // LocalRTP is the RTP socket's address.
-func (s *Stream) LocalRTP() netip.AddrPort { return netip.AddrPort{} }
+func (s *Stream) LocalRTP() netip.AddrPort { return s.local }
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}

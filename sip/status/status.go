@@ -17,6 +17,9 @@ import (
 	"github.com/b2bua/b2bua/actors/registrar"
 	"github.com/b2bua/b2bua/actors/shard"
 	"github.com/b2bua/b2bua/auth"
+	"github.com/b2bua/b2bua/media"
+	"github.com/b2bua/b2bua/media/relay"
+	"github.com/b2bua/b2bua/media/sdp"
 	"github.com/b2bua/b2bua/pidf"
 	"github.com/b2bua/b2bua/store"
 )
@@ -185,6 +188,13 @@ var table = []entry{
 	{outbound.ErrTimeout, RequestTimeout, Reason(RequestTimeout)},
 	{outbound.ErrTransport, TemporarilyUnavail, Reason(TemporarilyUnavail)},
 	{outbound.ErrUnavailable, ServiceUnavailable, Reason(ServiceUnavailable)},
+	// The media relay: no ports is this server's overload (the call adds
+	// Retry-After); an SDP or SRTP offer it cannot relay is 488 (RFC 3261
+	// §21.4.26).
+	{media.ErrExhausted, ServiceUnavailable, "Media Ports Exhausted"},
+	{media.ErrNoCrypto, NotAcceptableHere, "No Usable SRTP Crypto"},
+	{relay.ErrCrypto, NotAcceptableHere, "No Usable SRTP Crypto"},
+	{sdp.ErrMalformed, NotAcceptableHere, "Malformed SDP"},
 	// The edge adds the WWW-Authenticate challenges (RFC 8898, RFC 7616).
 	{auth.ErrNoCredentials, Unauthorized, Reason(Unauthorized)},
 	{auth.ErrInvalidToken, Unauthorized, Reason(Unauthorized)},
