@@ -16,7 +16,7 @@ import (
 // server over SIP, rtpengine over ng) or straight between the peers.
 func newMediaCmd() *cobra.Command {
 	cfg := bench.DefaultMediaConfig()
-	var srtpMode, jsonPath, logLevel string
+	var srtpMode, jsonPath, logLevel, cpuProf string
 	cmd := &cobra.Command{
 		Use:   "media [flags] [HOST:PORT]",
 		Short: "Stream RTP (172-byte PCMU) through a relay and measure rate, loss, latency, CPU and allocations",
@@ -37,6 +37,13 @@ func newMediaCmd() *cobra.Command {
 			}
 			if cfg.Log, err = newBenchLogger(logLevel); err != nil {
 				return err
+			}
+			if cpuProf != "" {
+				stopProf, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer stopProf()
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -77,5 +84,6 @@ func newMediaCmd() *cobra.Command {
 	fs.StringVar(&cfg.SIP.CallerPrefix, "caller-prefix", cfg.SIP.CallerPrefix, "callers <prefix><i> (sip)")
 	fs.StringVar(&jsonPath, "json", "", "write the result as JSON to FILE (default none)")
 	fs.StringVar(&logLevel, "log-level", "warn", "diagnostics on stderr")
+	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the generator to FILE (default none)")
 	return cmd
 }
