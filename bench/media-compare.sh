@@ -207,7 +207,8 @@ run_one() {
 		tail -3 "$out/$name-$rate.log" >&2 || true
 	}
 	local k line="STEP run=$name rate=$rate calls=$calls"
-	for k in recv_rate loss_pct p50_us p99_us max_us relay_cpu cpu_per_kpps allocs_per_pkt gen_cpu send_behind_ms \
+	for k in recv_rate loss_pct p50_us p99_us max_us relay_cpu cpu_per_kpps allocs_per_pkt allocs_per_pkt_net \
+		allocs_idle_per_s gen_cpu send_behind_ms \
 		rcvbuf_errors misrouted decrypt_errors clean; do
 		line+=" $(kv "$k" "$summary")"
 	done
@@ -243,7 +244,7 @@ relay_cols() {
 	printf '%8s %7s %3s %7s %8s %6s %6s %7s' "$(val recv_rate "$f" | cut -d. -f1)" "$(val loss_pct "$f")" \
 		"$( [[ $(val clean "$f") == true ]] && echo ok || echo -)" "$(added p50_us "$2" "$f")" \
 		"$(added p99_us "$2" "$f")" "$(val relay_cpu "$f" | cut -d. -f1)" "$(val cpu_per_kpps "$f")" \
-		"$(val allocs_per_pkt "$f")"
+		"$(val allocs_per_pkt_net "$f")"
 }
 echo
 echo "srtp=$srtp pps=$pps step=$step; latency in µs; +p50/+p99 added to the direct run; cpu in % of one core"

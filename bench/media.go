@@ -329,7 +329,14 @@ func (r *mediaRun) stream(ctx context.Context, res *MediaResult) error {
 	}
 	procStart, procOK := readProcTicks(cfg.ServerPID)
 	genStart, genOK := readProcTicks(-1)
+	// The relay's allocations while idle (timers, the scrape itself) over a
+	// second before the streams start, to tell them from the packets'.
+	idle0, mErrIdle := scrapeMallocs(ctx, cfg.Metrics)
+	if cfg.Metrics != "" {
+		time.Sleep(time.Second)
+	}
 	mallocs0, mErr := scrapeMallocs(ctx, cfg.Metrics)
+	idleRate := (mallocs0 - idle0) // per second
 	snmp0 := readUDPSNMP()
 	start := time.Now()
 	var rwg, swg sync.WaitGroup
@@ -380,10 +387,12 @@ func (r *mediaRun) stream(ctx context.Context, res *MediaResult) error {
 		res.GenCPU = float64(genEnd-genStart) / clockTicks / window.Seconds() * 100
 	}
 	if cfg.Metrics != "" {
-		if err := errors.Join(mErr, mErr1); err != nil {
+		if err := errors.Join(mErrIdle, mErr, mErr1); err != nil {
 			res.MetricsError = err.Error()
 		} else if res.Received > 0 {
 			res.AllocsPerPacket = (mallocs1 - mallocs0) / float64(res.Received)
+			res.AllocsIdlePerS = idleRate
+			res.AllocsPerPacketNet = max(0, mallocs1-mallocs0-idleRate*window.Seconds()) / float64(res.Received)
 			res.AllocsMeasured = true
 		}
 	}

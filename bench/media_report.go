@@ -56,9 +56,14 @@ type MediaResult struct {
 	GenCPU     float64 `json:"gen_cpu_pct"`
 	// AllocsPerPacket is the relay's go_memstats_mallocs_total growth over
 	// the window divided by the packets received (AllocsMeasured).
-	AllocsPerPacket float64 `json:"allocs_per_packet"`
-	AllocsMeasured  bool    `json:"allocs_measured"`
-	MetricsError    string  `json:"metrics_error,omitempty"`
+	// AllocsIdlePerS is its growth per second over one idle second before
+	// the window (timers, the scrape itself), and AllocsPerPacketNet the
+	// window's growth less that idle rate, per packet.
+	AllocsPerPacket    float64 `json:"allocs_per_packet"`
+	AllocsIdlePerS     float64 `json:"allocs_idle_per_s"`
+	AllocsPerPacketNet float64 `json:"allocs_per_packet_net"`
+	AllocsMeasured     bool    `json:"allocs_measured"`
+	MetricsError       string  `json:"metrics_error,omitempty"`
 	// RcvbufErrors and SndbufErrors are the growth of /proc/net/snmp's Udp
 	// counters over the window: datagrams the kernel dropped (any socket).
 	RcvbufErrors  uint64 `json:"rcvbuf_errors"`
@@ -96,9 +101,9 @@ func (r *MediaResult) Clean() bool { return r.Sent > 0 && r.LossPct < 0.1 }
 // MediaSummaryLine is the machine-readable line of a media run.
 func MediaSummaryLine(r *MediaResult) string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
-	allocs := "-"
+	allocs, allocsNet, allocsIdle := "-", "-", "-"
 	if r.AllocsMeasured {
-		allocs = f(r.AllocsPerPacket)
+		allocs, allocsNet, allocsIdle = f(r.AllocsPerPacket), f(r.AllocsPerPacketNet), f(r.AllocsIdlePerS)
 	}
 	cpu, perK := "-", "-"
 	if r.RelayCPU > 0 {
@@ -117,6 +122,7 @@ func MediaSummaryLine(r *MediaResult) string {
 		"p50_us=" + f(r.Latency.P50), "p90_us=" + f(r.Latency.P90), "p99_us=" + f(r.Latency.P99),
 		"p999_us=" + f(r.Latency.P999), "max_us=" + f(r.Latency.Max), "mean_us=" + f(r.Latency.Mean),
 		"relay_cpu=" + cpu, "cpu_per_kpps=" + perK, "gen_cpu=" + f(r.GenCPU), "allocs_per_pkt=" + allocs,
+		"allocs_per_pkt_net=" + allocsNet, "allocs_idle_per_s=" + allocsIdle,
 		fmt.Sprintf("rcvbuf_errors=%d", r.RcvbufErrors), fmt.Sprintf("sndbuf_errors=%d", r.SndbufErrors),
 		fmt.Sprintf("clean=%t", r.Clean()),
 	}
@@ -141,7 +147,7 @@ func WriteMediaSummary(w io.Writer, r *MediaResult) error {
 	}
 	p("generator CPU", "%.1f %%", r.GenCPU)
 	if r.AllocsMeasured {
-		p("relay allocs/packet", "%.3f", r.AllocsPerPacket)
+		p("relay allocs/packet", "%.3f (%.3f beyond its idle %.0f/s)", r.AllocsPerPacket, r.AllocsPerPacketNet, r.AllocsIdlePerS)
 	} else if r.MetricsError != "" {
 		p("relay allocs/packet", "- (%s)", r.MetricsError)
 	}
