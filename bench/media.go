@@ -331,6 +331,10 @@ func (r *mediaRun) stream(ctx context.Context, res *MediaResult) error {
 	genStart, genOK := readProcTicks(-1)
 	// The relay's allocations while idle (timers, the scrape itself) over a
 	// second before the streams start, to tell them from the packets'.
+	// A second's settle first: the set-up's transactions are still ending.
+	if cfg.Metrics != "" {
+		time.Sleep(time.Second)
+	}
 	idle0, mErrIdle := scrapeMallocs(ctx, cfg.Metrics)
 	if cfg.Metrics != "" {
 		time.Sleep(time.Second)
