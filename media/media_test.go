@@ -57,7 +57,7 @@ func parse(t *testing.T, body []byte) *sdp.Description {
 // leg's port; the o= line is the leg's, its version moves only when the
 // description changes.
 func TestOfferAnswerPlain(t *testing.T) {
-	e := newEngine(t, testConfig(31000))
+	e := newEngine(t, testConfig(41000))
 	a, b := e.NewSession(Caller, "c1", "a"), e.NewSession(Callee, "c1", "b")
 	defer a.Close()
 	defer b.Close()
@@ -103,7 +103,7 @@ func TestOfferAnswerPlain(t *testing.T) {
 // RTP and the caller gets an SRTP answer with the tag it offered and a
 // key of the relay's.
 func TestSRTPToRTP(t *testing.T) {
-	c := testConfig(31100)
+	c := testConfig(41100)
 	c.SRTP = SRTPOff
 	e := newEngine(t, c)
 	a, b := e.NewSession(Caller, "c2", "a"), e.NewSession(Callee, "c2", "b")
@@ -138,7 +138,7 @@ func TestSRTPToRTP(t *testing.T) {
 // TestRTPToSRTP: with srtp=srtp, a plain caller's callee is offered
 // SDES-SRTP, and its answer picks one of our lines by tag.
 func TestRTPToSRTP(t *testing.T) {
-	c := testConfig(31200)
+	c := testConfig(41200)
 	c.SRTP = SRTPOn
 	e := newEngine(t, c)
 	a, b := e.NewSession(Caller, "c3", "a"), e.NewSession(Callee, "c3", "b")
@@ -176,7 +176,7 @@ func TestRTPToSRTP(t *testing.T) {
 // TestNoCrypto: an RTP/SAVP offer without a line the relay can use is
 // refused (488 in the call).
 func TestNoCrypto(t *testing.T) {
-	e := newEngine(t, testConfig(31300))
+	e := newEngine(t, testConfig(41300))
 	a := e.NewSession(Caller, "c4", "a")
 	defer a.Close()
 	offer := strings.Replace(srtpOffer, "AES_CM_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_80", 1)
@@ -190,7 +190,7 @@ func TestNoCrypto(t *testing.T) {
 // ErrExhausted, and Close gives the ports back.
 func TestExhausted(t *testing.T) {
 	c := DefaultConfig()
-	c.Ports, c.Quarantine = "31400-31403", 0
+	c.Ports, c.Quarantine = "41400-41403", 0
 	e := newEngine(t, c)
 	a, b, x := e.NewSession(Caller, "c5", "a"), e.NewSession(Callee, "c5", "b"), e.NewSession(Caller, "c6", "a")
 	defer b.Close()
@@ -216,7 +216,7 @@ func TestExhausted(t *testing.T) {
 // TestHeldAndIdle: a sendonly offer holds the session; Idle counts only
 // once armed.
 func TestHeldAndIdle(t *testing.T) {
-	e := newEngine(t, testConfig(31500))
+	e := newEngine(t, testConfig(41500))
 	a := e.NewSession(Caller, "c7", "a")
 	defer a.Close()
 	if err := a.Received([]byte(plainOffer), true); err != nil {

@@ -364,6 +364,7 @@ func (c *Call) end(sc *shard.Context) {
 		if !l.ended {
 			sc.Send(l.pid, &hangup{})
 		}
+		c.stopMedia(sc, l) // media stops with the call, not with the last BYE's answer
 	}
 	c.presence(false)
 }

@@ -61,7 +61,7 @@ type Config struct {
 // 1800 s with Min-SE 90 s, no outbound proxy, media relayed.
 func DefaultConfig() Config {
 	return Config{NoAnswer: 60 * time.Second, Copy: []string{"X-*"}, SessionExpires: 1800 * time.Second, MinSE: 90 * time.Second,
-		Media: MediaPassthrough, AckTimeout: 32 * time.Second, Shards: 8 * runtime.GOMAXPROCS(0)}
+		Media: MediaRelay, AckTimeout: 32 * time.Second, Shards: 8 * runtime.GOMAXPROCS(0)}
 }
 
 // Validate reports a configuration that cannot work.

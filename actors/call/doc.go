@@ -19,8 +19,9 @@
 // (§12.2.2); one for a dialog nobody owns is 481 at the edge, and its ACK
 // is dropped. A re-INVITE while another is in progress on the same leg,
 // either way, is 491 (§14.2); a 491 from the far leg is relayed with
-// Retry-After. A re-INVITE is relayed with its SDP untouched (Media
-// passthrough: a=sendonly or a=inactive of a hold cross as they are). A
+// Retry-After. A re-INVITE is relayed with its SDP rewritten for the
+// other leg by the media relay (media.go; with Config.Media passthrough,
+// untouched): a=sendonly or a=inactive of a hold cross as they are. A
 // re-INVITE without SDP (delayed offer) is relayed as it is; the far
 // leg's 2xx offer goes to the near leg, and the near leg's ACK carries
 // the answer to the far leg's ACK, which waits for it (offer.go).

@@ -40,10 +40,6 @@ func Spec(d Deps) shard.Spec {
 	e := &env{conf: &c, port: d.Port, dialogs: d.Dialogs, lookup: d.Lookup, known: d.Known, inCall: d.InCall, log: log}
 	if c.Media == MediaRelay && d.Media != nil {
 		e.media = d.Media
-		// Media legs get few messages (a tick a second): protoactor's
-		// default dispatcher is enough for them.
-		e.mediaProps = actor.PropsFromProducer(func() actor.Actor { return &mediaLeg{env: e} },
-			actor.WithReceiverMiddleware(mediaMiddleware...))
 	}
 	return shard.Spec{
 		Name:     Name,

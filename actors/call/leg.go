@@ -24,9 +24,8 @@ type env struct {
 	known   Known
 	inCall  InCallFunc
 	log     *zap.Logger
-	// media relays media (nil: passthrough); mediaProps make media legs.
-	media      *media.Engine
-	mediaProps *actor.Props
+	// media relays media (nil: passthrough).
+	media *media.Engine
 }
 
 type role uint8

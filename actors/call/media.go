@@ -41,12 +41,6 @@ type mediaLeg struct {
 	idle       bool
 }
 
-// mediaStart is a media leg's first message.
-type mediaStart struct {
-	s    *media.Session
-	side string
-}
-
 type mediaTick struct{}
 
 // mediaFailed is a relay reader's panic, reported by the reader's
@@ -71,8 +65,6 @@ func (m *mediaLeg) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		m.call, m.self = ctx.Parent(), actor.NewPID(ctx.Self().Address, ctx.Self().Id)
-	case *mediaStart:
-		m.s, m.side = msg.s, msg.side
 		root, self := ctx.ActorSystem().Root, m.self
 		m.s.Start(func(r any) { root.Send(self, &mediaFailed{reason: r}) })
 		m.arm(ctx)
@@ -85,7 +77,7 @@ func (m *mediaLeg) Receive(ctx actor.Context) {
 		if m.timer != nil {
 			m.timer.Stop()
 		}
-		if m.s != nil {
+		{
 			m.s.Close()
 			m.report()
 			st := m.s.Stats()
@@ -135,8 +127,11 @@ func (c *Call) newMedia(sc *shard.Context, role media.Role, side string) (*media
 		return nil, nil
 	}
 	s := c.media.NewSession(role, c.callID, side)
-	pid := sc.Spawn(c.mediaProps)
-	sc.Send(pid, &mediaStart{s: s, side: side})
+	// The session goes in the producer, not in a first message: a Stop
+	// (a system message) overtakes messages, and a media leg stopped
+	// before it knew its session would leak its ports.
+	pid := sc.Spawn(actor.PropsFromProducer(func() actor.Actor { return &mediaLeg{env: c.env, s: s, side: side} },
+		actor.WithReceiverMiddleware(mediaMiddleware...)))
 	return s, pid
 }
 

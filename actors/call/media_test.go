@@ -105,18 +105,18 @@ func pass(t *testing.T, from *endpoint, relay netip.AddrPort, to *endpoint) {
 // TestRelayedCall: each leg's SDP points at the relay (its own port), and
 // RTP goes both ways through it.
 func TestRelayedCall(t *testing.T) {
-	h, e := mediaHarness(t, 32000, 20, nil)
+	h, e := mediaHarness(t, 42000, 20, nil)
 	alice, bobEP := newEndpoint(t), newEndpoint(t)
 	c := h.call(reqBody("application/sdp", alice.sdpAt("alice")))
 	b := h.nextInvite(t)
 	toBob := relayOf(t, b.Req.Body())
-	if toBob.Port() < 32000 || toBob.Port() >= 32020 || strings.Contains(string(b.Req.Body()), "o=alice") {
+	if toBob.Port() < 42000 || toBob.Port() >= 42020 || strings.Contains(string(b.Req.Body()), "o=alice") {
 		t.Fatalf("leg B's offer does not point at the relay:\n%s", b.Req.Body())
 	}
 	b.Final(200, withTag("bt"), withBody(bobEP.sdpAt("bob")))
 	res := c.tx.wait(t, 200, 1)
 	toAlice := relayOf(t, res.Body())
-	if toAlice.Port() == toBob.Port() || toAlice.Port() < 32000 || toAlice.Port() >= 32020 {
+	if toAlice.Port() == toBob.Port() || toAlice.Port() < 42000 || toAlice.Port() >= 42020 {
 		t.Fatalf("answer to A at %v, offer to B at %v", toAlice, toBob)
 	}
 	c.local, _ = res.To().Params.Get("tag")
@@ -127,13 +127,14 @@ func TestRelayedCall(t *testing.T) {
 		t.Fatalf("%d port pairs in use, want 2", n)
 	}
 	c.send(c.request(sip.BYE))
+	h.port.wait(t, sip.BYE, 1).Final(200)
 	eventually(t, "ports released", func() bool { return e.PortsInUse() == 0 })
 }
 
 // TestRelayExhausted: with ports for one leg only, the fork cannot get
 // any: A gets 503 with Retry-After and nobody rings.
 func TestRelayExhausted(t *testing.T) {
-	h, e := mediaHarness(t, 32100, 2, nil)
+	h, e := mediaHarness(t, 42100, 2, nil)
 	c := h.call()
 	res, err := c.tx.final(t)
 	if err != nil || res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
@@ -148,20 +149,31 @@ func TestRelayExhausted(t *testing.T) {
 // TestRelaySilence: an answered call whose parties send no RTP ends with
 // BYE on both legs after the media timeout.
 func TestRelaySilence(t *testing.T) {
-	h, e := mediaHarness(t, 32200, 20, func(c *media.Config) { c.Timeout = time.Second })
+	h, e := mediaHarness(t, 42200, 20, func(c *media.Config) { c.Timeout = time.Second })
 	c := h.call()
 	c.answered(t)
 	h.port.wait(t, sip.BYE, 2)
 	eventually(t, "ports released", func() bool { return e.PortsInUse() == 0 })
 }
 
+// hold is an SDP with a=sendonly and its version moved on.
+func hold(body string) string {
+	body = strings.Replace(body, "a=rtpmap:0", "a=sendonly\r\na=rtpmap:0", 1)
+	return strings.Replace(body, " 1 1 IN IP4", " 1 2 IN IP4", 1)
+}
+
 // TestRelayHoldCrosses: A's re-INVITE with a=sendonly reaches B as an
 // offer at the relay with a=sendonly, and B's answer reaches A.
 func TestRelayHoldCrosses(t *testing.T) {
-	h, _ := mediaHarness(t, 32300, 20, nil)
+	h, _ := mediaHarness(t, 42300, 20, nil)
 	c := h.call()
 	b := c.answered(t)
-	reply := c.send(c.request(sip.INVITE, reqBody("application/sdp", strings.Replace(offerSDP, "a=rtpmap:0", "a=sendonly\r\na=rtpmap:0", 1))))
+	reply := c.send(c.request(sip.INVITE, reqBody("application/sdp", hold(offerSDP))))
+	select {
+	case r := <-reply:
+		t.Fatalf("hold answered at once: %d %s", r.Code, r.Reason)
+	case <-time.After(200 * time.Millisecond):
+	}
 	re := h.port.wait(t, sip.INVITE, 2)
 	body := string(re.Req.Body())
 	if !strings.Contains(body, "a=sendonly") || strings.Contains(body, "192.0.2.1") || relayOf(t, re.Req.Body()) != relayOf(t, b.Req.Body()) {
@@ -195,7 +207,7 @@ func TestRelayFailureEndsCall(t *testing.T) {
 		}
 	}}
 	t.Cleanup(func() { mediaMiddleware = nil })
-	h, e := mediaHarness(t, 32400, 20, nil)
+	h, e := mediaHarness(t, 42400, 20, nil)
 	c := h.call()
 	c.answered(t)
 	armed <- struct{}{}

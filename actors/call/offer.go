@@ -18,7 +18,6 @@ import (
 // a hold crosses as it is); the leg only checks them and remembers the
 // last SDP each way, which session refreshes reuse.
 
-
 // offerAnswer checks a re-INVITE or UPDATE from the peer before it is
 // relayed, and reports whether it goes on. A body that is not a usable
 // SDP is 400, 488 or 415 (with Accept); a re-INVITE while another is in

@@ -23,7 +23,7 @@ func newRootCmd() *cobra.Command {
 		Short: "An actor-model SIP server: registrar, presence, messaging and B2BUA calls with Bearer and Digest authentication",
 		Long: "b2bua is an actor-model SIP server. Built today: a registrar (RFC 3261 §10) on UDP and TCP that\n" +
 			"requires OAuth 2.0 Bearer tokens (RFC 8898) or Digest, its users service and token endpoint, a presence\n" +
-			"server, store-and-forward MESSAGE, B2BUA calls (signalling; media passes through), the commands that\n" +
+			"server, store-and-forward MESSAGE, B2BUA calls with an RTP/SRTP media relay, the commands that\n" +
 			"manage them, and a SIP load generator. The RTP relay and multi-node operation come later.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
