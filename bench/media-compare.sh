@@ -181,18 +181,18 @@ kv() {
 }
 val() { kv "$1" "$2" | cut -d= -f2; }
 
-# run_one NAME RATE CALLS: one generator run; its SUMMARY goes to
-# $out/NAME-RATE.summary and a STEP line to stdout.
+# run_one NAME STEP RATE CALLS: one generator run; its SUMMARY goes to
+# $out/NAME-STEP-RATE.summary (a rate may repeat) and a STEP line to stdout.
 run_one() {
-	local name=$1 rate=$2 calls=$3 args limit summary
-	summary=$out/$name-$rate.summary
+	local name=$1 i=$2 rate=$3 calls=$4 args limit summary
+	summary=$out/$name-$i-$rate.summary
 	limit=$(($(secs "$step") + 60 + calls / 50))
 	case $name in
 	direct) args=(--control direct) ;;
 	ours)
 		[[ -n $ours_pid ]] || return 0
 		args=(--control sip --srtp "$srtp" --server-pid "$ours_pid" --metrics "$ours_metrics"
-			--callee-prefix "r${rate}c" --caller-prefix "r${rate}u" "$ours_target")
+			--callee-prefix "s${i}r${rate}c" --caller-prefix "s${i}r${rate}u" "$ours_target")
 		;;
 	rtpengine)
 		[[ -n $rtpe_pid ]] || return 0
@@ -200,13 +200,13 @@ run_one() {
 		;;
 	esac
 	timeout "$limit" "$bin" bench media --calls "$calls" --pps "$pps" --duration "$step" \
-		--json "$out/$name-$rate.json" "${extra[@]}" "${args[@]}" >"$out/$name-$rate.log" 2>&1 || true
-	grep '^SUMMARY ' "$out/$name-$rate.log" >"$summary" || {
+		--json "$out/$name-$i-$rate.json" "${extra[@]}" "${args[@]}" >"$out/$name-$i-$rate.log" 2>&1 || true
+	grep '^SUMMARY ' "$out/$name-$i-$rate.log" >"$summary" || {
 		echo "SUMMARY error=no_summary" >"$summary"
-		echo "media-compare.sh: $name at $rate: no summary (log: $out/$name-$rate.log)" >&2
-		tail -3 "$out/$name-$rate.log" >&2 || true
+		echo "media-compare.sh: $name at $rate: no summary (log: $out/$name-$i-$rate.log)" >&2
+		tail -3 "$out/$name-$i-$rate.log" >&2 || true
 	}
-	local k line="STEP run=$name rate=$rate calls=$calls"
+	local k line="STEP run=$name step=$i rate=$rate calls=$calls"
 	for k in recv_rate loss_pct p50_us p99_us max_us relay_cpu cpu_per_kpps allocs_per_pkt allocs_per_pkt_net \
 		allocs_idle_per_s gen_cpu send_behind_ms \
 		rcvbuf_errors misrouted decrypt_errors clean; do
@@ -224,21 +224,23 @@ run_one() {
 	sleep 1
 }
 
+i=0
 for rate in "${rate_list[@]}"; do
+	i=$((i + 1))
 	calls=$(((rate + 2 * pps - 1) / (2 * pps)))
 	for name in "${runs[@]}"; do
-		run_one "$name" "$rate" "$calls"
+		run_one "$name" "$i" "$rate" "$calls"
 	done
 done
 
-# added KEY FILE: the relay's KEY minus the direct run's at the same rate.
+# added KEY STEP-RATE FILE: the relay's KEY minus the direct run's of the step.
 added() {
 	local d
 	d=$out/direct-$2.summary
 	awk -v a="$(val "$1" "$3")" -v b="$(val "$1" "$d")" \
 		'BEGIN { if (a == "-" || b == "-" || a == "" || b == "") print "-"; else printf "%.1f", a - b }'
 }
-# relay_cols NAME RATE: pps, loss, clean, added p50/p99, cpu, cpu/kpps, allocs.
+# relay_cols NAME STEP-RATE: pps, loss, clean, added p50/p99, cpu, cpu/kpps, allocs.
 relay_cols() {
 	local f=$out/$1-$2.summary
 	printf '%8s %7s %3s %7s %8s %6s %6s %7s' "$(val recv_rate "$f" | cut -d. -f1)" "$(val loss_pct "$f")" \
@@ -253,15 +255,21 @@ hdr='%8s %7s %3s %7s %8s %6s %6s %7s'
 printf "%-7s | %8s %7s %9s | $hdr | $hdr\n" rate pps loss% p50/p99 \
 	pps loss% ok +p50 +p99 cpu cpu/k al/pkt pps loss% ok +p50 +p99 cpu cpu/k al/pkt
 line="SUMMARY compare scenario=media srtp=$srtp pps=$pps step=$step"
+i=0
 for rate in "${rate_list[@]}"; do
-	d=$out/direct-$rate.summary
+	i=$((i + 1))
+	d=$out/direct-$i-$rate.summary
 	printf "%-7s | %8s %7s %9s | %s | %s\n" "$rate" "$(val recv_rate "$d" | cut -d. -f1)" "$(val loss_pct "$d")" \
 		"$(val p50_us "$d" | cut -d. -f1)/$(val p99_us "$d" | cut -d. -f1)" \
-		"$(relay_cols ours "$rate")" "$(relay_cols rtpengine "$rate")"
+		"$(relay_cols ours "$i-$rate")" "$(relay_cols rtpengine "$i-$rate")"
+	# Keys end in _RATE, or _RATE_STEP for a rate seen before.
+	sfx=$rate
+	[[ " ${seen:-} " == *" $rate "* ]] && sfx=${rate}_$i
+	seen="${seen:-} $rate"
 	for n in ours rtpengine; do
-		f=$out/$n-$rate.summary
-		line+=" ${n}_pps_$rate=$(val recv_rate "$f") ${n}_loss_$rate=$(val loss_pct "$f")"
-		line+=" ${n}_add_p50_$rate=$(added p50_us "$rate" "$f") ${n}_add_p99_$rate=$(added p99_us "$rate" "$f")"
+		f=$out/$n-$i-$rate.summary
+		line+=" ${n}_pps_$sfx=$(val recv_rate "$f") ${n}_loss_$sfx=$(val loss_pct "$f")"
+		line+=" ${n}_add_p50_$sfx=$(added p50_us "$i-$rate" "$f") ${n}_add_p99_$sfx=$(added p99_us "$i-$rate" "$f")"
 	done
 done
 echo "$line"
