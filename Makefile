@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test ./sip/ua -run '^$$' -fuzz '^FuzzDTMFRelay$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bench -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bench -run '^$$' -fuzz '^FuzzUASResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./bench -run '^$$' -fuzz '^FuzzDecodeBencode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./media/relay -run '^$$' -fuzz '^FuzzFirstReport$$' -fuzztime $(FUZZTIME)
 
 clean:

@@ -54,9 +54,23 @@
 # but its PID is the server's, for --target-pid). Kamailio runs bench/kamailio/kamailio.cfg
 # with -m 2048 (install: apt-get install -y kamailio).
 #
+# --scenario media runs bench/media-compare.sh (RTP through our relay and
+# rtpengine, with a direct baseline; its flags: media-compare.sh --help).
+#
 # Time is bounded: each step lasts --step (+ --hold) plus at most a few
 # --timeout for the drain, and every generator run is wrapped in timeout(1).
 set -euo pipefail
+
+# --scenario media (RTP through our relay and rtpengine) has a script of
+# its own, with its own flags: bench/media-compare.sh --help.
+for ((i = 1; i <= $#; i++)); do
+	if [[ ${!i} == --scenario ]]; then
+		j=$((i + 1))
+		[[ ${!j:-} == media ]] && exec "$(dirname "$0")/media-compare.sh" "$@"
+	fi
+	[[ ${!i} == --scenario=media ]] && exec "$(dirname "$0")/media-compare.sh" "$@"
+	[[ ${!i} == -- ]] && break
+done
 
 scenario=register
 rates=2000,5000,10000,15000,20000
@@ -78,7 +92,7 @@ while [[ $# -gt 0 ]]; do
 	--uas) uas=$2; shift 2 ;;
 	--hold) hold=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
-	-h | --help) sed -n '2,57p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,60p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done

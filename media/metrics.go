@@ -13,6 +13,9 @@ type Metrics struct {
 	packets *prometheus.CounterVec // dir = in (from endpoints) | out (to endpoints)
 	bytes   *prometheus.CounterVec
 	dropped *prometheus.CounterVec // reason = no_peer | hijack | auth
+
+	// the series, looked up once
+	pktIn, pktOut, bytesIn, bytesOut, noPeer, hijack, auth prometheus.Counter
 }
 
 // NewMetrics registers the relay's series on reg (nil: not registered).
@@ -25,6 +28,9 @@ func NewMetrics(reg prometheus.Registerer, e *Engine) *Metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "b2bua_media_dropped_total",
 			Help: "Packets received and not relayed: no_peer (no bridge, hold, failed write), hijack (a source the stream would not latch to), auth (SRTP authentication or replay)."}, []string{"reason"}),
 	}
+	m.pktIn, m.pktOut = m.packets.WithLabelValues("in"), m.packets.WithLabelValues("out")
+	m.bytesIn, m.bytesOut = m.bytes.WithLabelValues("in"), m.bytes.WithLabelValues("out")
+	m.noPeer, m.hijack, m.auth = m.dropped.WithLabelValues("no_peer"), m.dropped.WithLabelValues("hijack"), m.dropped.WithLabelValues("auth")
 	if reg != nil {
 		reg.MustRegister(m.packets, m.bytes, m.dropped)
 		if e != nil {
@@ -41,18 +47,19 @@ func (e *Engine) Observe(now, before relay.Stats) {
 	if m == nil {
 		return
 	}
-	add := func(c prometheus.Counter, a, b uint64) {
-		if a > b {
-			c.Add(float64(a - b))
-		}
+	add(m.pktIn, now.RxPackets, before.RxPackets)
+	add(m.pktOut, now.TxPackets, before.TxPackets)
+	add(m.bytesIn, now.RxBytes, before.RxBytes)
+	add(m.bytesOut, now.TxBytes, before.TxBytes)
+	add(m.noPeer, now.Dropped, before.Dropped)
+	add(m.hijack, now.Hijack, before.Hijack)
+	add(m.auth, now.AuthFailed, before.AuthFailed)
+}
+
+func add(c prometheus.Counter, now, before uint64) {
+	if now > before {
+		c.Add(float64(now - before))
 	}
-	add(m.packets.WithLabelValues("in"), now.RxPackets, before.RxPackets)
-	add(m.packets.WithLabelValues("out"), now.TxPackets, before.TxPackets)
-	add(m.bytes.WithLabelValues("in"), now.RxBytes, before.RxBytes)
-	add(m.bytes.WithLabelValues("out"), now.TxBytes, before.TxBytes)
-	add(m.dropped.WithLabelValues("no_peer"), now.Dropped, before.Dropped)
-	add(m.dropped.WithLabelValues("hijack"), now.Hijack, before.Hijack)
-	add(m.dropped.WithLabelValues("auth"), now.AuthFailed, before.AuthFailed)
 }
 
 // SetMetrics makes the engine report to m.

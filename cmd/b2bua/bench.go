@@ -63,7 +63,7 @@ func newBenchCmd() *cobra.Command {
 	for _, name := range bench.ScenarioNames() {
 		cmd.AddCommand(newScenarioCmd(name))
 	}
-	cmd.AddCommand(newEchoServerCmd(), newUASServerCmd())
+	cmd.AddCommand(newEchoServerCmd(), newUASServerCmd(), newMediaCmd())
 	return cmd
 }
 

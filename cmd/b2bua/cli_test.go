@@ -28,7 +28,7 @@ func TestHelpShowsEveryDefault(t *testing.T) {
 	commands := [][]string{{"serve"}, {"user"}, {"user", "add"}, {"user", "list"}, {"user", "passwd"}, {"user", "del"},
 		{"user", "disable"}, {"user", "enable"}, {"token"}, {"keys"}, {"keys", "rotate"},
 		{"bench", "register"}, {"bench", "options"}, {"bench", "message"}, {"bench", "echo-server"},
-		{"bench", "call"}, {"bench", "uas-server"}}
+		{"bench", "call"}, {"bench", "uas-server"}, {"bench", "media"}}
 	for _, c := range commands {
 		t.Run(strings.Join(c, " "), func(t *testing.T) {
 			out, err := run(t, t.TempDir(), "", append(c, "--help")...)
