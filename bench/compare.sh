@@ -49,7 +49,8 @@
 #
 # Our server is started as
 #   b2bua serve --auth none --listen udp:127.0.0.1:PORT --data TMPDIR --http 127.0.0.1:PORT2 --log-level warn
-# (no authentication, like the Kamailio config: the comparison is of the registrar)
+# (no authentication, like the Kamailio config: the comparison is of the registrar;
+# with --media passthrough in the call scenario: Kamailio relays no media either)
 # from a binary built once from ./cmd/b2bua (the same as `go run ./cmd/b2bua serve ...`,
 # but its PID is the server's, for --target-pid). Kamailio runs bench/kamailio/kamailio.cfg
 # with -m 2048 (install: apt-get install -y kamailio).
@@ -166,8 +167,15 @@ start_ours() {
 	port=$(free_port)
 	http=$(free_port)
 	mkdir -p "$work/data"
+	local media=()
+	# Kamailio relays signalling only: so do we in the call scenario (the
+	# relay is measured by --scenario media). A build without --media
+	# (before the relay) relays nothing anyway.
+	if [[ $scenario == call ]] && "$bin" serve --help 2>/dev/null | grep -q -- '--media '; then
+		media=(--media passthrough)
+	fi
 	setsid "$bin" serve --auth none --listen "udp:127.0.0.1:$port" --data "$work/data" \
-		--http "127.0.0.1:$http" --log-level warn >"$work/ours.log" 2>&1 &
+		--http "127.0.0.1:$http" --log-level warn "${media[@]}" >"$work/ours.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
 	target=127.0.0.1:$port

@@ -25,7 +25,9 @@ cleanup() {
 trap cleanup EXIT
 
 (cd "$ROOT" && go build -o "$W/b2bua" ./cmd/b2bua) || exit 1
-"$W/b2bua" serve --listen "udp:$SIP" --http "$HTTP" --data "$W/data" --auth none --log-level warn >"$W/server.log" 2>&1 &
+# --media passthrough: 50,000 relayed calls would need 100,000 port pairs (a
+# relayed call holds two; see media/README.md, Ports).
+"$W/b2bua" serve --listen "udp:$SIP" --http "$HTTP" --data "$W/data" --auth none --log-level warn --media passthrough >"$W/server.log" 2>&1 &
 srv=$!
 pids+=("$srv")
 for _ in $(seq 50); do curl -sf "http://$HTTP/healthz" >/dev/null && break; sleep 0.1; done

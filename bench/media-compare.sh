@@ -15,14 +15,16 @@
 #
 # Our server runs as
 #   b2bua serve --auth none --listen udp:127.0.0.1:PORT --http 127.0.0.1:PORT2 --data DIR
-#       --media relay --rtp-ports 20000-30000 --media-address 127.0.0.1 --srtp MODE
-# with MODE rtp for --srtp a (the caller's leg SRTP, the callee's plain),
+#       --media relay --rtp-ports 16000-39999 --media-address 127.0.0.1 --srtp MODE
+# (a range of 12,000 pairs: each call takes two, and a released pair rests
+# 30 s before reuse, so a sweep's later steps need room beside the pairs
+# its earlier steps left in quarantine) with MODE rtp for --srtp a (the caller's leg SRTP, the callee's plain),
 # srtp for --srtp b, mirror for none; its allocations come from
 # http://127.0.0.1:PORT2/metrics. A build without --media is skipped.
 # rtpengine (Debian rtpengine-daemon, installed with apt-get when missing)
 # runs as
 #   rtpengine --config-file=none --table=-1 --interface=127.0.0.1
-#       --listen-ng=127.0.0.1:PORT --port-min=40000 --port-max=50000 --foreground
+#       --listen-ng=127.0.0.1:PORT --port-min=40000 --port-max=63999 --foreground
 # with no kernel module: userspace forwarding only. Both relays stay up for
 # the whole run (idle when not measured) so that every step compares the
 # three paths within a minute. Every generator run is wrapped in timeout(1).
@@ -122,7 +124,7 @@ start_ours() {
 	port=$(free_port) http=$(free_port)
 	mkdir -p "$work/data"
 	setsid "$bin" serve --auth none --listen "udp:127.0.0.1:$port" --data "$work/data" --http "127.0.0.1:$http" \
-		--log-level warn --media relay --rtp-ports 20000-30000 --media-address 127.0.0.1 --srtp "$srtp_mode" \
+		--log-level warn --media relay --rtp-ports 16000-39999 --media-address 127.0.0.1 --srtp "$srtp_mode" \
 		>"$work/ours.log" 2>&1 &
 	ours_pid=$!
 	pids+=("$ours_pid")
@@ -153,7 +155,7 @@ start_rtpengine() {
 	port=$(free_port)
 	# Userspace only: --table=-1 needs no kernel module (xt_RTPENGINE).
 	setsid rtpengine --config-file=none --table=-1 --interface=127.0.0.1 --listen-ng="127.0.0.1:$port" \
-		--port-min=40000 --port-max=50000 --foreground --log-stderr --log-level=4 >"$work/rtpengine.log" 2>&1 &
+		--port-min=40000 --port-max=63999 --foreground --log-stderr --log-level=4 >"$work/rtpengine.log" 2>&1 &
 	rtpe_pid=$!
 	pids+=("$rtpe_pid")
 	rtpe_target=127.0.0.1:$port
