@@ -119,29 +119,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-secs() { # 5s -> 5, 1500ms -> 2 (rounded up), 2m -> 120
-	local v=$1
-	case "$v" in
-	*ms) echo $(((${v%ms} + 999) / 1000)) ;;
-	*m) echo $((${v%m} * 60)) ;;
-	*s) echo "${v%s}" ;;
-	*) echo "$v" ;;
-	esac
-}
-
-# free_port prints a loopback port that no UDP or TCP socket uses.
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		if [[ -z $(ss -Hlnu "sport = :$p") && -z $(ss -Hlnt "sport = :$p") ]]; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "compare.sh: no free port" >&2
-	exit 1
-}
+script=compare.sh
+# shellcheck source=bench/script-lib.sh
+. "$repo/bench/script-lib.sh"
 
 bin=$work/b2bua
 echo "building $bin" >&2

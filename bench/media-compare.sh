@@ -74,28 +74,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-secs() {
-	local v=$1
-	case "$v" in
-	*ms) echo $(((${v%ms} + 999) / 1000)) ;;
-	*m) echo $((${v%m} * 60)) ;;
-	*s) echo "${v%s}" ;;
-	*) echo "$v" ;;
-	esac
-}
-
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((10000 + RANDOM % 10000))
-		if [[ -z $(ss -Hlnu "sport = :$p") && -z $(ss -Hlnt "sport = :$p") ]]; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "media-compare.sh: no free port" >&2
-	exit 1
-}
+script=media-compare.sh
+# shellcheck source=bench/script-lib.sh
+. "$repo/bench/script-lib.sh"
 
 bin=$work/b2bua
 echo "building $bin" >&2
@@ -121,7 +102,7 @@ start_ours() {
 	fi
 	[[ $srtp == a ]] && srtp_mode=rtp
 	[[ $srtp == b ]] && srtp_mode=srtp
-	port=$(free_port) http=$(free_port)
+	port=$(free_port 10000 6000) http=$(free_port 10000 6000)
 	mkdir -p "$work/data"
 	setsid "$bin" serve --auth none --listen "udp:127.0.0.1:$port" --data "$work/data" --http "127.0.0.1:$http" \
 		--log-level warn --media relay --rtp-ports 16000-39999 --media-address 127.0.0.1 --srtp "$srtp_mode" \
@@ -152,7 +133,7 @@ start_rtpengine() {
 			return 1
 		}
 	fi
-	port=$(free_port)
+	port=$(free_port 10000 6000)
 	# Userspace only: --table=-1 needs no kernel module (xt_RTPENGINE).
 	setsid rtpengine --config-file=none --table=-1 --interface=127.0.0.1 --listen-ng="127.0.0.1:$port" \
 		--port-min=40000 --port-max=63999 --foreground --log-stderr --log-level=4 >"$work/rtpengine.log" 2>&1 &
