@@ -99,29 +99,11 @@ while [[ $# -gt 0 ]]; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/b2bua-compare.XXXXXX)
-out=${out:-$work/results}
-mkdir -p "$out"
-pids=()
-
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		# Each server leads its own process group (setsid): stop it whole.
-		kill -TERM -- "-$p" 2>/dev/null || true
-	done
-	sleep 1
-	for p in "${pids[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null || true
-	done
-	[[ $out == "$work"/* ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 script=compare.sh
 # shellcheck source=bench/script-lib.sh
 . "$repo/bench/script-lib.sh"
+start_work b2bua-compare
 
 bin=$work/b2bua
 echo "building $bin" >&2

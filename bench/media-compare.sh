@@ -55,28 +55,11 @@ done
 case $srtp in none | a | b) ;; *) echo "media-compare.sh: --srtp none, a or b" >&2; exit 2 ;; esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/b2bua-media.XXXXXX)
-out=${out:-$work/results}
-mkdir -p "$out"
-pids=()
-
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM -- "-$p" 2>/dev/null || true
-	done
-	sleep 1
-	for p in "${pids[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null || true
-	done
-	[[ $out == "$work"/* ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 script=media-compare.sh
 # shellcheck source=bench/script-lib.sh
 . "$repo/bench/script-lib.sh"
+start_work b2bua-media
 
 bin=$work/b2bua
 echo "building $bin" >&2

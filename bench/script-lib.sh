@@ -1,5 +1,32 @@
 # script-lib.sh: what compare.sh and media-compare.sh share (sourced, not
-# run). The caller sets $script (its name, for messages).
+# run). The caller sets $script (its name, for messages) and $out (a
+# results directory, or empty for one under the work directory).
+
+# start_work makes the run's work directory ($work, named after prefix),
+# the results directory ($out) and the list of process groups to stop on
+# exit ($pids: each server leads its own process group, started with
+# setsid), and arranges that they are stopped, TERM then KILL, however the
+# script ends.
+start_work() {
+	work=$(mktemp -d "/tmp/$1.XXXXXX")
+	out=${out:-$work/results}
+	mkdir -p "$out"
+	pids=()
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -TERM -- "-$p" 2>/dev/null || true
+	done
+	sleep 1
+	for p in "${pids[@]}"; do
+		kill -KILL -- "-$p" 2>/dev/null || true
+	done
+	[[ $out == "$work"/* ]] || rm -rf "$work"
+}
 
 # secs turns a duration into whole seconds: 5s -> 5, 1500ms -> 2 (rounded
 # up), 2m -> 120.
