@@ -44,6 +44,14 @@ func testConfig(lo int) Config {
 	return c
 }
 
+// legs are a call's two sessions, closed when the test ends.
+func legs(t *testing.T, e *Engine, callID string) (a, b *Session) {
+	t.Helper()
+	a, b = e.NewSession(Caller, callID, "a"), e.NewSession(Callee, callID, "b")
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
 func parse(t *testing.T, body []byte) *sdp.Description {
 	t.Helper()
 	d, err := sdp.Parse(body)
@@ -58,9 +66,7 @@ func parse(t *testing.T, body []byte) *sdp.Description {
 // description changes.
 func TestOfferAnswerPlain(t *testing.T) {
 	e := newEngine(t, testConfig(41000))
-	a, b := e.NewSession(Caller, "c1", "a"), e.NewSession(Callee, "c1", "b")
-	defer a.Close()
-	defer b.Close()
+	a, b := legs(t, e, "c1")
 	if err := a.Received([]byte(plainOffer), true); err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +112,7 @@ func TestSRTPToRTP(t *testing.T) {
 	c := testConfig(41100)
 	c.SRTP = SRTPOff
 	e := newEngine(t, c)
-	a, b := e.NewSession(Caller, "c2", "a"), e.NewSession(Callee, "c2", "b")
-	defer a.Close()
-	defer b.Close()
+	a, b := legs(t, e, "c2")
 	if err := a.Received([]byte(srtpOffer), true); err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +145,7 @@ func TestRTPToSRTP(t *testing.T) {
 	c := testConfig(41200)
 	c.SRTP = SRTPOn
 	e := newEngine(t, c)
-	a, b := e.NewSession(Caller, "c3", "a"), e.NewSession(Callee, "c3", "b")
-	defer a.Close()
-	defer b.Close()
+	a, b := legs(t, e, "c3")
 	if err := a.Received([]byte(plainOffer), true); err != nil {
 		t.Fatal(err)
 	}

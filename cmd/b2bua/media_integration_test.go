@@ -514,10 +514,7 @@ func mediaClean(t *testing.T, p *proc) {
 // 200, with the caller's answer in the ACK (RFC 3264 §2).
 func TestMediaSIPpThroughRelay(t *testing.T) {
 	t.Parallel()
-	needSIPp(t)
-	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
-		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
-	}
+	needPcap(t)
 	p := mediaServer(t, 19100, 19199)
 	const played = 30
 	for i, tc := range []struct{ name, uac, uas string }{
@@ -544,10 +541,7 @@ func TestMediaSIPpThroughRelay(t *testing.T) {
 // at least twice that.
 func TestMediaTransfer(t *testing.T) {
 	t.Parallel()
-	needSIPp(t)
-	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
-		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
-	}
+	needPcap(t)
 	p := mediaServer(t, 19500, 19599)
 	carol := callee(t, p, "carol", "call_uas.xml", "-rtp_echo", "-mp", strconv.Itoa(freeUDPPort(t)))
 	bob := callee(t, p, "bob", "refer_uas.xml", "-inf", injection(t, "carol"))
@@ -566,10 +560,7 @@ func TestMediaTransfer(t *testing.T) {
 // of its own offer, and the 200 that follows points at the relay.
 func TestMediaEarlyMedia(t *testing.T) {
 	t.Parallel()
-	needSIPp(t)
-	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
-		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
-	}
+	needPcap(t)
 	const lo, hi = 19600, 19699
 	p := mediaServer(t, lo, hi)
 	bob := callee(t, p, "bob", "media_early_uas.xml", "-mp", strconv.Itoa(freeUDPPort(t)))
@@ -992,4 +983,14 @@ func TestMediaPassthrough(t *testing.T) {
 	}
 	mp.hangup(t)
 	mediaClean(t, p)
+}
+
+// needPcap skips a test without SIPp or without the pcap its scenarios
+// play (Debian's sip-tester ships it).
+func needPcap(t *testing.T) {
+	t.Helper()
+	needSIPp(t)
+	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
+		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
+	}
 }
