@@ -129,11 +129,18 @@ func (e *Engine) NewSession(role Role, callID, side string) *Session {
 }
 
 // Prepare takes ports for the m= lines of body (an offer), so that a
-// call without ports fails before it rings anyone: ErrExhausted.
+// call the relay cannot carry fails before it rings anyone: ErrExhausted
+// without ports, ErrNoCrypto for an RTP/SAVP stream without a key the
+// relay can use.
 func (s *Session) Prepare(body []byte) error {
 	d, err := sdp.Parse(body)
 	if err != nil {
 		return err
+	}
+	for i := range d.Streams {
+		if ds := &d.Streams[i]; ds.Port != 0 && ds.RTP && ds.Secure && len(ds.Crypto) == 0 {
+			return ErrNoCrypto
+		}
 	}
 	s.mu.Lock()
 	defer s.unlock()

@@ -186,6 +186,9 @@ func TestNoCrypto(t *testing.T) {
 	if err := a.Received([]byte(offer), true); err != ErrNoCrypto {
 		t.Fatalf("err %v, want ErrNoCrypto", err)
 	}
+	if err := a.Prepare([]byte(offer)); err != ErrNoCrypto { // the call answers 488 before anyone rings
+		t.Fatalf("Prepare: err %v, want ErrNoCrypto", err)
+	}
 }
 
 // TestExhausted: the range holds two pairs: a third session gets

@@ -214,3 +214,20 @@ func TestRelayFailureEndsCall(t *testing.T) {
 	h.port.wait(t, sip.BYE, 2)
 	eventually(t, "ports released", func() bool { return e.PortsInUse() == 0 })
 }
+
+// TestRelayNoUsableCrypto: an RTP/SAVP offer whose keys the relay cannot
+// use is 488 before anyone rings, and its ports are released.
+func TestRelayNoUsableCrypto(t *testing.T) {
+	h, e := mediaHarness(t, 42500, 20, nil)
+	offer := strings.Replace(offerSDP, "RTP/AVP", "RTP/SAVP", 1) +
+		"a=crypto:1 F8_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+	c := h.call(reqBody("application/sdp", offer))
+	res, err := c.tx.final(t)
+	if err != nil || res.StatusCode != 488 {
+		t.Fatalf("final %v %v, want 488", res, err)
+	}
+	if n := len(h.port.of(sip.INVITE)); n != 0 {
+		t.Fatalf("%d INVITEs sent", n)
+	}
+	eventually(t, "ports released", func() bool { return e.PortsInUse() == 0 })
+}
