@@ -1285,3 +1285,108 @@ func TestMediaEarlyMediaForks(t *testing.T) {
 	forks[0].awaitBYE()
 	mediaClean(t, p)
 }
+
+// TestMediaHoldUnspecified: bob holds the RFC 2543 way, a re-INVITE whose
+// c= is 0.0.0.0 and which has no direction attribute. Alice is offered
+// c=0.0.0.0 as well (media/sdp keeps an unspecified address, so she knows
+// the call is held), and while held nothing she sends reaches bob. Bob
+// resumes with his real address: alice is offered the relay again and
+// media flows both ways.
+func TestMediaHoldUnspecified(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 19720, 19739
+	p := mediaServer(t, lo, hi)
+	bob := newRawUAS(t, p, "bob")
+	alice := uaPeer(t, "udp", "alice", ua.WithServer(p.udp), ua.WithKeepalive(0))
+	caller, callee := newRTPPeer(t, false), newRTPPeer(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	type placed struct {
+		c   *ua.Call
+		err error
+	}
+	done := make(chan placed, 1)
+	go func() {
+		c, err := alice.Call(ctx, "bob", ua.WithSDP(caller.sdp()))
+		done <- placed{c, err}
+	}()
+	callee.learn(bob.awaitInvite())
+	bob.respond(200, callee.sdp())
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	bob.awaitACK()
+	caller.learn(r.c.RemoteSDP())
+	first := caller.send(10)
+	callee.expect(caller, first, 10)
+	first = callee.send(10)
+	caller.expect(callee, first, 10)
+
+	version := func(v int) string { return fmt.Sprintf(" %d IN IP4 ", v) }
+	held := strings.Replace(string(callee.sdp()), "c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0", 1)
+	held = strings.Replace(strings.Replace(held, "a=sendrecv\r\n", "", 1), version(1), version(2), 1)
+	atRelay(t, parseMedia(t, bob.reinvite([]byte(held))), lo, hi, "bob (hold)")
+	offer := parseMedia(t, r.c.RemoteSDP())
+	if !offer.addr.Addr().IsUnspecified() {
+		t.Fatalf("alice was offered media at %v, not the hold's 0.0.0.0:\n%s", offer.addr, r.c.RemoteSDP())
+	}
+	caller.send(20) // to the relay, as before the hold
+	callee.silent(callee.conn, 500*time.Millisecond, "bob, held with c=0.0.0.0")
+
+	resumed := strings.Replace(string(callee.sdp()), version(1), version(3), 1)
+	atRelay(t, parseMedia(t, bob.reinvite([]byte(resumed))), lo, hi, "bob (resume)")
+	atRelay(t, parseMedia(t, r.c.RemoteSDP()), lo, hi, "alice (resume)")
+	first = caller.send(20)
+	callee.expect(caller, first, 20)
+	first = callee.send(20)
+	caller.expect(callee, first, 20)
+
+	if err := r.c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob.awaitBYE()
+	mediaClean(t, p)
+}
+
+// TestMediaSRTPSuites: with --srtp rtp a caller that offers only
+// AES_CM_128_HMAC_SHA1_32, or only AEAD_AES_128_GCM (RFC 7714), gets an
+// answer with that suite, the tag of its offer and a key of the relay's.
+// Packets pass both ways, authenticated: the callee gets the caller's
+// stream decrypted, the caller the callee's encrypted with the answer's
+// key (pion/srtp checks each tag).
+func TestMediaSRTPSuites(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 19740, 19759
+	p := mediaServer(t, lo, hi, "--srtp", "rtp")
+	for i, suite := range []string{"AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"} {
+		user := fmt.Sprintf("bob%d", i)
+		t.Run(suite, func(t *testing.T) {
+			t.Parallel()
+			mp := newParties(t, p, user)
+			caller, callee := newSuitePeer(t, suite), newRTPPeer(t, false)
+			caller.tag = 7
+			mp.connect(t, caller, callee)
+			answer := parseMedia(t, mp.ca.RemoteSDP())
+			atRelay(t, answer, lo, hi, "the caller")
+			if answer.proto != "RTP/SAVP" || answer.crypto != 1 || answer.suite != suite || answer.tag != 7 ||
+				string(answer.key) == string(caller.key) {
+				t.Fatalf("the caller's answer: %s, %d a=crypto, suite %s tag %d, own key echoed %v; want RTP/SAVP, 1, %s tag 7:\n%s",
+					answer.proto, answer.crypto, answer.suite, answer.tag, string(answer.key) == string(caller.key), suite, mp.ca.RemoteSDP())
+			}
+			if offer := parseMedia(t, mp.offer); offer.proto != "RTP/AVP" || offer.crypto != 0 {
+				t.Fatalf("the callee was offered %s with %d a=crypto, want plain RTP/AVP", offer.proto, offer.crypto)
+			}
+			first := caller.send(30)
+			callee.expect(caller, first, 30)
+			first = callee.send(30)
+			caller.expect(callee, first, 30)
+			caller.sendReports(3)
+			callee.expectReports(caller, 3)
+			callee.sendReports(3)
+			caller.expectReports(callee, 3)
+			mp.hangup(t)
+		})
+	}
+	t.Cleanup(func() { mediaClean(t, p) })
+}
