@@ -1390,3 +1390,140 @@ func TestMediaSRTPSuites(t *testing.T) {
 	}
 	t.Cleanup(func() { mediaClean(t, p) })
 }
+
+// readRaw reads n datagrams on conn within d, as they came.
+func readRaw(t *testing.T, conn *net.UDPConn, n int, d time.Duration) [][]byte {
+	t.Helper()
+	var got [][]byte
+	buf := make([]byte, 1500)
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	for len(got) < n {
+		k, _, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("%d datagrams of %d came through the relay: %v", len(got), n, err)
+		}
+		got = append(got, append([]byte(nil), buf[:k]...))
+	}
+	return got
+}
+
+// sendRaw sends each datagram from conn to to.
+func sendRaw(t *testing.T, conn *net.UDPConn, to netip.AddrPort, pkts [][]byte) {
+	t.Helper()
+	for _, b := range pkts {
+		if _, err := conn.WriteToUDPAddrPort(b, to); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// sameBytes fails the test unless got are want, datagram for datagram.
+func sameBytes(t *testing.T, got, want [][]byte, what string) {
+	t.Helper()
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Fatalf("%s %d changed on the way:\nsent % x\ngot  % x", what, i, want[i], got[i])
+		}
+	}
+}
+
+// telephoneEvent is the payload type an SDP maps to telephone-event.
+func telephoneEvent(t *testing.T, body []byte) uint8 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^a=rtpmap:(\d+) telephone-event/8000\r?$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no telephone-event in the relay's SDP:\n%s", body)
+	}
+	pt, _ := strconv.Atoi(string(m[1]))
+	return uint8(pt)
+}
+
+// TestMediaPlainPassesUnchanged: in a plain RTP call what the parties
+// send besides audio arrives as sent. An RTCP receiver report (loss,
+// jitter, LSR/DLSR) sent to the relay's RTP port + 1 (the relay's SDP
+// names no other: RFC 3605 is for when it is not port + 1) reaches the
+// other party's RTCP port byte for byte, each way. RFC 4733 events (the
+// payload type of the relay's a=rtpmap telephone-event, a marker on the
+// first, the end packet sent three times, RFC 4733 §2.5.1.4) arrive byte
+// for byte.
+func TestMediaPlainPassesUnchanged(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 19760, 19779
+	p := mediaServer(t, lo, hi)
+	for i, tc := range []struct {
+		name string
+		run  func(t *testing.T, mp *mediaParties, caller, callee *rtpPeer)
+	}{
+		{"RTCP receiver reports", func(t *testing.T, mp *mediaParties, caller, callee *rtpPeer) {
+			for _, c := range []struct {
+				who      string
+				from, to *rtpPeer
+				sdp      []byte
+			}{{"alice to bob", caller, callee, mp.ca.RemoteSDP()}, {"bob to alice", callee, caller, mp.offer}} {
+				rm := parseMedia(t, c.sdp)
+				if rm.rtcp.Port() != rm.addr.Port()+1 || c.from.remoteRTCP != rm.rtcp {
+					t.Fatalf("%s: the relay's RTCP at %v, its RTP at %v", c.who, rm.rtcp, rm.addr)
+				}
+				var pkts [][]byte
+				for k := 0; k < 5; k++ {
+					rr := rtcp.ReceiverReport{SSRC: c.from.ssrc, Reports: []rtcp.ReceptionReport{{SSRC: c.to.ssrc,
+						FractionLost: uint8(10 * k), TotalLost: uint32(3 * k), LastSequenceNumber: 1000 + uint32(k),
+						Jitter: 40 + uint32(k), LastSenderReport: 0x12345678, Delay: 65536 * uint32(k)}}}
+					b, err := rr.Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					pkts = append(pkts, b)
+				}
+				sendRaw(t, c.from.rtcp, rm.rtcp, pkts)
+				sameBytes(t, readRaw(t, c.to.rtcp, len(pkts), 3*time.Second), pkts, c.who+": receiver report")
+			}
+		}},
+		{"RFC 4733 events", func(t *testing.T, mp *mediaParties, caller, callee *rtpPeer) {
+			for _, c := range []struct {
+				who      string
+				from, to *rtpPeer
+				sdp      []byte
+			}{{"alice to bob", caller, callee, mp.ca.RemoteSDP()}, {"bob to alice", callee, caller, mp.offer}} {
+				pt := telephoneEvent(t, c.sdp)
+				var pkts [][]byte
+				ts := uint32(c.from.seq) * payloadSize
+				for k, ev := range []struct {
+					end      bool
+					duration uint16
+				}{{false, 160}, {false, 320}, {false, 480}, {true, 640}, {true, 640}, {true, 640}} {
+					payload := []byte{5, 10, byte(ev.duration >> 8), byte(ev.duration)} // digit 5, volume -10 dBm0
+					if ev.end {
+						payload[1] |= 0x80
+					}
+					pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: k == 0, PayloadType: pt,
+						SequenceNumber: c.from.seq, Timestamp: ts, SSRC: c.from.ssrc}, Payload: payload}
+					c.from.seq++
+					b, err := pkt.Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					pkts = append(pkts, b)
+				}
+				sendRaw(t, c.from.conn, c.from.remote, pkts)
+				sameBytes(t, readRaw(t, c.to.conn, len(pkts), 3*time.Second), pkts, c.who+": event packet")
+			}
+		}},
+	} {
+		user := fmt.Sprintf("bob%d", i)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mp := newParties(t, p, user)
+			caller, callee := newRTPPeer(t, false), newRTPPeer(t, false)
+			mp.connect(t, caller, callee)
+			first := callee.send(5) // both latched
+			caller.expect(callee, first, 5)
+			first = caller.send(5)
+			callee.expect(caller, first, 5)
+			tc.run(t, mp, caller, callee)
+			mp.hangup(t)
+		})
+	}
+	t.Cleanup(func() { mediaClean(t, p) })
+}
