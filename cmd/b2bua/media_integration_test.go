@@ -33,12 +33,13 @@ import (
 // are Go peers: the sip/ua SDK for signalling with an SDP of their own
 // (ua.WithSDP), and an RTP socket that speaks plain RTP or SDES-SRTP
 // (pion/rtp, pion/srtp). Each test runs its own server on a port range
-// of its own (--rtp-ports, in 19000-19499: below the default 20000-30000
+// of its own (--rtp-ports, in 19000-19999: below the default 20000-30000
 // that the other tests' servers relay on), so they run in parallel.
 
 // rtpPeer is a Go media endpoint on loopback: an RTP socket and an RTCP
 // one (named by a=rtcp, RFC 3605, since port+1 may be taken), plain RTP
-// or, with a key, SDES-SRTP AES_CM_128_HMAC_SHA1_80.
+// or, with a key, SDES-SRTP (AES_CM_128_HMAC_SHA1_80 unless
+// newSuitePeer chose another suite).
 type rtpPeer struct {
 	t    *testing.T
 	conn *net.UDPConn
