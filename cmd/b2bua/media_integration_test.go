@@ -33,12 +33,13 @@ import (
 // are Go peers: the sip/ua SDK for signalling with an SDP of their own
 // (ua.WithSDP), and an RTP socket that speaks plain RTP or SDES-SRTP
 // (pion/rtp, pion/srtp). Each test runs its own server on a port range
-// of its own (--rtp-ports, in 19000-19499: below the default 20000-30000
+// of its own (--rtp-ports, in 19000-19999: below the default 20000-30000
 // that the other tests' servers relay on), so they run in parallel.
 
 // rtpPeer is a Go media endpoint on loopback: an RTP socket and an RTCP
 // one (named by a=rtcp, RFC 3605, since port+1 may be taken), plain RTP
-// or, with a key, SDES-SRTP AES_CM_128_HMAC_SHA1_80.
+// or, with a key, SDES-SRTP (AES_CM_128_HMAC_SHA1_80 unless
+// newSuitePeer chose another suite).
 type rtpPeer struct {
 	t    *testing.T
 	conn *net.UDPConn
@@ -47,6 +48,7 @@ type rtpPeer struct {
 	// behind NAT whose packets come from elsewhere).
 	sdpPort int
 	key     []byte // our master key||salt; nil: plain RTP
+	suite   string // of key, srtpSuite unless newSuitePeer chose another
 	tag     int    // a=crypto tag of our line (an answer repeats the offer's)
 	ssrc    uint32
 	seq     uint16
@@ -69,16 +71,46 @@ func newRTPPeer(t *testing.T, secure bool) *rtpPeer {
 	r := &rtpPeer{t: t, conn: conn, rtcp: listenUDP(t), sdpPort: conn.LocalAddr().(*net.UDPAddr).Port, tag: 1,
 		ssrc: uint32(time.Now().UnixNano()) | 1, seq: uint16(time.Now().UnixNano() >> 8)}
 	if secure {
-		r.key = make([]byte, 30)
-		for i := range r.key {
-			r.key[i] = byte(r.ssrc>>(i%4*8)) + byte(i)
-		}
-		var err error
-		if r.enc, err = srtp.CreateContext(r.key[:16], r.key[16:], srtp.ProtectionProfileAes128CmHmacSha1_80); err != nil {
-			t.Fatal(err)
-		}
+		r.setSuite(srtpSuite)
 	}
 	return r
+}
+
+// srtpProfiles are the SDES suites the Go peers speak (RFC 4568 §6.2,
+// RFC 7714 §12) and pion's profile of each.
+var srtpProfiles = map[string]srtp.ProtectionProfile{
+	srtpSuite:                 srtp.ProtectionProfileAes128CmHmacSha1_80,
+	"AES_CM_128_HMAC_SHA1_32": srtp.ProtectionProfileAes128CmHmacSha1_32,
+	"AEAD_AES_128_GCM":        srtp.ProtectionProfileAeadAes128Gcm,
+}
+
+// newSuitePeer is an SRTP peer that offers and accepts suite only.
+func newSuitePeer(t *testing.T, suite string) *rtpPeer {
+	t.Helper()
+	r := newRTPPeer(t, false)
+	r.setSuite(suite)
+	return r
+}
+
+// setSuite gives the peer a key of suite and its encrypt context.
+func (r *rtpPeer) setSuite(suite string) {
+	r.t.Helper()
+	prof := srtpProfiles[suite]
+	kl, err := prof.KeyLen()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	sl, err := prof.SaltLen()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.suite, r.key = suite, make([]byte, kl+sl)
+	for i := range r.key {
+		r.key[i] = byte(r.ssrc>>(i%4*8)) + byte(i)
+	}
+	if r.enc, err = srtp.CreateContext(r.key[:kl], r.key[kl:], prof); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 func listenUDP(t *testing.T) *net.UDPConn {
@@ -97,7 +129,7 @@ func (r *rtpPeer) sdp() []byte {
 	crypto := ""
 	if r.key != nil {
 		proto = "RTP/SAVP"
-		crypto = fmt.Sprintf("a=crypto:%d %s inline:%s\r\n", r.tag, srtpSuite, base64.StdEncoding.EncodeToString(r.key))
+		crypto = fmt.Sprintf("a=crypto:%d %s inline:%s\r\n", r.tag, r.suite, base64.StdEncoding.EncodeToString(r.key))
 	}
 	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=go\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d %s 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"+
@@ -112,7 +144,8 @@ type remoteMedia struct {
 	proto  string
 	dir    string
 	tag    int
-	key    []byte // of its AES_CM_128_HMAC_SHA1_80 line
+	key    []byte // of its AES_CM_128_HMAC_SHA1_80 line, else of its first
+	suite  string // key's
 	crypto int    // a=crypto lines
 }
 
@@ -156,16 +189,19 @@ func parseMedia(t *testing.T, body []byte) remoteMedia {
 		case "crypto":
 			rm.crypto++
 			f := strings.Fields(a.Value)
-			if len(f) < 3 || f[1] != srtpSuite || rm.key != nil {
+			if len(f) < 3 || rm.suite == srtpSuite {
+				continue
+			}
+			if _, ok := srtpProfiles[f[1]]; !ok || (rm.key != nil && f[1] != srtpSuite) {
 				continue
 			}
 			inline, _, _ := strings.Cut(strings.TrimPrefix(f[2], "inline:"), "|")
 			key, err := base64.StdEncoding.DecodeString(inline)
-			if err != nil || len(key) != 30 {
+			if err != nil || len(key) < 28 {
 				t.Fatalf("a=crypto %q: bad key", a.Value)
 			}
 			rm.tag, _ = strconv.Atoi(f[0])
-			rm.key = key
+			rm.key, rm.suite = key, f[1]
 		}
 	}
 	return rm
@@ -177,12 +213,12 @@ func (r *rtpPeer) learn(body []byte) remoteMedia {
 	rm := parseMedia(r.t, body)
 	r.remote, r.remoteRTCP = rm.addr, rm.rtcp
 	if r.key != nil {
-		if rm.key == nil {
-			r.t.Fatalf("an SRTP peer got no %s key:\n%s", srtpSuite, body)
+		if rm.key == nil || rm.suite != r.suite {
+			r.t.Fatalf("an SRTP peer got no %s key:\n%s", r.suite, body)
 		}
 		r.tag = rm.tag // an answer repeats the offer's tag (RFC 4568 §5.1.2)
 		var err error
-		if r.dec, err = srtp.CreateContext(rm.key[:16], rm.key[16:], srtp.ProtectionProfileAes128CmHmacSha1_80,
+		if r.dec, err = srtp.CreateContext(rm.key[:16], rm.key[16:], srtpProfiles[r.suite],
 			srtp.SRTPReplayProtection(64), srtp.SRTCPReplayProtection(64)); err != nil {
 			r.t.Fatal(err)
 		}
@@ -993,4 +1029,502 @@ func needPcap(t *testing.T) {
 	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
 		t.Skip("SIPp's pcaps are not installed (Debian sip-tester ships them)")
 	}
+}
+
+// rawUAS is a callee that answers the server's INVITE when and with what
+// the test says (sip/ua rings 180 without SDP and holds with a=sendonly
+// only): 183 or 200 with its SDP, re-INVITEs of its own. It answers a
+// CANCEL (200, then 487), a BYE (200), and registers its socket as a
+// contact of a user: two of them registered as one user are two forks.
+type rawUAS struct {
+	t       *testing.T
+	conn    *net.UDPConn
+	server  netip.AddrPort
+	user    string
+	tag     string
+	invites chan string // the server's INVITE (not its retransmissions)
+	acks    chan string
+	res     chan string // responses to our re-INVITEs
+	done    chan struct{}
+	invite  string // the INVITE answered
+	seq     int    // our CSeq
+}
+
+func newRawUAS(t *testing.T, p *proc, user string) *rawUAS {
+	t.Helper()
+	u := &rawUAS{t: t, conn: listenUDP(t), server: netip.MustParseAddrPort(p.udp), user: user,
+		tag: strconv.FormatInt(time.Now().UnixNano(), 36), invites: make(chan string, 1), acks: make(chan string, 4),
+		res: make(chan string, 8), done: make(chan struct{}), seq: 100}
+	id := u.tag + "r"
+	u.sendRaw(siptest.Lines("REGISTER sip:localhost SIP/2.0", "Via: SIP/2.0/UDP "+u.addr()+";branch=z9hG4bK-"+id,
+		"From: <sip:"+user+"@localhost>;tag="+id, "To: <sip:"+user+"@localhost>", "Call-ID: "+id, "CSeq: 1 REGISTER",
+		"Contact: <sip:"+user+"@"+u.addr()+">", "Max-Forwards: 70", "Expires: 600", "Content-Length: 0"))
+	if res := u.read(3 * time.Second); siptest.Status(res) != 200 {
+		t.Fatalf("REGISTER %s: %q", user, res)
+	}
+	go u.serve()
+	return u
+}
+
+func (u *rawUAS) addr() string { return u.conn.LocalAddr().String() }
+
+func (u *rawUAS) sendRaw(b []byte) {
+	if _, err := u.conn.WriteToUDPAddrPort(b, u.server); err != nil {
+		u.t.Error(err)
+	}
+}
+
+// read is the next message, "" after within (or once the socket closed).
+func (u *rawUAS) read(within time.Duration) string {
+	buf := make([]byte, 65535)
+	_ = u.conn.SetReadDeadline(time.Now().Add(within))
+	n, _, err := u.conn.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		return ""
+	}
+	return string(buf[:n])
+}
+
+// serve answers what comes until the socket closes (the test's cleanup).
+func (u *rawUAS) serve() {
+	var inv string // the INVITE, for its 487 (u.invite is the test's)
+	for {
+		msg := u.read(time.Minute)
+		if msg == "" {
+			return
+		}
+		method, _, _ := strings.Cut(msg, " ")
+		switch method {
+		case "SIP/2.0":
+			u.res <- msg
+		case "INVITE":
+			if inv == "" && !strings.Contains(siptest.Header(msg, "To")[0], "tag=") {
+				inv = msg
+				u.invites <- msg
+			}
+		case "ACK":
+			u.acks <- msg
+		case "CANCEL":
+			u.sendRaw(u.response(msg, 200, nil))
+			u.sendRaw(u.response(inv, 487, nil))
+		case "BYE":
+			u.sendRaw(u.response(msg, 200, nil))
+			select {
+			case <-u.done: // a retransmission
+			default:
+				close(u.done)
+			}
+		}
+	}
+}
+
+// awaitInvite waits for the server's INVITE and returns its SDP.
+func (u *rawUAS) awaitInvite() []byte {
+	u.t.Helper()
+	select {
+	case u.invite = <-u.invites:
+	case <-time.After(5 * time.Second):
+		u.t.Fatalf("%s@%s got no INVITE", u.user, u.addr())
+	}
+	_, body, _ := strings.Cut(u.invite, "\r\n\r\n")
+	return []byte(body)
+}
+
+// respond answers the INVITE with code and body (SDP).
+func (u *rawUAS) respond(code int, body []byte) { u.sendRaw(u.response(u.invite, code, body)) }
+
+// response is a response to req: its Vias, From, Call-ID and CSeq, its To
+// with our tag.
+func (u *rawUAS) response(req string, code int, body []byte) []byte {
+	lines := []string{fmt.Sprintf("SIP/2.0 %d %s", code, map[int]string{183: "Session Progress", 200: "OK", 487: "Request Terminated"}[code])}
+	for _, v := range siptest.Header(req, "Via") {
+		lines = append(lines, "Via: "+v)
+	}
+	to := siptest.Header(req, "To")[0]
+	if !strings.Contains(to, "tag=") {
+		to += ";tag=" + u.tag
+	}
+	lines = append(lines, "From: "+siptest.Header(req, "From")[0], "To: "+to, "Call-ID: "+siptest.Header(req, "Call-ID")[0],
+		"CSeq: "+siptest.Header(req, "CSeq")[0], "Contact: <sip:"+u.user+"@"+u.addr()+">")
+	if len(body) > 0 {
+		lines = append(lines, "Content-Type: application/sdp")
+	}
+	return append(siptest.Lines(append(lines, fmt.Sprintf("Content-Length: %d", len(body)))...), body...)
+}
+
+// reinvite sends a re-INVITE with body in the dialog of the INVITE it
+// answered, ACKs the 200 and returns the answer's SDP.
+func (u *rawUAS) reinvite(body []byte) []byte {
+	u.t.Helper()
+	u.seq++
+	target := strings.Trim(siptest.Header(u.invite, "Contact")[0], "<>")
+	to := siptest.Header(u.invite, "From")[0]
+	from := siptest.Header(u.invite, "To")[0] + ";tag=" + u.tag
+	head := func(method, branch string, seq int) []string {
+		return []string{method + " " + target + " SIP/2.0", "Via: SIP/2.0/UDP " + u.addr() + ";branch=z9hG4bK-" + branch,
+			"From: " + from, "To: " + to, "Call-ID: " + siptest.Header(u.invite, "Call-ID")[0],
+			fmt.Sprintf("CSeq: %d %s", seq, method), "Max-Forwards: 70"}
+	}
+	branch := fmt.Sprintf("%s-%d", u.tag, u.seq)
+	u.sendRaw(append(siptest.Lines(append(head("INVITE", branch, u.seq), "Contact: <sip:"+u.user+"@"+u.addr()+">",
+		"Content-Type: application/sdp", fmt.Sprintf("Content-Length: %d", len(body)))...), body...))
+	for {
+		select {
+		case res := <-u.res:
+			code := siptest.Status(res)
+			if code < 200 {
+				continue
+			}
+			if code != 200 {
+				u.t.Fatalf("re-INVITE: %q", res)
+			}
+			u.sendRaw(siptest.Lines(append(head("ACK", branch+"a", u.seq), "Content-Length: 0")...))
+			_, answer, _ := strings.Cut(res, "\r\n\r\n")
+			return []byte(answer)
+		case <-time.After(5 * time.Second):
+			u.t.Fatal("no answer to the re-INVITE")
+		}
+	}
+}
+
+// awaitACK waits for the server's ACK of our 200.
+func (u *rawUAS) awaitACK() {
+	u.t.Helper()
+	select {
+	case <-u.acks:
+	case <-time.After(5 * time.Second):
+		u.t.Fatal("no ACK for the 200")
+	}
+}
+
+// awaitBYE waits for the server's BYE (answered).
+func (u *rawUAS) awaitBYE() {
+	u.t.Helper()
+	select {
+	case <-u.done:
+	case <-time.After(5 * time.Second):
+		u.t.Fatal("the callee got no BYE")
+	}
+}
+
+// TestMediaEarlyMediaForks: bob has two contacts (two forks), each
+// answers 183 with SDP and sends RTP. The caller hears the fork whose SDP
+// came last (the call bridges leg A to it, call.provisional), and nothing
+// of the other. Then the first fork answers 200: the caller hears it, the
+// other fork (cancelled) is not forwarded, and what the caller sends
+// reaches the winner only.
+func TestMediaEarlyMediaForks(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 19700, 19719
+	p := mediaServer(t, lo, hi)
+	forks := []*rawUAS{newRawUAS(t, p, "bob"), newRawUAS(t, p, "bob")}
+	alice := uaPeer(t, "udp", "alice", ua.WithServer(p.udp), ua.WithKeepalive(0))
+	caller := newRTPPeer(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	type placed struct {
+		c   *ua.Call
+		err error
+	}
+	done, progress := make(chan placed, 1), make(chan int, 8)
+	go func() {
+		c, err := alice.Call(ctx, "bob", ua.WithSDP(caller.sdp()), ua.WithProgress(func(code int, _ string) { progress <- code }))
+		done <- placed{c, err}
+	}()
+	// progressed waits for the caller to get a 183 (the call bridged).
+	progressed := func(who string) {
+		t.Helper()
+		select {
+		case <-progress:
+		case r := <-done:
+			t.Fatalf("the call ended (%v) before %s's 183", r.err, who)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the caller got no 183 from %s", who)
+		}
+	}
+	peers := make([]*rtpPeer, len(forks))
+	for i, f := range forks {
+		peers[i] = newRTPPeer(t, false)
+		atRelay(t, peers[i].learn(f.awaitInvite()), lo, hi, fmt.Sprintf("fork %d", i))
+	}
+
+	forks[0].respond(183, peers[0].sdp())
+	progressed("fork 0")
+	first := peers[0].send(10)
+	caller.expect(peers[0], first, 10)
+
+	forks[1].respond(183, peers[1].sdp()) // the latest SDP: the caller hears fork 1 now
+	progressed("fork 1")
+	first = peers[1].send(10)
+	caller.expect(peers[1], first, 10)
+	peers[0].send(10)
+	caller.silent(caller.conn, 300*time.Millisecond, "the caller, from the fork whose early media was replaced")
+
+	forks[0].respond(200, peers[0].sdp()) // the first fork answers
+	var r placed
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the 200 did not reach the caller")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	forks[0].awaitACK()
+	atRelay(t, caller.learn(r.c.RemoteSDP()), lo, hi, "the caller")
+	first = peers[0].send(20)
+	caller.expect(peers[0], first, 20)
+	peers[1].send(10)
+	caller.silent(caller.conn, 300*time.Millisecond, "the caller, from the fork that lost")
+	first = caller.send(20)
+	peers[0].expect(caller, first, 20)
+	peers[1].silent(peers[1].conn, 200*time.Millisecond, "the fork that lost")
+
+	if err := r.c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	forks[0].awaitBYE()
+	mediaClean(t, p)
+}
+
+// TestMediaHoldUnspecified: bob holds the RFC 2543 way, a re-INVITE whose
+// c= is 0.0.0.0 and which has no direction attribute. Alice is offered
+// c=0.0.0.0 as well (media/sdp keeps an unspecified address, so she knows
+// the call is held), and while held nothing she sends reaches bob. Bob
+// resumes with his real address: alice is offered the relay again and
+// media flows both ways.
+func TestMediaHoldUnspecified(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 19720, 19739
+	p := mediaServer(t, lo, hi)
+	bob := newRawUAS(t, p, "bob")
+	alice := uaPeer(t, "udp", "alice", ua.WithServer(p.udp), ua.WithKeepalive(0))
+	caller, callee := newRTPPeer(t, false), newRTPPeer(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	type placed struct {
+		c   *ua.Call
+		err error
+	}
+	done := make(chan placed, 1)
+	go func() {
+		c, err := alice.Call(ctx, "bob", ua.WithSDP(caller.sdp()))
+		done <- placed{c, err}
+	}()
+	callee.learn(bob.awaitInvite())
+	bob.respond(200, callee.sdp())
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	bob.awaitACK()
+	caller.learn(r.c.RemoteSDP())
+	first := caller.send(10)
+	callee.expect(caller, first, 10)
+	first = callee.send(10)
+	caller.expect(callee, first, 10)
+
+	version := func(v int) string { return fmt.Sprintf(" %d IN IP4 ", v) }
+	held := strings.Replace(string(callee.sdp()), "c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0", 1)
+	held = strings.Replace(strings.Replace(held, "a=sendrecv\r\n", "", 1), version(1), version(2), 1)
+	atRelay(t, parseMedia(t, bob.reinvite([]byte(held))), lo, hi, "bob (hold)")
+	offer := parseMedia(t, r.c.RemoteSDP())
+	if !offer.addr.Addr().IsUnspecified() {
+		t.Fatalf("alice was offered media at %v, not the hold's 0.0.0.0:\n%s", offer.addr, r.c.RemoteSDP())
+	}
+	caller.send(20) // to the relay, as before the hold
+	callee.silent(callee.conn, 500*time.Millisecond, "bob, held with c=0.0.0.0")
+
+	resumed := strings.Replace(string(callee.sdp()), version(1), version(3), 1)
+	atRelay(t, parseMedia(t, bob.reinvite([]byte(resumed))), lo, hi, "bob (resume)")
+	atRelay(t, parseMedia(t, r.c.RemoteSDP()), lo, hi, "alice (resume)")
+	first = caller.send(20)
+	callee.expect(caller, first, 20)
+	first = callee.send(20)
+	caller.expect(callee, first, 20)
+
+	if err := r.c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob.awaitBYE()
+	mediaClean(t, p)
+}
+
+// TestMediaSRTPSuites: with --srtp rtp a caller that offers only
+// AES_CM_128_HMAC_SHA1_32, or only AEAD_AES_128_GCM (RFC 7714), gets an
+// answer with that suite, the tag of its offer and a key of the relay's.
+// Packets pass both ways, authenticated: the callee gets the caller's
+// stream decrypted, the caller the callee's encrypted with the answer's
+// key (pion/srtp checks each tag).
+func TestMediaSRTPSuites(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 19740, 19759
+	p := mediaServer(t, lo, hi, "--srtp", "rtp")
+	for i, suite := range []string{"AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"} {
+		user := fmt.Sprintf("bob%d", i)
+		t.Run(suite, func(t *testing.T) {
+			t.Parallel()
+			mp := newParties(t, p, user)
+			caller, callee := newSuitePeer(t, suite), newRTPPeer(t, false)
+			caller.tag = 7
+			mp.connect(t, caller, callee)
+			answer := parseMedia(t, mp.ca.RemoteSDP())
+			atRelay(t, answer, lo, hi, "the caller")
+			if answer.proto != "RTP/SAVP" || answer.crypto != 1 || answer.suite != suite || answer.tag != 7 ||
+				string(answer.key) == string(caller.key) {
+				t.Fatalf("the caller's answer: %s, %d a=crypto, suite %s tag %d, own key echoed %v; want RTP/SAVP, 1, %s tag 7:\n%s",
+					answer.proto, answer.crypto, answer.suite, answer.tag, string(answer.key) == string(caller.key), suite, mp.ca.RemoteSDP())
+			}
+			if offer := parseMedia(t, mp.offer); offer.proto != "RTP/AVP" || offer.crypto != 0 {
+				t.Fatalf("the callee was offered %s with %d a=crypto, want plain RTP/AVP", offer.proto, offer.crypto)
+			}
+			first := caller.send(30)
+			callee.expect(caller, first, 30)
+			first = callee.send(30)
+			caller.expect(callee, first, 30)
+			caller.sendReports(3)
+			callee.expectReports(caller, 3)
+			callee.sendReports(3)
+			caller.expectReports(callee, 3)
+			mp.hangup(t)
+		})
+	}
+	t.Cleanup(func() { mediaClean(t, p) })
+}
+
+// readRaw reads n datagrams on conn within d, as they came.
+func readRaw(t *testing.T, conn *net.UDPConn, n int, d time.Duration) [][]byte {
+	t.Helper()
+	var got [][]byte
+	buf := make([]byte, 1500)
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	for len(got) < n {
+		k, _, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("%d datagrams of %d came through the relay: %v", len(got), n, err)
+		}
+		got = append(got, append([]byte(nil), buf[:k]...))
+	}
+	return got
+}
+
+// sendRaw sends each datagram from conn to to.
+func sendRaw(t *testing.T, conn *net.UDPConn, to netip.AddrPort, pkts [][]byte) {
+	t.Helper()
+	for _, b := range pkts {
+		if _, err := conn.WriteToUDPAddrPort(b, to); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// sameBytes fails the test unless got are want, datagram for datagram.
+func sameBytes(t *testing.T, got, want [][]byte, what string) {
+	t.Helper()
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Fatalf("%s %d changed on the way:\nsent % x\ngot  % x", what, i, want[i], got[i])
+		}
+	}
+}
+
+// telephoneEvent is the payload type an SDP maps to telephone-event.
+func telephoneEvent(t *testing.T, body []byte) uint8 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^a=rtpmap:(\d+) telephone-event/8000\r?$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no telephone-event in the relay's SDP:\n%s", body)
+	}
+	pt, _ := strconv.Atoi(string(m[1]))
+	return uint8(pt)
+}
+
+// TestMediaPlainPassesUnchanged: in a plain RTP call what the parties
+// send besides audio arrives as sent. An RTCP receiver report (loss,
+// jitter, LSR/DLSR) sent to the relay's RTP port + 1 (the relay's SDP
+// names no other: RFC 3605 is for when it is not port + 1) reaches the
+// other party's RTCP port byte for byte, each way. RFC 4733 events (the
+// payload type of the relay's a=rtpmap telephone-event, a marker on the
+// first, the end packet sent three times, RFC 4733 §2.5.1.4) arrive byte
+// for byte.
+func TestMediaPlainPassesUnchanged(t *testing.T) {
+	t.Parallel()
+	const lo, hi = 19760, 19779
+	p := mediaServer(t, lo, hi)
+	for i, tc := range []struct {
+		name string
+		run  func(t *testing.T, mp *mediaParties, caller, callee *rtpPeer)
+	}{
+		{"RTCP receiver reports", func(t *testing.T, mp *mediaParties, caller, callee *rtpPeer) {
+			for _, c := range []struct {
+				who      string
+				from, to *rtpPeer
+				sdp      []byte
+			}{{"alice to bob", caller, callee, mp.ca.RemoteSDP()}, {"bob to alice", callee, caller, mp.offer}} {
+				rm := parseMedia(t, c.sdp)
+				if rm.rtcp.Port() != rm.addr.Port()+1 || c.from.remoteRTCP != rm.rtcp {
+					t.Fatalf("%s: the relay's RTCP at %v, its RTP at %v", c.who, rm.rtcp, rm.addr)
+				}
+				var pkts [][]byte
+				for k := 0; k < 5; k++ {
+					rr := rtcp.ReceiverReport{SSRC: c.from.ssrc, Reports: []rtcp.ReceptionReport{{SSRC: c.to.ssrc,
+						FractionLost: uint8(10 * k), TotalLost: uint32(3 * k), LastSequenceNumber: 1000 + uint32(k),
+						Jitter: 40 + uint32(k), LastSenderReport: 0x12345678, Delay: 65536 * uint32(k)}}}
+					b, err := rr.Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					pkts = append(pkts, b)
+				}
+				sendRaw(t, c.from.rtcp, rm.rtcp, pkts)
+				sameBytes(t, readRaw(t, c.to.rtcp, len(pkts), 3*time.Second), pkts, c.who+": receiver report")
+			}
+		}},
+		{"RFC 4733 events", func(t *testing.T, mp *mediaParties, caller, callee *rtpPeer) {
+			for _, c := range []struct {
+				who      string
+				from, to *rtpPeer
+				sdp      []byte
+			}{{"alice to bob", caller, callee, mp.ca.RemoteSDP()}, {"bob to alice", callee, caller, mp.offer}} {
+				pt := telephoneEvent(t, c.sdp)
+				var pkts [][]byte
+				ts := uint32(c.from.seq) * payloadSize
+				for k, ev := range []struct {
+					end      bool
+					duration uint16
+				}{{false, 160}, {false, 320}, {false, 480}, {true, 640}, {true, 640}, {true, 640}} {
+					payload := []byte{5, 10, byte(ev.duration >> 8), byte(ev.duration)} // digit 5, volume -10 dBm0
+					if ev.end {
+						payload[1] |= 0x80
+					}
+					pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: k == 0, PayloadType: pt,
+						SequenceNumber: c.from.seq, Timestamp: ts, SSRC: c.from.ssrc}, Payload: payload}
+					c.from.seq++
+					b, err := pkt.Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					pkts = append(pkts, b)
+				}
+				sendRaw(t, c.from.conn, c.from.remote, pkts)
+				sameBytes(t, readRaw(t, c.to.conn, len(pkts), 3*time.Second), pkts, c.who+": event packet")
+			}
+		}},
+	} {
+		user := fmt.Sprintf("bob%d", i)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mp := newParties(t, p, user)
+			caller, callee := newRTPPeer(t, false), newRTPPeer(t, false)
+			mp.connect(t, caller, callee)
+			first := callee.send(5) // both latched
+			caller.expect(callee, first, 5)
+			first = caller.send(5)
+			callee.expect(caller, first, 5)
+			tc.run(t, mp, caller, callee)
+			mp.hangup(t)
+		})
+	}
+	t.Cleanup(func() { mediaClean(t, p) })
 }
