@@ -339,7 +339,13 @@ func TestP2PRefresh(t *testing.T) {
 }
 
 // TestP2PDirectWatcherExpires: a direct watcher that does not refresh is
-// dropped when its subscription runs out.
+// dropped when its subscription runs out (RFC 6665 §4.2.2), not before,
+// and told so with NOTIFY terminated;reason=timeout.
+//
+// bob sends a bare SUBSCRIBE, so he must answer the NOTIFYs of its dialog
+// himself: a peer answers those of a dialog it does not know with 481,
+// and on 481 alice drops the watcher at once, which would race with the
+// checks below and leave expiry untested.
 func TestP2PDirectWatcherExpires(t *testing.T) {
 	ctx := testCtx(t)
 	alice := newTestPeer(t, "sip:alice@example.com", "udp:127.0.0.1:0")
@@ -348,6 +354,18 @@ func TestP2PDirectWatcherExpires(t *testing.T) {
 	req := bob.newRequest("SUBSCRIBE", to)
 	req.AppendHeader(sipHeader("Event", "presence"))
 	req.AppendHeader(sipHeader("Expires", "1"))
+	states := make(chan string, 8)
+	bob.dialogs.Store(req.CallID().Value(), func(r *sip.Request, tx sip.ServerTransaction) {
+		if r.Method == sip.NOTIFY {
+			select { // never block alice's Close on a full channel
+			case states <- headerValue(r, "Subscription-State"):
+			default:
+				t.Error("more NOTIFYs than expected")
+			}
+		}
+		bob.respond(tx, r, 200, "OK")
+	})
+	sent := time.Now()
 	res, err := bob.send(ctx, req)
 	if err != nil || res.StatusCode != 200 || headerValue(res, "Expires") != "1" {
 		t.Fatalf("SUBSCRIBE: %v %v", res, err)
@@ -355,5 +373,26 @@ func TestP2PDirectWatcherExpires(t *testing.T) {
 	if directCount(alice) != 1 {
 		t.Fatal("no direct watcher")
 	}
-	waitFor(t, "expiry", func() bool { return directCount(alice) == 0 })
+	nextState := func(what string) string {
+		t.Helper()
+		select {
+		case s := <-states:
+			return s
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no NOTIFY in 5 s", what)
+			return ""
+		}
+	}
+	if s := nextState("first NOTIFY"); !strings.HasPrefix(s, "active") {
+		t.Fatalf("first NOTIFY: Subscription-State %q", s)
+	}
+	if s := nextState("last NOTIFY"); s != "terminated;reason=timeout" {
+		t.Fatalf("last NOTIFY: Subscription-State %q", s)
+	}
+	if d := time.Since(sent); d < time.Second {
+		t.Fatalf("expired after %v, before its 1 s", d)
+	}
+	if directCount(alice) != 0 {
+		t.Fatal("the watcher outlived its subscription")
+	}
 }
