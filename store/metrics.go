@@ -14,6 +14,14 @@ type Metrics struct {
 	refused prometheus.Counter
 }
 
+// commitBuckets are six per decade from 100 µs to 10 s (100 µs, 147 µs,
+// 215 µs, … 1 ms, … 10 ms, …): a p99 read with histogram_quantile is off by
+// at most a factor 1.47, where the doubling buckets used before could be off
+// by 2, and 1, 10 and 100 ms are bucket bounds, so "commits under 10 ms" is
+// exact. Commits past 1 s (a remap, a slow fsync) still get buckets of
+// their own rather than only +Inf.
+var commitBuckets = prometheus.ExponentialBucketsRange(100e-6, 10, 31)
+
 // NewMetrics registers the store's metrics with reg (nil: not exported).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
@@ -23,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "b2bua_store_commit_seconds", Help: "Time to commit one batch.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+			Buckets: commitBuckets,
 		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "b2bua_store_busy_total", Help: "Writes refused because the queue was full (answered 503).",
