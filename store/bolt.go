@@ -89,7 +89,8 @@ const notifiers = 2
 
 type committed struct {
 	ops  []op
-	errs []error // per op; nil when the whole batch committed
+	errs []error   // per op; nil when the whole batch committed
+	at   time.Time // end of the commit, for b2bua_store_notify_seconds
 }
 
 type op struct {
@@ -317,9 +318,10 @@ func (b *Bolt) writer(max int) {
 		}
 		start := time.Now()
 		errs := b.commitAll(batch)
-		b.observe(len(batch), time.Since(start))
+		end := time.Now()
+		b.observe(len(batch), end.Sub(start))
 		b.settled(batch)
-		b.committed <- committed{batch, errs}
+		b.committed <- committed{batch, errs, end}
 	}
 }
 
@@ -346,6 +348,7 @@ func (b *Bolt) commitAll(batch []op) []error {
 			failed++
 		}
 	}
+	b.commitFailed(failed)
 	b.log.Error("store commit failed", zap.Int("writes", len(batch)), zap.Int("failed", failed), zap.Error(err))
 	return errs
 }
@@ -364,6 +367,7 @@ func (b *Bolt) notifier() {
 			}
 			b.call(o, err)
 		}
+		b.observeNotify(time.Since(c.at))
 	}
 }
 

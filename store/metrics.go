@@ -1,17 +1,30 @@
 package store
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics describes the group commits: how many writes each carries and
-// how long each takes, and the writes refused with ErrBusy.
+// Metrics describes the group commits: how many writes each carries, how
+// long each takes to commit and then to answer its writers, the writes
+// waiting for a commit, and the writes refused with ErrBusy or failed by
+// a commit. Everything is observed once per commit (or once per refused or
+// failed write), never on the path of a write that succeeds.
+//
+// Commits and writes need no counters of their own: they are the _count
+// and _sum of b2bua_store_batch_writes.
 type Metrics struct {
 	batch   prometheus.Histogram
 	commit  prometheus.Histogram
+	notify  prometheus.Histogram
 	refused prometheus.Counter
+	failed  prometheus.Counter
+
+	// src is the store whose queue b2bua_store_queue_writes reads at
+	// scrape time (nil: reports 0), set by SetMetrics.
+	src atomic.Pointer[Bolt]
 }
 
 // commitBuckets are six per decade from 100 µs to 10 s (100 µs, 147 µs,
@@ -33,23 +46,62 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "b2bua_store_commit_seconds", Help: "Time to commit one batch.",
 			Buckets: commitBuckets,
 		}),
+		notify: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "b2bua_store_notify_seconds",
+			Help:    "Time from the end of a commit until every writer of its batch was answered.",
+			Buckets: commitBuckets,
+		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "b2bua_store_busy_total", Help: "Writes refused because the queue was full (answered 503).",
 		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "b2bua_store_write_errors_total", Help: "Writes that failed to commit (answered with an error).",
+		}),
 	}
+	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "b2bua_store_queue_writes", Help: "Writes waiting for a commit, not counting the batch being committed.",
+	}, m.queued)
 	if reg != nil {
-		reg.MustRegister(m.batch, m.commit, m.refused)
+		reg.MustRegister(m.batch, m.commit, m.notify, m.refused, m.failed, queue)
 	}
 	return m
 }
 
+// queued reads the queue length at scrape time, so that writes pay nothing
+// for the gauge and a commit that stalls shows the queue growing behind it.
+func (m *Metrics) queued() float64 {
+	if b := m.src.Load(); b != nil {
+		return float64(len(b.ops))
+	}
+	return 0
+}
+
 // SetMetrics makes b report to m (nil: stop reporting).
-func (b *Bolt) SetMetrics(m *Metrics) { b.metrics.Store(m) }
+func (b *Bolt) SetMetrics(m *Metrics) {
+	if old := b.metrics.Swap(m); old != nil && old != m {
+		old.src.CompareAndSwap(b, nil)
+	}
+	if m != nil {
+		m.src.Store(b)
+	}
+}
 
 func (b *Bolt) observe(writes int, took time.Duration) {
 	if m := b.metrics.Load(); m != nil {
 		m.batch.Observe(float64(writes))
 		m.commit.Observe(took.Seconds())
+	}
+}
+
+func (b *Bolt) observeNotify(took time.Duration) {
+	if m := b.metrics.Load(); m != nil {
+		m.notify.Observe(took.Seconds())
+	}
+}
+
+func (b *Bolt) commitFailed(writes int) {
+	if m := b.metrics.Load(); m != nil {
+		m.failed.Add(float64(writes))
 	}
 }
 
