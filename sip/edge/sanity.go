@@ -85,24 +85,6 @@ func checkControlChars(req *sip.Request) error {
 	return nil
 }
 
-// asciiFold reports whether name is lower, ignoring ASCII case only, as
-// sipgo's GetHeaders compares names (strings.EqualFold folds Unicode too).
-func asciiFold(name, lower string) bool {
-	if len(name) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // ctlScan is an io.StringWriter that keeps nothing and notes whether
 // anything written to it holds a control character (hasCtl).
 type ctlScan struct{ found bool }
@@ -136,7 +118,7 @@ func (e *requireError) SIPStatus() (int, string) {
 
 func unsupportedRequire(req *sip.Request) []string {
 	var out []string
-	for _, h := range req.GetHeaders("Require") {
+	for h := range headersNamed(req, "require") {
 		for _, tag := range strings.Split(h.Value(), ",") {
 			tag = strings.TrimSpace(tag)
 			if tag != "" && !isSupported(tag) {
