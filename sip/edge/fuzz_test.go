@@ -16,7 +16,7 @@ import (
 )
 
 // seeds are the golden requests: every fuzz target starts from them.
-func seeds(f *testing.F) [][]byte {
+func seeds(f testing.TB) [][]byte {
 	paths, _ := filepath.Glob("testdata/*/*.txt")
 	var out [][]byte
 	for _, p := range paths {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"math"
 	"net"
 	"strconv"
@@ -36,9 +37,53 @@ func aorOf(u *sip.Uri) (registrar.AOR, error) {
 	return registrar.AOR("sip:" + u.User + "@" + strings.ToLower(u.Host)), nil
 }
 
+// headerNamed returns the first header called lower (a lower-case name),
+// as req.GetHeader does. sipgo lower-cases the name of every header it
+// compares, which allocates for names outside its short list of common
+// ones (Expires, User-Agent, Require, Path): several allocations per
+// REGISTER (README.md, "Allocations per REGISTER").
+func headerNamed(req *sip.Request, lower string) sip.Header {
+	for _, h := range req.Headers() {
+		if asciiFold(h.Name(), lower) {
+			return h
+		}
+	}
+	return nil
+}
+
+// headersNamed yields every header called lower (a lower-case name), in
+// order, as req.GetHeaders returns them, without their allocations.
+func headersNamed(req *sip.Request, lower string) iter.Seq[sip.Header] {
+	return func(yield func(sip.Header) bool) {
+		for _, h := range req.Headers() {
+			if asciiFold(h.Name(), lower) && !yield(h) {
+				return
+			}
+		}
+	}
+}
+
+// asciiFold reports whether name is lower, ignoring ASCII case only, as
+// sipgo's GetHeaders compares names (strings.EqualFold folds Unicode too).
+func asciiFold(name, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // expiresHeader parses the Expires header: -1 when absent.
 func expiresHeader(req *sip.Request) (int, error) {
-	h := req.GetHeader("Expires")
+	h := headerNamed(req, "expires")
 	if h == nil {
 		return -1, nil
 	}
@@ -72,7 +117,7 @@ func parseQ(v string) (int16, error) {
 // contactsOf reads every Contact of a REGISTER. "*" is a wildcard (RFC 3261
 // §10.2.2); anything else must be a SIP URI with sane parameters.
 func contactsOf(req *sip.Request) (contacts []registrar.Contact, wildcard bool, err error) {
-	for _, h := range req.GetHeaders("Contact") {
+	for h := range headersNamed(req, "contact") {
 		ch, ok := h.(*sip.ContactHeader)
 		if !ok {
 			return nil, false, status.New(status.BadRequest, "Invalid Contact")

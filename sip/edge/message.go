@@ -50,7 +50,7 @@ func (s *Server) toMessage(req *sip.Request) (*messaging.Message, error) {
 		hops = mf.Val() - 1
 	}
 	m := &messaging.Message{AOR: aor, From: req.From().Value(), To: req.To().Value(), CallID: req.CallID().Value(),
-		CSeq: req.CSeq().SeqNo, Branch: branchOf(req), Date: headerValue(req, "Date"), Body: req.Body(), Hops: hops}
+		CSeq: req.CSeq().SeqNo, Branch: branchOf(req), Date: headerValue(req, "date"), Body: req.Body(), Hops: hops}
 	if ct := req.ContentType(); ct != nil {
 		m.ContentType = ct.Value()
 	}

@@ -51,8 +51,8 @@ func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
 	return &registrar.Register{
 		AOR: aor, Contacts: contacts, Wildcard: wildcard, Expires: expires,
 		CallID: req.CallID().Value(), CSeq: req.CSeq().SeqNo, Branch: branchOf(req),
-		Path: headerValues(req, "Path"), Source: req.Transport() + ":" + req.Source(),
-		UA: headerValue(req, "User-Agent"),
+		Path: headerValues(req, "path"), Source: req.Transport() + ":" + req.Source(),
+		UA: headerValue(req, "user-agent"),
 	}, nil
 }
 
@@ -71,10 +71,12 @@ func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r 
 	for _, b := range r.Bindings {
 		res.AppendHeader(sip.NewHeader("Contact", contactValue(b, r.Now)))
 	}
-	if paths := req.GetHeaders("Path"); len(paths) > 0 {
-		for _, p := range paths { // RFC 3327 §5.3: the registrar echoes Path
-			res.AppendHeader(sip.NewHeader("Path", p.Value()))
-		}
+	paths := false
+	for p := range headersNamed(req, "path") { // RFC 3327 §5.3: the registrar echoes Path
+		res.AppendHeader(sip.NewHeader("Path", p.Value()))
+		paths = true
+	}
+	if paths {
 		res.AppendHeader(sip.NewHeader("Supported", "path"))
 	}
 	res.AppendHeader(sip.NewHeader("Date", r.Now.UTC().Format(time.RFC1123)[:len("Mon, 02 Jan 2006 15:04:05")]+" GMT"))
@@ -84,21 +86,21 @@ func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r 
 	w.respond(res)
 }
 
-func headerValue(req *sip.Request, name string) string {
-	if h := req.GetHeader(name); h != nil {
+// headerValue is the value of the first header called lower (a lower-case
+// name), "" when there is none.
+func headerValue(req *sip.Request, lower string) string {
+	if h := headerNamed(req, lower); h != nil {
 		return h.Value()
 	}
 	return ""
 }
 
-func headerValues(req *sip.Request, name string) []string {
-	hs := req.GetHeaders(name)
-	if len(hs) == 0 {
-		return nil
-	}
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = h.Value()
+// headerValues are the values of every header called lower (a lower-case
+// name), nil when there is none.
+func headerValues(req *sip.Request, lower string) []string {
+	var out []string
+	for h := range headersNamed(req, lower) {
+		out = append(out, h.Value())
 	}
 	return out
 }
