@@ -229,6 +229,7 @@ restart_server() {
 		echo "compare.sh: $1 is not answering on $target after a restart (log: $work/$1.log)" >&2
 		return 1
 	fi
+	echo "compare.sh: $1 restarted on $target (pid $server_pid)" >&2
 }
 
 # run_steps NAME: one generator run per rate against $target; each prints a
