@@ -6,7 +6,14 @@
 #   bench/compare.sh [--scenario register] [--rates 2000,5000,10000,15000,20000]
 #                    [--step 5s] [--timeout 8s] [--only both|ours|kamailio]
 #                    [--out DIR] [--uas generator|sipp|go] [--hold DUR]
-#                    [-- extra flags for b2bua bench]
+#                    [--fresh] [-- extra flags for b2bua bench]
+#
+# By default one server takes every step, so a later step runs against the
+# state the earlier ones left (for register: every AOR registered so far).
+# --fresh starts a new server (ours with an empty data directory) before
+# each step, as the SIPp scripts do; compare a clean rate with
+# sipp-register.sh or sipp-compare.sh only with --fresh (bench/README.md,
+# "Why b2bua bench and SIPp disagreed").
 #
 # --scenario presence: --rates are PUBLISH rates; the presence flags go
 # after -- (e.g. -- --presentities 1 --watchers 1000 --total 1). Kamailio
@@ -80,6 +87,7 @@ timeout_flag=8s
 only=both
 uas=generator
 hold=0s
+fresh=0
 out=""
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -92,6 +100,7 @@ while [[ $# -gt 0 ]]; do
 	--out) out=$2; shift 2 ;;
 	--uas) uas=$2; shift 2 ;;
 	--hold) hold=$2; shift 2 ;;
+	--fresh) fresh=1; shift ;;
 	--) shift; extra=("$@"); break ;;
 	-h | --help) sed -n '2,60p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
@@ -128,6 +137,7 @@ start_ours() {
 	local port http
 	port=$(free_port)
 	http=$(free_port)
+	rm -rf "$work/data"
 	mkdir -p "$work/data"
 	local media=()
 	# Kamailio relays signalling only: so do we in the call scenario (the
@@ -210,6 +220,18 @@ stop_server() {
 	kill -KILL -- "-$server_pid" 2>/dev/null || true
 }
 
+# restart_server NAME: stops the server and starts a new one with no state
+# (--fresh).
+restart_server() {
+	stop_server
+	"start_$1" || return 1
+	if ! wait_ready "$target" 60 "$server_pid"; then
+		echo "compare.sh: $1 is not answering on $target after a restart (log: $work/$1.log)" >&2
+		return 1
+	fi
+	echo "compare.sh: $1 restarted on $target (pid $server_pid)" >&2
+}
+
 # run_steps NAME: one generator run per rate against $target; each prints a
 # STEP key=value line and leaves its SUMMARY in $out/NAME-RATE.summary.
 run_steps() {
@@ -219,7 +241,12 @@ run_steps() {
 	[[ $scenario == presence ]] && limit=$((limit + 120))
 	[[ $scenario == call ]] && limit=$((limit + $(secs "$hold")))
 	IFS=, read -ra rate_list <<<"$rates"
+	local first=1
 	for rate in "${rate_list[@]}"; do
+		if ((fresh && !first)); then
+			restart_server "$name" || return 1
+		fi
+		first=0
 		summary=$out/$name-$rate.summary
 		# Fresh names per step keep every AOR of the run unique; for
 		# presence, old subscriptions then watch presentities no step

@@ -33,6 +33,9 @@ func TestBenchScripts(t *testing.T) {
 	}{
 		{"sipp-register", []string{"bench/sipp-register.sh"}, []string{"RATES=200", "SECONDS_PER_STEP=1", "PORT=" + strconv.Itoa(freeUDPPort(t))}, "SUMMARY max_clean_rate=200", false},
 		{"compare ours", []string{"bench/compare.sh", "--only", "ours", "--rates", "200", "--step", "1s"}, nil, "server=ours rate=200 ok_rate=", false},
+		// --fresh: a new server before the second step, which must work
+		// as well as the first.
+		{"compare ours fresh", []string{"bench/compare.sh", "--only", "ours", "--fresh", "--rates", "200,300", "--step", "1s"}, nil, "compare.sh: ours restarted on", false},
 		{"sipp-compare", []string{"bench/sipp-compare.sh"}, []string{"SERVERS=new=" + binary, "RATES=200", "SECONDS_PER_STEP=1", "PORT=" + strconv.Itoa(freeUDPPort(t))}, "SUMMARY server=new max_clean_rate=200", false},
 		{"sipp-refresh", []string{"bench/sipp-refresh.sh"}, []string{"IDLES=1s", "RATES=200", "SECONDS_PER_STEP=1", "FILL_RATE=200", "PORT=" + strconv.Itoa(freeUDPPort(t))}, "SUMMARY idle=1s max_clean_refresh_rate=200", false},
 		// Our server answers presence once it implements it; until then
@@ -51,7 +54,8 @@ func TestBenchScripts(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), tc.want) {
 				t.Fatalf("%v: %v\n%s", tc.cmd, err, out)
 			}
-			if tc.name == "compare ours" && !strings.Contains(string(out), "failed=0") {
+			steps := strings.Count(string(out), "STEP server=ours")
+			if strings.HasPrefix(tc.name, "compare ours") && strings.Count(string(out), " failed=0 ") != steps {
 				t.Fatalf("%v reported failures:\n%s", tc.cmd, out)
 			}
 		})
