@@ -91,15 +91,7 @@ func TestMediaEarlyMedia(t *testing.T) {
 	caller := newRTPPeer(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	type placed struct {
-		c   *ua.Call
-		err error
-	}
-	done := make(chan placed, 1)
-	go func() {
-		c, err := alice.Call(ctx, "bob", ua.WithSDP(caller.sdp()))
-		done <- placed{c, err}
-	}()
+	done := placeCall(ctx, alice, "bob", caller)
 	got := caller.receive(caller.conn, 30, 5*time.Second)
 	select {
 	case r := <-done:
@@ -533,15 +525,8 @@ func TestMediaEarlyMediaForks(t *testing.T) {
 	caller := newRTPPeer(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	type placed struct {
-		c   *ua.Call
-		err error
-	}
-	done, progress := make(chan placed, 1), make(chan int, 8)
-	go func() {
-		c, err := alice.Call(ctx, "bob", ua.WithSDP(caller.sdp()), ua.WithProgress(func(code int, _ string) { progress <- code }))
-		done <- placed{c, err}
-	}()
+	progress := make(chan int, 8)
+	done := placeCall(ctx, alice, "bob", caller, ua.WithProgress(func(code int, _ string) { progress <- code }))
 	// progressed waits for the caller to get a 183 (the call bridged).
 	progressed := func(who string) {
 		t.Helper()
@@ -613,15 +598,7 @@ func TestMediaHoldUnspecified(t *testing.T) {
 	caller, callee := newRTPPeer(t, false), newRTPPeer(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	type placed struct {
-		c   *ua.Call
-		err error
-	}
-	done := make(chan placed, 1)
-	go func() {
-		c, err := alice.Call(ctx, "bob", ua.WithSDP(caller.sdp()))
-		done <- placed{c, err}
-	}()
+	done := placeCall(ctx, alice, "bob", caller)
 	callee.learn(bob.awaitInvite())
 	bob.respond(200, callee.sdp())
 	r := <-done

@@ -435,15 +435,7 @@ func (mp *mediaParties) connect(t *testing.T, caller, callee *rtpPeer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	type placed struct {
-		c   *ua.Call
-		err error
-	}
-	done := make(chan placed, 1)
-	go func() {
-		c, err := mp.alice.Call(ctx, mp.bob.AOR(), ua.WithSDP(caller.sdp()))
-		done <- placed{c, err}
-	}()
+	done := placeCall(ctx, mp.alice, mp.bob.AOR(), caller)
 	var ic *ua.IncomingCall
 	select {
 	case ic = <-mp.bob.IncomingCalls():
@@ -533,4 +525,21 @@ func mediaClean(t *testing.T, p *proc) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	serverClean(t, p)
+}
+
+// placed is the outcome of a call placed in the background.
+type placed struct {
+	c   *ua.Call
+	err error
+}
+
+// placeCall has from call to with caller's SDP in the background (Call
+// returns once answered); the outcome comes on the channel.
+func placeCall(ctx context.Context, from *ua.Peer, to string, caller *rtpPeer, opts ...ua.CallOption) <-chan placed {
+	done := make(chan placed, 1)
+	go func() {
+		c, err := from.Call(ctx, to, append([]ua.CallOption{ua.WithSDP(caller.sdp())}, opts...)...)
+		done <- placed{c, err}
+	}()
+	return done
 }
