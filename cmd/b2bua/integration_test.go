@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -166,6 +168,36 @@ func freeUDPPort(t *testing.T) int {
 	}
 	defer pc.Close()
 	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// mediaPortNext hands out SIPp media ports (-mp) below the kernel's
+// ephemeral range (32768-60999 here) and the relays' (19000-30000), where
+// nothing else in these tests binds: a port freeUDPPort found free can be
+// handed to another test's socket before SIPp binds it.
+var mediaPortNext atomic.Int32
+
+// sippMediaPort is a SIPp media port: SIPp binds it and the three above
+// (RTP and RTCP of audio and of video), so ports go four at a time, and
+// four that cannot all be bound now are skipped.
+func sippMediaPort(t *testing.T) int {
+	t.Helper()
+	for range 200 {
+		base := 11000 + int(mediaPortNext.Add(4)-4)%7000
+		ok := true
+		for i := range 4 {
+			pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			pc.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no four free UDP ports in 11000-17999 for SIPp's media")
+	return 0
 }
 
 // sipp runs a scenario of testdata/sipp against target and fails the test

@@ -46,8 +46,8 @@ func TestMediaSIPpThroughRelay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			user := fmt.Sprintf("bob%d", i)
-			bob := callee(t, p, user, tc.uas, "-rtp_echo", "-mp", strconv.Itoa(freeUDPPort(t)))
-			call(t, p, tc.uac, user, "-s", user, "-mp", strconv.Itoa(freeUDPPort(t)))
+			bob := callee(t, p, user, tc.uas, "-rtp_echo", "-mp", strconv.Itoa(sippMediaPort(t)))
+			call(t, p, tc.uac, user, "-s", user, "-mp", strconv.Itoa(sippMediaPort(t)))
 			bob.wait(t, "callee")
 			// The counters are the server's: each call adds its packets.
 			metricAtLeast(t, p, `b2bua_media_packets_total{dir="in"}`, float64(2*played*(i+1)))
@@ -66,9 +66,9 @@ func TestMediaTransfer(t *testing.T) {
 	t.Parallel()
 	needPcap(t)
 	p := mediaServer(t, 19500, 19599)
-	carol := callee(t, p, "carol", "call_uas.xml", "-rtp_echo", "-mp", strconv.Itoa(freeUDPPort(t)))
+	carol := callee(t, p, "carol", "call_uas.xml", "-rtp_echo", "-mp", strconv.Itoa(sippMediaPort(t)))
 	bob := callee(t, p, "bob", "refer_uas.xml", "-inf", injection(t, "carol"))
-	call(t, p, "media_transferee.xml", "bob", "-mp", strconv.Itoa(freeUDPPort(t)))
+	call(t, p, "media_transferee.xml", "bob", "-mp", strconv.Itoa(sippMediaPort(t)))
 	bob.wait(t, "transferor")
 	carol.wait(t, "transfer target")
 	const played = 30
@@ -86,7 +86,7 @@ func TestMediaEarlyMedia(t *testing.T) {
 	needPcap(t)
 	const lo, hi = 19600, 19699
 	p := mediaServer(t, lo, hi)
-	bob := callee(t, p, "bob", "media_early_uas.xml", "-mp", strconv.Itoa(freeUDPPort(t)))
+	bob := callee(t, p, "bob", "media_early_uas.xml", "-mp", strconv.Itoa(sippMediaPort(t)))
 	alice := uaPeer(t, "udp", "alice", ua.WithServer(p.udp), ua.WithKeepalive(0))
 	caller := newRTPPeer(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
