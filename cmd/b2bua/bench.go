@@ -83,14 +83,7 @@ func newUASServerCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "uas-server listening on udp/%s\n", strings.Join(uas.Addrs(), ","))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if duration > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, duration)
-				defer cancel()
-			}
-			<-ctx.Done()
+			waitStop(cmd.Context(), duration)
 			err = uas.Close()
 			c := uas.Counts()
 			fmt.Fprintf(cmd.OutOrStdout(), "uas-server invites=%d acks=%d byes=%d others=%d\n", c.Invites, c.Acks, c.Byes, c.Others)
@@ -342,14 +335,7 @@ func newEchoServerCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "echo-server listening on %s/%s\n", transport, srv.Addr())
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if duration > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, duration)
-				defer cancel()
-			}
-			<-ctx.Done()
+			waitStop(cmd.Context(), duration)
 			err = srv.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "echo-server answered requests=%d\n", srv.Requests())
 			return err
@@ -360,4 +346,17 @@ func newEchoServerCmd() *cobra.Command {
 	cmd.Flags().IntVar(&status, "status", 200, "status code of every answer")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this time (default 0: at SIGINT/SIGTERM)")
 	return cmd
+}
+
+// waitStop returns on SIGINT or SIGTERM, or after d when d > 0: how long
+// a bench server (echo, UAS) serves.
+func waitStop(ctx context.Context, d time.Duration) {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	<-ctx.Done()
 }
