@@ -41,11 +41,17 @@ type Config struct {
 	LogLevel  string   `yaml:"log_level"`
 	LogFormat string   `yaml:"log_format"` // "json", "console" or "auto" (console on a terminal)
 	// MemoryLimit is the Go runtime's soft memory limit ("800MiB",
-	// "2GiB", bytes; empty: GOMEMLIMIT's, else none): the collector works
-	// harder near it and returns freed memory to the system, so a server
-	// that set up many long calls does not keep the garbage of their
-	// set-up (runtime/debug.SetMemoryLimit).
+	// "2GiB", bytes; "none": no limit; empty: GOMEMLIMIT's when set, else
+	// three quarters of the memory the process may use: its cgroup's
+	// limit, else the machine's). Near it the collector works harder and
+	// returns freed memory to the system (runtime/debug.SetMemoryLimit);
+	// it is what keeps GCPercent's larger heap inside the machine.
 	MemoryLimit string `yaml:"memory_limit"`
+	// GCPercent is the Go collector's GOGC: a collection starts when the
+	// heap grew by this percentage of the live heap (0: GOGC's when set,
+	// else DefaultGCPercent; -1: off, collections only near MemoryLimit,
+	// which must not then be "none"). See README, Performance.
+	GCPercent int `yaml:"gc_percent"`
 	// Edge is the SIP edge: domain, aliases, max_inflight at the top level
 	// of the file. Its Listen and Auth are built from Listen and Auth above.
 	Edge edge.Config `yaml:",inline"`

@@ -190,6 +190,12 @@ func TestValidate(t *testing.T) {
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, "log format"},
 		{"challenge rules", func(c *Config) { c.AuthChallenges = []string{"ua:MyApp/*=full", "default=phone"} }, ""},
 		{"bad challenge rule", func(c *Config) { c.AuthChallenges = []string{"ua:MyApp/*=bearer"} }, "auth_challenges"},
+		{"memory limit none", func(c *Config) { c.MemoryLimit = "none" }, ""},
+		{"memory limit size", func(c *Config) { c.MemoryLimit = "2GiB" }, ""},
+		{"bad memory limit", func(c *Config) { c.MemoryLimit = "lots" }, "memory limit"},
+		{"gc off with the automatic limit", func(c *Config) { c.GCPercent = -1 }, ""},
+		{"gc off without a limit", func(c *Config) { c.GCPercent, c.MemoryLimit = -1, "none" }, "needs a memory limit"},
+		{"gc percent below -1", func(c *Config) { c.GCPercent = -2 }, "gc percent"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -44,8 +44,16 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if _, err := ParseBytes(c.MemoryLimit); err != nil {
-		return fmt.Errorf("config: memory limit %q: %w", c.MemoryLimit, err)
+	if c.MemoryLimit != NoMemoryLimit {
+		if _, err := ParseBytes(c.MemoryLimit); err != nil {
+			return fmt.Errorf("config: memory limit %q: %w", c.MemoryLimit, err)
+		}
+	}
+	switch {
+	case c.GCPercent < -1:
+		return fmt.Errorf("config: gc percent %d: want -1 (off), 0 (default) or more", c.GCPercent)
+	case c.GCPercent == -1 && c.MemoryLimit == NoMemoryLimit:
+		return fmt.Errorf("config: gc percent -1 (collector off) needs a memory limit, not %q", NoMemoryLimit)
 	}
 	if err := c.Registrar.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -72,6 +72,19 @@ func loadConfig(file string, overlay func(*config.Config)) (config.Config, error
 	return c, c.Validate()
 }
 
+// applyRuntime sets the collector's percentage and the soft memory limit
+// (config.ResolveRuntime) and logs both with where they came from.
+func applyRuntime(c config.Config, log *zap.Logger) {
+	r := c.ResolveRuntime(os.LookupEnv, config.AvailableMemory)
+	debug.SetGCPercent(r.GCPercent)
+	if r.MemoryLimit >= 0 { // -1: GOMEMLIMIT, which the runtime applied at start
+		debug.SetMemoryLimit(r.MemoryLimit)
+	}
+	limit := debug.SetMemoryLimit(-1)
+	log.Info("go runtime", zap.Int("gc_percent", r.GCPercent), zap.String("gc_percent_from", r.GCFrom),
+		zap.Int64("memory_limit_bytes", limit), zap.String("memory_limit_from", r.LimitFrom))
+}
+
 // serve runs the server until SIGINT/SIGTERM: store → actors → SIP edge →
 // HTTP, stopped in reverse order so every acknowledged write is committed.
 func serve(ctx context.Context, c config.Config) error {
@@ -84,10 +97,7 @@ func serve(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	if limit, _ := config.ParseBytes(c.MemoryLimit); limit > 0 { // validated with the configuration
-		debug.SetMemoryLimit(limit)
-		log.Info("memory limit", zap.Int64("bytes", limit))
-	}
+	applyRuntime(c, log)
 	sip.SetDefaultLogger(siplog.New(log.Named("sipgo")))
 	if c.Auth == "none" {
 		log.Warn("authentication is off (--auth none): anyone can register any address")
