@@ -52,6 +52,13 @@ type Config struct {
 	// else DefaultGCPercent; -1: off, collections only near MemoryLimit,
 	// which must not then be "none"). See README, Performance.
 	GCPercent int `yaml:"gc_percent"`
+	// BlockProfileRate turns on Go's block profile (/debug/pprof/block):
+	// on average one blocking event is sampled per this much time spent
+	// blocked (0: off). MutexProfileFraction samples one in that many
+	// contended mutex events (/debug/pprof/mutex; 0: off). Both cost a
+	// little on every channel operation and lock; for diagnosis.
+	BlockProfileRate     time.Duration `yaml:"block_profile_rate"`
+	MutexProfileFraction int           `yaml:"mutex_profile_fraction"`
 	// Edge is the SIP edge: domain, aliases, max_inflight at the top level
 	// of the file. Its Listen and Auth are built from Listen and Auth above.
 	Edge edge.Config `yaml:",inline"`

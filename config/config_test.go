@@ -196,6 +196,8 @@ func TestValidate(t *testing.T) {
 		{"gc off with the automatic limit", func(c *Config) { c.GCPercent = -1 }, ""},
 		{"gc off without a limit", func(c *Config) { c.GCPercent, c.MemoryLimit = -1, "none" }, "needs a memory limit"},
 		{"gc percent below -1", func(c *Config) { c.GCPercent = -2 }, "gc percent"},
+		{"block profile", func(c *Config) { c.BlockProfileRate, c.MutexProfileFraction = 10*time.Microsecond, 100 }, ""},
+		{"negative block profile rate", func(c *Config) { c.BlockProfileRate = -time.Second }, "block profile"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

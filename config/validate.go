@@ -52,6 +52,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.GCPercent < -1:
 		return fmt.Errorf("config: gc percent %d: want -1 (off), 0 (default) or more", c.GCPercent)
+	case c.BlockProfileRate < 0 || c.MutexProfileFraction < 0:
+		return fmt.Errorf("config: block profile rate %v and mutex profile fraction %d must not be negative", c.BlockProfileRate, c.MutexProfileFraction)
 	case c.GCPercent == -1 && c.MemoryLimit == NoMemoryLimit:
 		return fmt.Errorf("config: gc percent -1 (collector off) needs a memory limit, not %q", NoMemoryLimit)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -79,6 +80,12 @@ func applyRuntime(c config.Config, log *zap.Logger) {
 	debug.SetGCPercent(r.GCPercent)
 	if r.MemoryLimit >= 0 { // -1: GOMEMLIMIT, which the runtime applied at start
 		debug.SetMemoryLimit(r.MemoryLimit)
+	}
+	if c.BlockProfileRate > 0 {
+		runtime.SetBlockProfileRate(int(c.BlockProfileRate.Nanoseconds()))
+	}
+	if c.MutexProfileFraction > 0 {
+		runtime.SetMutexProfileFraction(c.MutexProfileFraction)
 	}
 	limit := debug.SetMemoryLimit(-1)
 	log.Info("go runtime", zap.Int("gc_percent", r.GCPercent), zap.String("gc_percent_from", r.GCFrom),
