@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -74,6 +75,7 @@ type Bolt struct {
 	// merger; spare brings their recs slices back.
 	segments   chan *segment
 	spare      chan []rec
+	chunks     chan []byte
 	writerDone chan struct{}
 	mergerDone chan struct{}
 	closing    atomic.Bool
@@ -161,10 +163,10 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 	}
 	b := &Bolt{db: db, log: log, ops: make(chan op, cfg.Queue), fsync: cfg.Fsync,
 		committed: make(chan committed, notifiers*2), free: make(chan []op, notifiers*2+2),
-		segments: make(chan *segment, 4), spare: make(chan []rec, 4),
+		segments: make(chan *segment, 4), spare: make(chan []rec, 4), chunks: make(chan []byte, 256),
 		writerDone: make(chan struct{}), mergerDone: make(chan struct{}),
 		queued: map[Kind]map[string]pending{}}
-	j := &journal{base: cfg.Path, fsync: cfg.Fsync, next: next, spare: b.spare, out: b.segments,
+	j := &journal{base: cfg.Path, fsync: cfg.Fsync, next: next, spare: b.spare, chunks: b.chunks, out: b.segments,
 		recsCap: cfg.MergeWrites + cfg.MaxBatch}
 	b.notified.Add(notifiers)
 	for range notifiers {
@@ -180,12 +182,15 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 func (b *Bolt) Load(kind Kind, key string) ([]byte, error) {
 	b.queuedMu.Lock()
 	if p, ok := b.queued[kind][key]; ok {
-		val := p.val
+		var val []byte
+		if p.val != nil { // copied under the lock: the arena it may be in is recycled after a merge
+			val = append([]byte(nil), p.val...)
+		}
 		b.queuedMu.Unlock()
 		if val == nil {
 			return nil, ErrNotFound
 		}
-		return append([]byte(nil), val...), nil
+		return val, nil
 	}
 	b.queuedMu.Unlock()
 	var out []byte
@@ -473,8 +478,9 @@ func (b *Bolt) commitAll(j *journal, batch []op) []error {
 			errs[i] = fmt.Errorf("%s/%s: %w", o.kind, o.key, berrors.ErrBucketNameRequired)
 		}
 	}
-	n := 0
-	if err := j.append(batch, errs); err != nil {
+	if err := j.append(batch, errs); err == nil {
+		b.adopt(batch, errs, j.last)
+	} else {
 		if errs == nil {
 			errs = make([]error, len(batch))
 		}
@@ -483,14 +489,15 @@ func (b *Bolt) commitAll(j *journal, batch []op) []error {
 				errs[i] = err
 			}
 		}
-	} else {
-		for _, e := range errs {
-			if e == nil {
-				n++
+	}
+	n := len(batch) // journaled
+	var first error
+	for _, e := range errs {
+		if e != nil {
+			n--
+			if first == nil {
+				first = e
 			}
-		}
-		if errs == nil {
-			n = len(batch)
 		}
 	}
 	b.journaled.Add(int64(n))
@@ -499,15 +506,33 @@ func (b *Bolt) commitAll(j *journal, batch []op) []error {
 	}
 	b.failed(batch, errs)
 	b.commitFailed(len(batch) - n)
-	var first error
-	for _, e := range errs {
-		if e != nil {
-			first = e
-			break
-		}
-	}
 	b.log.Error("store commit failed", zap.Int("writes", len(batch)), zap.Int("failed", len(batch)-n), zap.Error(first))
 	return errs
+}
+
+// adopt points the index at the journal's copy of each value just
+// journaled (recs, in the order of the batch's writes that did not fail)
+// where the index still holds that write's buffer: once done runs, the
+// store reads nothing of the writer's memory.
+func (b *Bolt) adopt(batch []op, errs []error, recs []rec) {
+	b.queuedMu.Lock()
+	i := 0
+	for k, o := range batch {
+		if errs != nil && errs[k] != nil {
+			continue
+		}
+		r := recs[i]
+		i++
+		if o.val == nil {
+			continue
+		}
+		keys := b.queued[o.kind]
+		if p, ok := keys[o.key]; ok && len(p.val) == len(o.val) && unsafe.SliceData(p.val) == unsafe.SliceData(o.val) {
+			p.val = r.val
+			keys[o.key] = p
+		}
+	}
+	b.queuedMu.Unlock()
 }
 
 // notifier answers the writers of committed batches.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,17 +65,23 @@ type segment struct {
 	size  int64 // end of the last frame written whole
 	recs  []rec
 	since time.Time // when its first write was appended
+
+	// chunks are the arena the frames were encoded in; recs' values point
+	// into it. tail is the free end of the last one.
+	chunks [][]byte
+	tail   []byte
 }
 
-// journal is the writer's side: the open segment and the encoding buffer.
-// Only the writer goroutine touches it.
+// journal is the writer's side: the open segment and the records of the
+// last frame. Only the writer goroutine touches it.
 type journal struct {
-	base  string // the database's path; segments are base.journal.<seq>
-	fsync bool
-	next  uint64 // seq of the next segment
-	cur   *segment
-	buf   []byte
-	spare chan []rec // recs slices the merger is done with
+	base   string // the database's path; segments are base.journal.<seq>
+	fsync  bool
+	next   uint64 // seq of the next segment
+	cur    *segment
+	last   []rec       // the records of the last frame, in batch order
+	spare  chan []rec  // recs slices the merger is done with
+	chunks chan []byte // arena chunks the merger is done with
 	// recsCap sizes a new segment's recs: the writes that rotate it.
 	recsCap int
 	out     chan<- *segment
@@ -158,8 +165,28 @@ func (j *journal) open() error {
 
 // append journals the writes of batch whose errs entry is nil (errs nil:
 // all of them) in one frame; it returns the error that fails them all.
+// The frame is encoded into the segment's arena, and the records the
+// merger will read (j.last, in the order of batch) point into it, not
+// into the writers' buffers: a writer may reuse its value once done ran.
 func (j *journal) append(batch []op, errs []error) error {
-	buf := append(j.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0) // the frame header, set below
+	size := frameHeader
+	for i, o := range batch {
+		if errs == nil || errs[i] == nil {
+			size += uvarintLen(len(o.kind)) + len(o.kind) + uvarintLen(len(o.key)) + len(o.key) + uvarintLen(len(o.val)+1) + len(o.val)
+		}
+	}
+	clear(j.last)
+	j.last = j.last[:0]
+	if size == frameHeader {
+		return nil // every write of the batch failed alone
+	}
+	if j.cur == nil {
+		if err := j.open(); err != nil {
+			return fmt.Errorf("store: journal: %w", err)
+		}
+	}
+	s := j.cur
+	buf := append(s.alloc(size, j.chunks), 0, 0, 0, 0, 0, 0, 0, 0) // the frame header, set below
 	for i, o := range batch {
 		if errs != nil && errs[i] != nil {
 			continue
@@ -168,30 +195,25 @@ func (j *journal) append(batch []op, errs []error) error {
 		buf = append(buf, o.kind...)
 		buf = binary.AppendUvarint(buf, uint64(len(o.key)))
 		buf = append(buf, o.key...)
+		var val []byte // nil: a deletion
 		if o.val == nil {
 			buf = binary.AppendUvarint(buf, 0)
 		} else {
 			buf = binary.AppendUvarint(buf, uint64(len(o.val))+1)
 			buf = append(buf, o.val...)
+			val = buf[len(buf)-len(o.val) : len(buf) : len(buf)]
 		}
-	}
-	j.buf = buf
-	if len(buf) == frameHeader {
-		return nil // every write of the batch failed alone
+		j.last = append(j.last, rec{o.kind, o.key, val})
 	}
 	binary.LittleEndian.PutUint32(buf, uint32(len(buf)-frameHeader))
 	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[frameHeader:], castagnoli))
-	if j.cur == nil {
-		if err := j.open(); err != nil {
-			return fmt.Errorf("store: journal: %w", err)
-		}
-	}
-	s := j.cur
 	_, err := s.f.WriteAt(buf, s.size)
 	if err == nil && j.fsync {
 		err = fdatasync(s.f)
 	}
 	if err != nil {
+		clear(j.last)
+		j.last = j.last[:0]
 		// Cut the frame off, so that no later frame follows a torn one. If
 		// that fails too, the file ends here: replay stops at the torn frame.
 		if s.f.Truncate(s.size) != nil {
@@ -203,12 +225,60 @@ func (j *journal) append(batch []op, errs []error) error {
 	if len(s.recs) == 0 {
 		s.since = time.Now()
 	}
-	for i, o := range batch {
-		if errs == nil || errs[i] == nil {
-			s.recs = append(s.recs, rec{o.kind, o.key, o.val})
+	s.recs = append(s.recs, j.last...)
+	return nil
+}
+
+// chunkSize is the unit of a segment's arena: the frames of a segment are
+// kept in memory in chunks of it (a frame larger gets its own), recycled
+// once the segment is merged.
+const chunkSize = 64 << 10
+
+// alloc returns n bytes (length 0, capacity n) of the segment's arena,
+// taking a new chunk from spare (or the heap) when the last one is full.
+func (s *segment) alloc(n int, spare chan []byte) []byte {
+	if cap(s.tail)-len(s.tail) < n {
+		var c []byte
+		if n <= chunkSize {
+			select {
+			case c = <-spare:
+			default:
+				c = make([]byte, 0, chunkSize)
+			}
+		} else {
+			c = make([]byte, 0, n)
+		}
+		s.chunks = append(s.chunks, c)
+		s.tail = c
+	}
+	off := len(s.tail)
+	s.tail = s.tail[:off+n]
+	return s.tail[off : off : off+n]
+}
+
+// recycle hands the segment's chunks and records slice back once merged.
+func (s *segment) recycle(chunks chan []byte, recs chan []rec) {
+	for _, c := range s.chunks {
+		if cap(c) != chunkSize {
+			continue
+		}
+		select {
+		case chunks <- c[:0]:
+		default:
 		}
 	}
-	return nil
+	clear(s.chunks)
+	s.chunks, s.tail = nil, nil
+	clear(s.recs)
+	select {
+	case recs <- s.recs[:0]:
+	default:
+	}
+	s.recs = nil
+}
+
+func uvarintLen(n int) int {
+	return (bits.Len64(uint64(n)|1) + 6) / 7
 }
 
 // decode returns the records of the segment file data, in order, and

@@ -281,3 +281,52 @@ func concurrentWritersAndMerges(t *testing.T, fsync bool) {
 		t.Fatalf("reopened: %d records, want %d", len(got), len(want))
 	}
 }
+
+// TestWriterMayReuseItsValueAfterDone: once done ran the store holds its
+// own copy of the value, in memory (Load, Scan, before the merge) and in
+// the merge: a writer that recycles its buffer from done (a pool) changes
+// nothing that was saved.
+func TestWriterMayReuseItsValueAfterDone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b2bua.db")
+	s, err := store.OpenBolt(store.BoltConfig{Path: path, MergeInterval: time.Hour}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	var wg sync.WaitGroup
+	for i := range 100 {
+		key, buf := fmt.Sprintf("sip:user%d@localhost", i), []byte(fmt.Sprintf("binding %d", i))
+		want[key] = string(buf)
+		wg.Add(1)
+		s.Save("reg", key, buf, func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			for j := range buf {
+				buf[j] = 'X' // recycled
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	check := func(s store.Store, when string) {
+		t.Helper()
+		got := map[string]string{}
+		if err := s.Scan("reg", func(k string, v []byte) error { got[k] = string(v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: Scan = %q", when, got)
+		}
+		if v, err := s.Load("reg", "sip:user7@localhost"); err != nil || string(v) != "binding 7" {
+			t.Fatalf("%s: Load = %q, %v", when, v, err)
+		}
+	}
+	check(s, "journaled")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	defer s.Close()
+	check(s, "merged")
+}

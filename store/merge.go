@@ -49,11 +49,7 @@ func (b *Bolt) mergeSegment(s *segment) bool {
 		}
 		if merged {
 			if err = removeSegment(s.path, b.fsync); err == nil {
-				clear(s.recs)
-				select {
-				case b.spare <- s.recs[:0]:
-				default:
-				}
+				s.recycle(b.chunks, b.spare)
 				return true
 			}
 		}
