@@ -87,6 +87,9 @@ type Bolt struct {
 	// testHookAppend, when set, runs in the writer before each append: the
 	// tests stall a commit with it.
 	testHookAppend func()
+	// testHookMerge, when set, runs in each merge's transaction; an error
+	// fails the merge.
+	testHookMerge func() error
 
 	// queuedMu guards queued: per kind, the latest value of every key with
 	// a write queued, being committed, or journaled and not yet merged,

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 )
 
@@ -184,4 +186,69 @@ func FuzzDecodeJournal(f *testing.F) {
 			t.Fatalf("decoding the accepted prefix again: %d records to %d, want %d to %d", len(again), end2, len(recs), end)
 		}
 	})
+}
+
+// TestFailedMergesAreRetried: while merges fail (a full disk, say) the
+// writes stay readable from the index and are acknowledged; a merge that
+// succeeds later empties the index. A Close whose merges keep failing
+// returns an error and leaves the journal, which the next open replays.
+func TestFailedMergesAreRetried(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b2bua.db")
+	b, err := OpenBolt(BoltConfig{Path: path, MergeWrites: 2}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(nil)
+	b.SetMetrics(m)
+	var failing atomic.Int32
+	failing.Store(3) // the next three merges fail
+	b.testHookMerge = func() error {
+		if failing.Add(-1) >= 0 {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	write := func(key, val string) {
+		t.Helper()
+		done := make(chan error, 1)
+		b.Save("reg", key, []byte(val), func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", "1")
+	write("b", "2")
+	if v, err := b.Load("reg", "a"); err != nil || string(v) != "1" {
+		t.Fatalf("during failing merges: Load = %q, %v", v, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for unmergedKeys(b) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the merge was not retried")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(m.mergeFailed); got != 3 {
+		t.Fatalf("merge_errors_total %v, want 3", got)
+	}
+
+	failing.Store(1 << 30) // from now on, every merge fails
+	write("a", "3")
+	write("c", "4")
+	if err := b.Close(); !errors.Is(err, errUnmerged) {
+		t.Fatalf("Close with failing merges: %v, want errUnmerged", err)
+	}
+	if seqs, _ := segments(path); len(seqs) == 0 {
+		t.Fatal("Close dropped the journal it could not merge")
+	}
+	b, err = OpenBolt(BoltConfig{Path: path}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, tc := range []struct{ key, want string }{{"a", "3"}, {"b", "2"}, {"c", "4"}} {
+		if v, err := b.Load("reg", tc.key); err != nil || string(v) != tc.want {
+			t.Fatalf("after the replay: Load(%s) = %q, %v; want %q", tc.key, v, err, tc.want)
+		}
+	}
 }

@@ -40,7 +40,14 @@ func (b *Bolt) mergeSegment(s *segment) bool {
 		var err error
 		if !merged {
 			start := time.Now()
-			err = b.db.Update(func(tx *bolt.Tx) error { return apply(tx, s.recs) })
+			err = b.db.Update(func(tx *bolt.Tx) error {
+				if b.testHookMerge != nil {
+					if err := b.testHookMerge(); err != nil {
+						return err
+					}
+				}
+				return apply(tx, s.recs)
+			})
 			if err == nil {
 				merged = true
 				b.observeMerge(len(s.recs), time.Since(start))
