@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -179,6 +180,9 @@ func (j *journal) append(batch []op, errs []error) error {
 	j.last = j.last[:0]
 	if size == frameHeader {
 		return nil // every write of the batch failed alone
+	}
+	if size-frameHeader > math.MaxUint32 {
+		return errors.New("store: journal: batch larger than a frame can hold")
 	}
 	if j.cur == nil {
 		if err := j.open(); err != nil {
