@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test ./bench -run '^$$' -fuzz '^FuzzUASResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./bench -run '^$$' -fuzz '^FuzzDecodeBencode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./media/relay -run '^$$' -fuzz '^FuzzFirstReport$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./store -run '^$$' -fuzz '^FuzzDecodeJournal$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin data

@@ -13,11 +13,36 @@ import (
 	"go.uber.org/zap"
 )
 
-// TestLoadSeesQueuedWrites holds the file's write lock so that writes stay
-// queued, and checks that Load returns them (a save, then a deletion)
-// before they commit, and the file once they did.
+// stall makes the writer wait, with its next batch in hand, until release
+// is closed; held is closed once it waits. Call it before the write that
+// should stall is queued.
+func stall(b *Bolt) (held, release chan struct{}) {
+	held, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.testHookAppend = func() {
+		once.Do(func() { close(held) })
+		<-release
+	}
+	return held, release
+}
+
+// unmergedKeys counts the keys Load answers from memory.
+func unmergedKeys(b *Bolt) int {
+	b.queuedMu.Lock()
+	defer b.queuedMu.Unlock()
+	n := 0
+	for _, keys := range b.queued {
+		n += len(keys)
+	}
+	return n
+}
+
+// TestLoadSeesQueuedWrites stalls the writer, so that writes stay queued,
+// and checks that Load returns them (a save, then a deletion) before they
+// commit, and once they did; and that the keys leave the index once the
+// journal is merged into the file.
 func TestLoadSeesQueuedWrites(t *testing.T) {
-	b, err := OpenBolt(BoltConfig{Path: filepath.Join(t.TempDir(), "db")}, zap.NewNop())
+	b, err := OpenBolt(BoltConfig{Path: filepath.Join(t.TempDir(), "db"), MergeInterval: 10 * time.Millisecond}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,13 +53,9 @@ func TestLoadSeesQueuedWrites(t *testing.T) {
 	if err := <-committed; err != nil {
 		t.Fatal(err)
 	}
-	release, held := make(chan struct{}), make(chan struct{})
-	go func() {
-		_ = b.db.Update(func(*bolt.Tx) error { close(held); <-release; return nil })
-	}()
-	<-held
+	held, release := stall(b)
 	b.Save("k", "a", []byte("2"), done)
-	time.Sleep(20 * time.Millisecond) // the writer now waits for the lock with the write in hand
+	<-held // the writer has the write in hand
 	if v, err := b.Load("k", "a"); err != nil || string(v) != "2" {
 		t.Fatalf("queued save: Load = %q, %v; want 2", v, err)
 	}
@@ -51,11 +72,15 @@ func TestLoadSeesQueuedWrites(t *testing.T) {
 	if _, err := b.Load("k", "a"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after the commits: Load err = %v; want ErrNotFound", err)
 	}
-	b.queuedMu.Lock()
-	left := len(b.queued)
-	b.queuedMu.Unlock()
-	if left != 0 {
-		t.Fatalf("%d keys still marked queued after their commits", left)
+	deadline := time.Now().Add(5 * time.Second)
+	for unmergedKeys(b) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys still marked queued after their merge", unmergedKeys(b))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := b.Load("k", "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the merge: Load err = %v; want ErrNotFound", err)
 	}
 }
 

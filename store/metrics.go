@@ -8,19 +8,27 @@ import (
 )
 
 // Metrics describes the group commits: how many writes each carries, how
-// long each takes to commit and then to answer its writers, the writes
-// waiting for a commit, and the writes refused with ErrBusy or failed by
-// a commit. Everything is observed once per commit (or once per refused or
-// failed write), never on the path of a write that succeeds.
+// long each takes to commit (to the journal) and then to answer its
+// writers, the writes waiting for a commit, and the writes refused with
+// ErrBusy or failed by a commit; and the merges of the journal into the
+// database: writes per merge, time per merge, failed merges, and the
+// writes journaled but not merged yet. Everything is observed once per
+// commit or merge (or once per refused or failed write), never on the path
+// of a write that succeeds.
 //
 // Commits and writes need no counters of their own: they are the _count
-// and _sum of b2bua_store_batch_writes.
+// and _sum of b2bua_store_batch_writes (b2bua_store_merge_writes for
+// merges).
 type Metrics struct {
 	batch   prometheus.Histogram
 	commit  prometheus.Histogram
 	notify  prometheus.Histogram
 	refused prometheus.Counter
 	failed  prometheus.Counter
+
+	mergeWrites prometheus.Histogram
+	merge       prometheus.Histogram
+	mergeFailed prometheus.Counter
 
 	// src is the store whose queue b2bua_store_queue_writes reads at
 	// scrape time (nil: reports 0), set by SetMetrics.
@@ -57,12 +65,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		failed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "b2bua_store_write_errors_total", Help: "Writes that failed to commit (answered with an error).",
 		}),
+		mergeWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "b2bua_store_merge_writes", Help: "Writes per merge of the journal into the database.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		merge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "b2bua_store_merge_seconds", Help: "Time to merge one journal segment into the database.",
+			Buckets: commitBuckets,
+		}),
+		mergeFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "b2bua_store_merge_errors_total", Help: "Merges of the journal that failed (retried).",
+		}),
 	}
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "b2bua_store_queue_writes", Help: "Writes waiting for a commit, not counting the batch being committed.",
 	}, m.queued)
+	journal := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "b2bua_store_journal_writes", Help: "Writes committed to the journal and not yet merged into the database.",
+	}, m.journaled)
 	if reg != nil {
-		reg.MustRegister(m.batch, m.commit, m.notify, m.refused, m.failed, queue)
+		reg.MustRegister(m.batch, m.commit, m.notify, m.refused, m.failed, queue,
+			m.mergeWrites, m.merge, m.mergeFailed, journal)
 	}
 	return m
 }
@@ -72,6 +95,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) queued() float64 {
 	if b := m.src.Load(); b != nil {
 		return float64(len(b.ops))
+	}
+	return 0
+}
+
+// journaled reads the writes not merged yet at scrape time.
+func (m *Metrics) journaled() float64 {
+	if b := m.src.Load(); b != nil {
+		return float64(b.journaled.Load())
 	}
 	return 0
 }
@@ -108,5 +139,18 @@ func (b *Bolt) commitFailed(writes int) {
 func (b *Bolt) busy() {
 	if m := b.metrics.Load(); m != nil {
 		m.refused.Inc()
+	}
+}
+
+func (b *Bolt) observeMerge(writes int, took time.Duration) {
+	if m := b.metrics.Load(); m != nil {
+		m.mergeWrites.Observe(float64(writes))
+		m.merge.Observe(took.Seconds())
+	}
+}
+
+func (b *Bolt) mergeFailed() {
+	if m := b.metrics.Load(); m != nil {
+		m.mergeFailed.Inc()
 	}
 }

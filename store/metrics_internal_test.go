@@ -3,16 +3,13 @@ package store
 import (
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 )
 
-// TestQueueGaugeShowsAStalledCommit holds the file's write lock, so the
-// writer stalls in a commit, and checks that b2bua_store_queue_writes shows
+// TestQueueGaugeShowsAStalledCommit stalls the writer in a commit, and checks that b2bua_store_queue_writes shows
 // the writes queued behind it, then drops back to zero.
 func TestQueueGaugeShowsAStalledCommit(t *testing.T) {
 	b, err := OpenBolt(BoltConfig{Path: filepath.Join(t.TempDir(), "db")}, zap.NewNop())
@@ -24,17 +21,10 @@ func TestQueueGaugeShowsAStalledCommit(t *testing.T) {
 	b.SetMetrics(m)
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "q", Help: "q"}, m.queued)
 
-	release, held := make(chan struct{}), make(chan struct{})
-	go func() {
-		_ = b.db.Update(func(*bolt.Tx) error { close(held); <-release; return nil })
-	}()
-	<-held
+	held, release := stall(b)
 	done := make(chan error, 4)
 	b.Save("k", "first", []byte("v"), func(err error) { done <- err })
-	for len(b.ops) > 0 { // the writer took it
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // it now waits for the lock with the write in hand
+	<-held // the writer has it in hand
 	for _, k := range []string{"a", "b", "c"} {
 		b.Save("k", k, []byte("v"), func(err error) { done <- err })
 	}

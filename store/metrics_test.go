@@ -18,6 +18,8 @@ import (
 var storeSeries = []string{
 	"b2bua_store_batch_writes", "b2bua_store_commit_seconds", "b2bua_store_notify_seconds",
 	"b2bua_store_busy_total", "b2bua_store_write_errors_total", "b2bua_store_queue_writes",
+	"b2bua_store_merge_writes", "b2bua_store_merge_seconds", "b2bua_store_merge_errors_total",
+	"b2bua_store_journal_writes",
 }
 
 // TestMetricsMoveWithCommits writes through a store reporting to a fresh
@@ -77,6 +79,20 @@ func TestMetricsMoveWithCommits(t *testing.T) {
 			}
 			if got := counter(t, reg, "b2bua_store_busy_total"); got != 0 {
 				t.Errorf("busy_total %v with a queue that never filled", got)
+			}
+			// Close merged every journaled write, in merges of their own.
+			merges := histogram(t, reg, "b2bua_store_merge_writes")
+			if got := merges.GetSampleSum(); got != float64(tc.writes-tc.bad) {
+				t.Errorf("merge_writes sum %v, want the %d writes journaled", got, tc.writes-tc.bad)
+			}
+			if n := histogram(t, reg, "b2bua_store_merge_seconds").GetSampleCount(); n != merges.GetSampleCount() || n < 1 {
+				t.Errorf("merge_seconds: %d samples for %d merges", n, merges.GetSampleCount())
+			}
+			if got := metric(t, reg, "b2bua_store_journal_writes").GetGauge().GetValue(); got != 0 {
+				t.Errorf("journal_writes %v after Close merged everything", got)
+			}
+			if got := counter(t, reg, "b2bua_store_merge_errors_total"); got != 0 {
+				t.Errorf("merge_errors_total %v", got)
 			}
 		})
 	}
