@@ -3,7 +3,6 @@ package edge
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"iter"
 	"math"
 	"net"
@@ -177,53 +176,64 @@ func contactOf(ch *sip.ContactHeader) (registrar.Contact, error) {
 // contactValue renders a binding for the Contact of a 200 OK to REGISTER:
 // every current binding with its remaining expires (RFC 3261 §10.3 step 8).
 func contactValue(b registrar.Binding, now time.Time) string {
-	var sb strings.Builder
-	sb.Grow(len(b.Contact) + 64)
-	sb.WriteByte('<')
-	sb.WriteString(b.Contact)
-	sb.WriteString(">;expires=")
-	sb.WriteString(strconv.Itoa(b.Remaining(now)))
+	return string(appendContact(make([]byte, 0, len(b.Contact)+64), b, now))
+}
+
+// appendContact appends contactValue(b, now) to dst.
+func appendContact(dst []byte, b registrar.Binding, now time.Time) []byte {
+	dst = append(dst, '<')
+	dst = append(dst, b.Contact...)
+	dst = append(dst, ">;expires="...)
+	dst = strconv.AppendInt(dst, int64(b.Remaining(now)), 10)
 	if b.Q >= 0 {
-		sb.WriteString(";q=")
-		sb.WriteString(formatQ(b.Q))
+		dst = append(dst, ";q="...)
+		dst = appendQ(dst, b.Q)
 	}
 	if b.InstanceID != "" {
-		sb.WriteString(`;+sip.instance="<`)
-		sb.WriteString(b.InstanceID)
-		sb.WriteString(`>"`)
+		dst = append(dst, `;+sip.instance="<`...)
+		dst = append(dst, b.InstanceID...)
+		dst = append(dst, `>"`...)
 	}
 	if b.RegID > 0 {
-		sb.WriteString(";reg-id=")
-		sb.WriteString(strconv.Itoa(int(b.RegID)))
+		dst = append(dst, ";reg-id="...)
+		dst = strconv.AppendInt(dst, int64(b.RegID), 10)
 	}
-	return sb.String()
+	return dst
 }
 
 // formatQ renders thousandths as a q-value: 1000 → "1", 500 → "0.5".
-func formatQ(q int16) string {
+func formatQ(q int16) string { return string(appendQ(nil, q)) }
+
+// appendQ appends formatQ(q) to dst.
+func appendQ(dst []byte, q int16) []byte {
 	if q >= 1000 {
-		return "1"
+		return append(dst, '1')
 	}
-	s := fmt.Sprintf("0.%03d", q)
-	s = strings.TrimRight(s, "0")
-	if s == "0." {
-		return "0"
+	if q < 0 { // not a q-value parseQ gives; rendered as it always was
+		s := strings.TrimRight(fmt.Sprintf("0.%03d", q), "0")
+		if s == "0." {
+			s = "0"
+		}
+		return append(dst, s...)
 	}
-	return s
+	d := [3]byte{byte('0' + q/100), byte('0' + q/10%10), byte('0' + q%10)}
+	n := 3
+	for n > 0 && d[n-1] == '0' {
+		n--
+	}
+	if n == 0 {
+		return append(dst, '0')
+	}
+	dst = append(dst, "0."...)
+	return append(dst, d[:n]...)
 }
 
 // toTag is a To tag derived from the request, so a retransmission answered
-// statelessly gets the same tag as the first answer (RFC 3261 §8.2.6.2).
+// statelessly gets the same tag as the first answer (RFC 3261 §8.2.6.2):
+// FNV-1a of the Call-ID and the From tag, in base 36 (appendToTag).
 func toTag(req *sip.Request) string {
-	h := fnv.New64a()
-	if c := req.CallID(); c != nil {
-		_, _ = h.Write([]byte(c.Value()))
-	}
-	if f := req.From(); f != nil {
-		tag, _ := f.Params.Get("tag")
-		_, _ = h.Write([]byte(tag))
-	}
-	return strconv.FormatUint(h.Sum64(), 36)
+	var b [16]byte
+	return string(appendToTag(b[:0], req))
 }
 
 // branchOf is the top Via branch.

@@ -67,6 +67,14 @@ func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r 
 		s.fail(req, w, r.Err)
 		return
 	}
+	if ce := s.log.Check(zap.DebugLevel, "registered"); ce != nil {
+		ce.Write(zap.String("aor", string(aor)), zap.String("call_id", req.CallID().Value()), zap.Int("bindings", len(r.Bindings)))
+	}
+	if raw, ok := s.startReply(w, status.OK, status.Reason(status.OK)); ok {
+		raw.b = appendRegistered(raw.b, req, r)
+		raw.send()
+		return
+	}
 	res := s.response(req, status.OK, status.Reason(status.OK))
 	for _, b := range r.Bindings {
 		res.AppendHeader(sip.NewHeader("Contact", contactValue(b, r.Now)))
@@ -79,11 +87,39 @@ func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r 
 	if paths {
 		res.AppendHeader(sip.NewHeader("Supported", "path"))
 	}
-	res.AppendHeader(sip.NewHeader("Date", r.Now.UTC().Format(time.RFC1123)[:len("Mon, 02 Jan 2006 15:04:05")]+" GMT"))
-	if ce := s.log.Check(zap.DebugLevel, "registered"); ce != nil {
-		ce.Write(zap.String("aor", string(aor)), zap.String("call_id", req.CallID().Value()), zap.Int("bindings", len(r.Bindings)))
-	}
+	res.AppendHeader(sip.NewHeader("Date", string(appendDate(nil, r.Now))))
 	w.respond(res)
+}
+
+// appendRegistered appends the header lines of the 200 to a REGISTER that
+// follow ours, as registered adds them to a sip.Response: a Contact per
+// binding, the request's Path and Supported: path, Date.
+func appendRegistered(b []byte, req *sip.Request, r *registrar.RegisterResult) []byte {
+	for _, bd := range r.Bindings {
+		b = append(b, "Contact: "...)
+		b = appendContact(b, bd, r.Now)
+		b = append(b, crlf...)
+	}
+	paths := false
+	for p := range headersNamed(req, "path") {
+		b = append(b, "Path: "...)
+		b = append(b, p.Value()...)
+		b = append(b, crlf...)
+		paths = true
+	}
+	if paths {
+		b = append(b, "Supported: path\r\n"...)
+	}
+	b = append(b, "Date: "...)
+	b = appendDate(b, r.Now)
+	return append(b, crlf...)
+}
+
+// appendDate appends now as a Date header's value (RFC 3261 §20.17:
+// RFC 1123 in GMT).
+func appendDate(b []byte, now time.Time) []byte {
+	b = now.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05")
+	return append(b, " GMT"...)
 }
 
 // headerValue is the value of the first header called lower (a lower-case

@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -50,7 +51,17 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	}
 	req.SetTransport("UDP")
 	req.SetSource(p.RemoteAddr.String())
-	w := s.newAnswer(req, &udpResponder{sender: l.sender, deadlines: l.deadlines, forwards: l.forwards, to: replyAddr(req, p.RemoteAddr)})
+	u := &udpResponder{sender: l.sender, deadlines: l.deadlines, forwards: l.forwards, to: replyAddr(req, p.RemoteAddr)}
+	if req.Method == sip.REGISTER {
+		// Only REGISTER: its responses never copy Record-Route, which
+		// a 2xx to other methods may have to (captureHead).
+		var src netip.AddrPort
+		if a, ok := p.RemoteAddr.(*net.UDPAddr); ok {
+			src = a.AddrPort()
+		}
+		u.head = captureHead(data, req, src)
+	}
+	w := s.newAnswer(req, u)
 	if s.conf.Auth.mayBlock(req) {
 		// Verifying this token may wait on the network (JWKS,
 		// introspection) or a signature check: not on the read goroutine,
