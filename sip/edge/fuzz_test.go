@@ -51,7 +51,7 @@ func FuzzRequest(f *testing.F) {
 		if !ok || check(req) != nil || req.Method != sip.REGISTER {
 			return
 		}
-		r, err := s.toRegister(req)
+		r, err := s.toRegister(req, req.Transport()+":"+req.Source())
 		if err != nil {
 			return
 		}

@@ -14,7 +14,7 @@ import (
 // register turns a REGISTER into registrar.Register and sends it to the
 // AOR's registration actor, which answers through w.
 func (s *Server) register(req *sip.Request, w responder) {
-	msg, err := s.toRegister(req)
+	msg, err := s.toRegister(req, sourceOf(req, w))
 	if err != nil {
 		s.fail(req, w, err)
 		return
@@ -28,8 +28,9 @@ func (s *Server) register(req *sip.Request, w responder) {
 }
 
 // toRegister checks RFC 3261 §10.3 steps 1–5 (steps 6–8 belong to the
-// registration actor) and builds the actor's message.
-func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
+// registration actor) and builds the actor's message, from source
+// ("transport:host:port").
+func (s *Server) toRegister(req *sip.Request, source string) (*registrar.Register, error) {
 	if !s.isLocal(req.Recipient.Host) {
 		return nil, status.New(status.NotFound, "Domain Not Served")
 	}
@@ -51,7 +52,7 @@ func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
 	return &registrar.Register{
 		AOR: aor, Contacts: contacts, Wildcard: wildcard, Expires: expires,
 		CallID: req.CallID().Value(), CSeq: req.CSeq().SeqNo, Branch: branchOf(req),
-		Path: headerValues(req, "path"), Source: req.Transport() + ":" + req.Source(),
+		Path: headerValues(req, "path"), Source: source,
 		UA: headerValue(req, "user-agent"),
 	}, nil
 }
@@ -120,6 +121,17 @@ func appendRegistered(b []byte, req *sip.Request, r *registrar.RegisterResult) [
 func appendDate(b []byte, now time.Time) []byte {
 	b = now.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05")
 	return append(b, " GMT"...)
+}
+
+// sourceOf is where req came from, as "transport:host:port": the UDP
+// read loop formatted it already (takeUDP).
+func sourceOf(req *sip.Request, w responder) string {
+	if a, ok := w.(*answer); ok {
+		if u, ok := a.next.(*udpResponder); ok && u.source != "" {
+			return u.source
+		}
+	}
+	return req.Transport() + ":" + req.Source()
 }
 
 // headerValue is the value of the first header called lower (a lower-case

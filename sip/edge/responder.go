@@ -134,6 +134,12 @@ type udpResponder struct {
 	deadlines *deadlines // the listener's: admit queues the answer there
 	forwards  *deadlines // the listener's, for forwarded requests (admitForward)
 	to        net.Addr
+	// addr and ip hold to for the stateless path (reply), so it costs no
+	// allocation of its own.
+	addr net.UDPAddr
+	ip   [16]byte
+	// source is "UDP:host:port" of the request (sourceOf).
+	source string
 	// head is the request's header lines a response repeats, in a send
 	// buffer from bufPool (captureHead): nil when they were not captured.
 	// It is set before the responder is handed out and never changed;
