@@ -6,6 +6,7 @@ import (
 	"iter"
 	"math"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -138,7 +139,7 @@ func contactOf(ch *sip.ContactHeader) (registrar.Contact, error) {
 	if !validHost(ch.Address.Host) {
 		return registrar.Contact{}, status.New(status.BadRequest, "Invalid Contact")
 	}
-	c := registrar.Contact{URI: ch.Address.String(), Q: -1, Expires: -1}
+	c := registrar.Contact{URI: uriString(&ch.Address), Q: -1, Expires: -1}
 	// sipgo takes "sip:a>b" without brackets as a URI; such a URI would
 	// render into another one in the 200 OK (found by FuzzContact).
 	// A password in a URI is NOT RECOMMENDED (RFC 3261 §19.1.1) and sipgo
@@ -171,6 +172,88 @@ func contactOf(ch *sip.ContactHeader) (registrar.Contact, error) {
 		c.RegID = int32(id)
 	}
 	return c, nil
+}
+
+// uriString is u.String() in one allocation: sipgo's writer builds the
+// string in steps and parses the host as an IP address (README.md,
+// "Allocations per REGISTER").
+func uriString(u *sip.Uri) string {
+	var buf [128]byte
+	return string(appendURI(buf[:0], u))
+}
+
+// appendURI appends u as sipgo's Uri.StringWrite writes it.
+func appendURI(dst []byte, u *sip.Uri) []byte {
+	if u.Scheme == "" {
+		dst = append(dst, "sip"...)
+	} else {
+		dst = append(dst, u.Scheme...)
+	}
+	dst = append(dst, ':')
+	if raw := u.Raw(); raw != "" {
+		return append(dst, raw...)
+	}
+	if u.HierarhicalSlashes {
+		dst = append(dst, "//"...)
+	}
+	if u.User != "" {
+		dst = append(dst, u.User...)
+		if u.Password != "" {
+			dst = append(dst, ':')
+			dst = append(dst, u.Password...)
+		}
+		dst = append(dst, '@')
+	}
+	if bareIPv6(u.Host) { // sipgo's uriIP
+		dst = append(dst, '[')
+		dst = append(dst, u.Host...)
+		dst = append(dst, ']')
+	} else {
+		dst = append(dst, u.Host...)
+	}
+	if u.Port > 0 {
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, int64(u.Port), 10)
+	}
+	if len(u.UriParams) > 0 {
+		dst = appendParams(append(dst, ';'), u.UriParams, ';')
+	}
+	if len(u.Headers) > 0 {
+		dst = appendParams(append(dst, '?'), u.Headers, '&')
+	}
+	return dst
+}
+
+// bareIPv6 is sipgo's isIPV6: whether host is an IPv6 address, not in
+// brackets, without a zone (net.ParseIP takes none), of at most 46 bytes
+// (its quick reject stops at index 46).
+func bareIPv6(host string) bool {
+	if len(host) > 46 || strings.IndexByte(host, ':') < 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is6() && !a.Is4In6() && a.Zone() == ""
+}
+
+// appendParams appends ps as sipgo's HeaderParams.ToString(sep) writes
+// them: a value holding a space or tab quoted, an empty one left out.
+func appendParams(dst []byte, ps sip.HeaderParams, sep byte) []byte {
+	for i, p := range ps {
+		if i > 0 {
+			dst = append(dst, sep)
+		}
+		dst = append(dst, p.K...)
+		switch {
+		case strings.ContainsAny(p.V, " \t"):
+			dst = append(dst, `="`...)
+			dst = append(dst, p.V...)
+			dst = append(dst, '"')
+		case p.V != "":
+			dst = append(dst, '=')
+			dst = append(dst, p.V...)
+		}
+	}
+	return dst
 }
 
 // contactValue renders a binding for the Contact of a 200 OK to REGISTER:

@@ -394,3 +394,33 @@ func matchKey(m sip.Message) string {
 	}
 	return b.String()
 }
+
+// TestURIString: uriString writes a URI as sipgo's Uri.String does.
+func TestURIString(t *testing.T) {
+	for _, v := range []string{
+		"sip:a@192.0.2.1:5060",
+		"sips:b@example.org;transport=tcp;lr",
+		"sip:c@[2001:db8::1]:5070",
+		"sip:d:secret@h;x=\"a b\"?subject=hi&priority=urgent",
+		"sip://e@h",
+		"sip:h",
+		"tel:+15551234567;phone-context=example.org",
+		"SIP:f@H:1",
+		"sip:u@" + strings.Repeat("a", 60),
+	} {
+		var u sip.Uri
+		if err := sip.ParseUri(v, &u); err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if got, want := uriString(&u), u.String(); got != want {
+			t.Errorf("%q: uriString %q, sipgo %q", v, got, want)
+		}
+	}
+	// Hosts sipgo's parser would not give, set directly.
+	for _, host := range []string{"2001:db8::1", "::ffff:192.0.2.1", "fe80::1%eth0", "1.2.3.4", strings.Repeat("1:", 23) + "1", "[::1]"} {
+		u := sip.Uri{Scheme: "sip", User: "x", Host: host}
+		if got, want := uriString(&u), u.String(); got != want {
+			t.Errorf("host %q: uriString %q, sipgo %q", host, got, want)
+		}
+	}
+}
