@@ -117,6 +117,11 @@ func parseQ(v string) (int16, error) {
 // contactsOf reads every Contact of a REGISTER. "*" is a wildcard (RFC 3261
 // §10.2.2); anything else must be a SIP URI with sane parameters.
 func contactsOf(req *sip.Request) (contacts []registrar.Contact, wildcard bool, err error) {
+	return appendContacts(nil, req)
+}
+
+// appendContacts is contactsOf appending to contacts.
+func appendContacts(contacts []registrar.Contact, req *sip.Request) (_ []registrar.Contact, wildcard bool, err error) {
 	for h := range headersNamed(req, "contact") {
 		ch, ok := h.(*sip.ContactHeader)
 		if !ok {

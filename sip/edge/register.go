@@ -41,20 +41,30 @@ func (s *Server) toRegister(req *sip.Request, source string) (*registrar.Registe
 	if !s.isDomain(req.To().Address.Host) {
 		return nil, status.New(status.Forbidden, "Foreign Domain")
 	}
-	contacts, wildcard, err := contactsOf(req)
+	// The message and room for its first contact in one allocation: most
+	// REGISTERs carry one Contact.
+	m := &struct {
+		msg registrar.Register
+		one [1]registrar.Contact
+	}{}
+	contacts, wildcard, err := appendContacts(m.one[:0], req)
 	if err != nil {
 		return nil, err
+	}
+	if len(contacts) == 0 {
+		contacts = nil // as contactsOf gives it
 	}
 	expires, err := expiresHeader(req)
 	if err != nil {
 		return nil, err
 	}
-	return &registrar.Register{
+	m.msg = registrar.Register{
 		AOR: aor, Contacts: contacts, Wildcard: wildcard, Expires: expires,
 		CallID: req.CallID().Value(), CSeq: req.CSeq().SeqNo, Branch: branchOf(req),
 		Path: headerValues(req, "path"), Source: source,
 		UA: headerValue(req, "user-agent"),
-	}, nil
+	}
+	return &m.msg, nil
 }
 
 // registered answers a REGISTER from the registration actor's result: 200
