@@ -46,6 +46,8 @@ func captureHead(data []byte, req *sip.Request, src netip.AddrPort) *[]byte {
 	bp := bufPool.Get().(*[]byte)
 	b := (*bp)[:0]
 	var from, to, callID, cseq []byte
+	// sipgo's Vias, in order, to hold each raw one against.
+	parsed, next := req.Headers(), 0
 	top := true
 	for len(rest) > 0 {
 		i := bytes.Index(rest, crlf)
@@ -65,16 +67,16 @@ func captureHead(data []byte, req *sip.Request, src netip.AddrPort) *[]byte {
 			if len(value) == 0 || bytes.ContainsAny(value, ",\"") {
 				return drop(bp)
 			}
-			b = append(b, "Via: "...)
-			if top {
-				var ok bool
-				if b, ok = appendTopVia(b, value, req, src); !ok {
-					return drop(bp)
-				}
-				top = false
-			} else {
-				b = append(b, value...)
+			var via *sip.ViaHeader
+			for via == nil && next < len(parsed) {
+				via, _ = parsed[next].(*sip.ViaHeader)
+				next++
 			}
+			var ok bool
+			if b, ok = appendVia(append(b, "Via: "...), value, via, top, src); !ok {
+				return drop(bp)
+			}
+			top = false
 			b = append(b, crlf...)
 			continue
 		case nameIs(name, "from", "f"):
@@ -151,18 +153,22 @@ func appendLine(b []byte, name string, value []byte) []byte {
 	return append(b, crlf...)
 }
 
-// appendTopVia appends the top Via's value as sipgo's NewResponseFromRequest
-// leaves it: an rport without a value gets the source port, and received
-// the source address, appended (RFC 3581 §4). It reports false when the raw
-// parameters are not, name for name, the ones sipgo parsed (then a
-// sip.Response answers).
-func appendTopVia(b, value []byte, req *sip.Request, src netip.AddrPort) ([]byte, bool) {
-	via := req.Via()
+// appendVia appends a Via's value, the one sipgo parsed as via, as
+// sipgo's NewResponseFromRequest leaves it: in the top one, an rport
+// without a value gets the source port, and received the source address,
+// appended (RFC 3581 §4). It reports false when the raw value is not one
+// sipgo reads and writes back the same (then a sip.Response answers): a
+// sent-by plainSentBy refuses, parameters other than sipgo's, name for
+// name, a value with a space or tab (sipgo writes it quoted).
+func appendVia(b, value []byte, via *sip.ViaHeader, top bool, src netip.AddrPort) ([]byte, bool) {
 	if via == nil {
 		return b, false
 	}
-	v, ok := via.Params.Get("rport")
-	fill := ok && v == ""
+	fill := false
+	if top {
+		v, ok := via.Params.Get("rport")
+		fill = ok && v == ""
+	}
 	// The first rport parameter without a value, as HeaderParams.Add
 	// replaces the first of a name.
 	at, end, k := -1, -1, 0
@@ -180,12 +186,12 @@ func appendTopVia(b, value []byte, req *sip.Request, src netip.AddrPort) ([]byte
 				j = len(value) - i
 			}
 			name, val, _ := bytes.Cut(value[i:i+j], []byte("="))
-			if k >= len(via.Params) || string(name) != via.Params[k].K || string(name) == "received" || bytes.ContainsAny(val, " \t") {
+			if k >= len(via.Params) || string(name) != via.Params[k].K || (top && string(name) == "received") || bytes.ContainsAny(val, " \t") {
 				// sipgo read them otherwise, would replace received
 				// in place or write the value quoted.
 				return b, false
 			}
-			if at < 0 && string(name) == "rport" && len(val) == 0 {
+			if top && at < 0 && string(name) == "rport" && len(val) == 0 {
 				at, end = i, i+j
 			}
 			i += j + 1
