@@ -13,8 +13,10 @@
 // request's in-flight slot with it:
 //   - UDP requests of the table's stateless methods (REGISTER, PUBLISH,
 //     SUBSCRIBE, MESSAGE out of a dialog, and OPTIONS to the server
-//     itself) are read off the socket before sipgo's transaction layer
-//     (udp.go) and answered statelessly. sipgo keeps a server transaction
+//     itself) are read off the socket before sipgo sees them (udp.go:
+//     udpConn is the socket sipgo's read loop reads) and answered
+//     statelessly; REGISTER's answers are formatted straight into the send
+//     buffer (reply.go). sipgo keeps a server transaction
 //     32 s after its final response (Timer J), which caps a registrar near
 //     10,000 REGISTER/s and costs gigabytes of memory; the owning actor
 //     recognises retransmissions itself instead (RFC 3261 §10.3 step 7

@@ -48,10 +48,15 @@ func FuzzRequest(f *testing.F) {
 			return
 		}
 		req, ok := msg.(*sip.Request)
+		if ok && req.CallID() != nil && req.From() != nil && req.To() != nil {
+			if got, want := checkControlChars(req) != nil, ctlByValue(req); got != want {
+				t.Fatalf("checkControlChars %v, the headers' values say %v", got, want)
+			}
+		}
 		if !ok || check(req) != nil || req.Method != sip.REGISTER {
 			return
 		}
-		r, err := s.toRegister(req)
+		r, err := s.toRegister(req, req.Transport()+":"+req.Source())
 		if err != nil {
 			return
 		}
@@ -157,6 +162,13 @@ func FuzzContact(f *testing.F) {
 		if !ok {
 			return
 		}
+		for h := range headersNamed(req, "contact") {
+			if ch, ok := h.(*sip.ContactHeader); ok {
+				if got, want := uriString(&ch.Address), ch.Address.String(); got != want {
+					t.Fatalf("uriString %q, sipgo writes %q", got, want)
+				}
+			}
+		}
 		cs, _, err := contactsOf(req)
 		if err != nil {
 			return
@@ -216,4 +228,16 @@ func FuzzExpiresAndQ(f *testing.F) {
 // bindingOf is the binding a contact becomes, for rendering tests.
 func bindingOf(c registrar.Contact, now time.Time) registrar.Binding {
 	return registrar.Binding{Contact: c.URI, Q: c.Q, Expires: now.Add(time.Hour).UnixNano(), InstanceID: c.InstanceID, RegID: c.RegID}
+}
+
+// ctlByValue is checkControlChars as it was first written: hasCtl over the
+// value of every header it covers, as sipgo writes it.
+func ctlByValue(req *sip.Request) bool {
+	found := hasCtl(req.CallID().Value()) || hasCtl(req.From().Value()) || hasCtl(req.To().Value())
+	for _, h := range req.Headers() {
+		if n := h.Name(); asciiFold(n, "contact") || asciiFold(n, "user-agent") || asciiFold(n, "path") {
+			found = found || hasCtl(h.Value())
+		}
+	}
+	return found
 }

@@ -52,9 +52,7 @@ func (s *Server) handle(req *sip.Request, w responder) {
 		return
 	}
 	if m == nil { // RFC 3261 §8.2.1: method inspection comes first
-		res := s.response(req, status.MethodNotAllowed, status.Reason(status.MethodNotAllowed))
-		res.AppendHeader(sip.NewHeader("Allow", allow))
-		w.respond(res)
+		s.reply(req, w, status.MethodNotAllowed, status.Reason(status.MethodNotAllowed), sip.NewHeader("Allow", allow))
 		return
 	}
 	// A request in a dialog we own is authorised by the dialog (whoever
@@ -89,33 +87,56 @@ func (s *Server) response(req *sip.Request, code int, reason string) *sip.Respon
 // status calls for.
 func (s *Server) fail(req *sip.Request, w responder, err error) {
 	code, reason := status.Of(err)
-	res := s.response(req, code, reason)
+	extra := s.failHeaders(req, code, err)
+	if code >= 500 {
+		s.log.Error("request failed", zap.String("method", string(req.Method)), callIDField(req), zap.Int("status", code), zap.Error(err))
+	} else if ce := s.log.Check(zap.DebugLevel, "request rejected"); ce != nil {
+		ce.Write(zap.String("method", string(req.Method)), callIDField(req), zap.Int("status", code), zap.Error(err))
+	}
+	s.reply(req, w, code, reason, extra...)
+}
+
+// failHeaders are the headers the answer code to err carries after ours.
+func (s *Server) failHeaders(req *sip.Request, code int, err error) []sip.Header {
 	var brief *registrar.IntervalTooBriefError
 	var require *requireError
 	switch {
 	case code == status.Unauthorized || errors.Is(err, auth.ErrInsufficientScope):
 		if s.conf.Auth.enabled() {
-			for _, h := range s.conf.Auth.challenges(req, err) {
-				res.AppendHeader(h)
-			}
+			return s.conf.Auth.challenges(req, err)
 		}
 	case errors.As(err, &brief):
-		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(brief.MinExpires)))
+		return []sip.Header{sip.NewHeader("Min-Expires", strconv.Itoa(brief.MinExpires))}
 	case errors.Is(err, presence.ErrBadEvent):
-		res.AppendHeader(sip.NewHeader("Allow-Events", allowEvents))
+		return []sip.Header{sip.NewHeader("Allow-Events", allowEvents)}
 	case errors.Is(err, errUnsupportedBody):
-		res.AppendHeader(sip.NewHeader("Accept", "application/pidf+xml")) // RFC 3261 §21.4.13
+		return []sip.Header{sip.NewHeader("Accept", "application/pidf+xml")} // RFC 3261 §21.4.13
 	case errors.Is(err, presence.ErrPublishRate), errors.Is(err, presence.ErrTooManyWatchers):
-		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
+		return []sip.Header{sip.NewHeader("Retry-After", "1")}
 	case errors.As(err, &require):
+		hs := make([]sip.Header, 0, len(require.tags))
 		for _, t := range require.tags {
-			res.AppendHeader(sip.NewHeader("Unsupported", t))
+			hs = append(hs, sip.NewHeader("Unsupported", t))
 		}
+		return hs
 	}
-	if code >= 500 {
-		s.log.Error("request failed", zap.String("method", string(req.Method)), callIDField(req), zap.Int("status", code), zap.Error(err))
-	} else if ce := s.log.Check(zap.DebugLevel, "request rejected"); ce != nil {
-		ce.Write(zap.String("method", string(req.Method)), callIDField(req), zap.Int("status", code), zap.Error(err))
+	return nil
+}
+
+// reply answers req with code and reason, and extra after our headers:
+// formatted straight into the send buffer when w takes that (startReply),
+// else as a sip.Response.
+func (s *Server) reply(req *sip.Request, w responder, code int, reason string, extra ...sip.Header) {
+	if r, ok := s.startReply(w, code, reason); ok {
+		for _, h := range extra {
+			r.header(h)
+		}
+		r.send()
+		return
+	}
+	res := s.response(req, code, reason)
+	for _, h := range extra {
+		res.AppendHeader(h)
 	}
 	w.respond(res)
 }
@@ -179,9 +200,12 @@ func (s *Server) Forwarding() int64 { return s.forwarding.Load() }
 // tries again shortly, or another server.
 func (s *Server) overloaded(req *sip.Request, w responder) {
 	s.metrics.shed.Inc()
-	res := s.response(req, status.ServiceUnavailable, "Overloaded")
-	res.AppendHeader(sip.NewHeader("Retry-After", "1"))
-	w.respond(res)
+	if r, ok := s.startReply(w, status.ServiceUnavailable, "Overloaded"); ok { // cheap when shedding
+		r.b = append(r.b, "Retry-After: 1\r\n"...)
+		r.send()
+		return
+	}
+	s.reply(req, w, status.ServiceUnavailable, "Overloaded", sip.NewHeader("Retry-After", "1"))
 }
 
 // recoverHandler turns a panic in a handler (a bug: handlers run on sipgo's

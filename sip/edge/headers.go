@@ -3,10 +3,10 @@ package edge
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"iter"
 	"math"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +117,11 @@ func parseQ(v string) (int16, error) {
 // contactsOf reads every Contact of a REGISTER. "*" is a wildcard (RFC 3261
 // §10.2.2); anything else must be a SIP URI with sane parameters.
 func contactsOf(req *sip.Request) (contacts []registrar.Contact, wildcard bool, err error) {
+	return appendContacts(nil, req)
+}
+
+// appendContacts is contactsOf appending to contacts.
+func appendContacts(contacts []registrar.Contact, req *sip.Request) (_ []registrar.Contact, wildcard bool, err error) {
 	for h := range headersNamed(req, "contact") {
 		ch, ok := h.(*sip.ContactHeader)
 		if !ok {
@@ -139,7 +144,7 @@ func contactOf(ch *sip.ContactHeader) (registrar.Contact, error) {
 	if !validHost(ch.Address.Host) {
 		return registrar.Contact{}, status.New(status.BadRequest, "Invalid Contact")
 	}
-	c := registrar.Contact{URI: ch.Address.String(), Q: -1, Expires: -1}
+	c := registrar.Contact{URI: uriString(&ch.Address), Q: -1, Expires: -1}
 	// sipgo takes "sip:a>b" without brackets as a URI; such a URI would
 	// render into another one in the 200 OK (found by FuzzContact).
 	// A password in a URI is NOT RECOMMENDED (RFC 3261 §19.1.1) and sipgo
@@ -174,56 +179,149 @@ func contactOf(ch *sip.ContactHeader) (registrar.Contact, error) {
 	return c, nil
 }
 
+// uriString is u.String() in one allocation: sipgo's writer builds the
+// string in steps and parses the host as an IP address (README.md,
+// "Allocations per REGISTER").
+func uriString(u *sip.Uri) string {
+	var buf [128]byte
+	return string(appendURI(buf[:0], u))
+}
+
+// appendURI appends u as sipgo's Uri.StringWrite writes it.
+func appendURI(dst []byte, u *sip.Uri) []byte {
+	if u.Scheme == "" {
+		dst = append(dst, "sip"...)
+	} else {
+		dst = append(dst, u.Scheme...)
+	}
+	dst = append(dst, ':')
+	if raw := u.Raw(); raw != "" {
+		return append(dst, raw...)
+	}
+	if u.HierarhicalSlashes {
+		dst = append(dst, "//"...)
+	}
+	if u.User != "" {
+		dst = append(dst, u.User...)
+		if u.Password != "" {
+			dst = append(dst, ':')
+			dst = append(dst, u.Password...)
+		}
+		dst = append(dst, '@')
+	}
+	if bareIPv6(u.Host) { // sipgo's uriIP
+		dst = append(dst, '[')
+		dst = append(dst, u.Host...)
+		dst = append(dst, ']')
+	} else {
+		dst = append(dst, u.Host...)
+	}
+	if u.Port > 0 {
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, int64(u.Port), 10)
+	}
+	if len(u.UriParams) > 0 {
+		dst = appendParams(append(dst, ';'), u.UriParams, ';')
+	}
+	if len(u.Headers) > 0 {
+		dst = appendParams(append(dst, '?'), u.Headers, '&')
+	}
+	return dst
+}
+
+// bareIPv6 is sipgo's isIPV6: whether host is an IPv6 address, not in
+// brackets, without a zone (net.ParseIP takes none), of at most 46 bytes
+// (its quick reject stops at index 46).
+func bareIPv6(host string) bool {
+	if len(host) > 46 || strings.IndexByte(host, ':') < 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is6() && !a.Is4In6() && a.Zone() == ""
+}
+
+// appendParams appends ps as sipgo's HeaderParams.ToString(sep) writes
+// them: a value holding a space or tab quoted, an empty one left out.
+func appendParams(dst []byte, ps sip.HeaderParams, sep byte) []byte {
+	for i, p := range ps {
+		if i > 0 {
+			dst = append(dst, sep)
+		}
+		dst = append(dst, p.K...)
+		switch {
+		case strings.ContainsAny(p.V, " \t"):
+			dst = append(dst, `="`...)
+			dst = append(dst, p.V...)
+			dst = append(dst, '"')
+		case p.V != "":
+			dst = append(dst, '=')
+			dst = append(dst, p.V...)
+		}
+	}
+	return dst
+}
+
 // contactValue renders a binding for the Contact of a 200 OK to REGISTER:
 // every current binding with its remaining expires (RFC 3261 §10.3 step 8).
 func contactValue(b registrar.Binding, now time.Time) string {
-	var sb strings.Builder
-	sb.Grow(len(b.Contact) + 64)
-	sb.WriteByte('<')
-	sb.WriteString(b.Contact)
-	sb.WriteString(">;expires=")
-	sb.WriteString(strconv.Itoa(b.Remaining(now)))
+	return string(appendContact(make([]byte, 0, len(b.Contact)+64), b, now))
+}
+
+// appendContact appends contactValue(b, now) to dst.
+func appendContact(dst []byte, b registrar.Binding, now time.Time) []byte {
+	dst = append(dst, '<')
+	dst = append(dst, b.Contact...)
+	dst = append(dst, ">;expires="...)
+	dst = strconv.AppendInt(dst, int64(b.Remaining(now)), 10)
 	if b.Q >= 0 {
-		sb.WriteString(";q=")
-		sb.WriteString(formatQ(b.Q))
+		dst = append(dst, ";q="...)
+		dst = appendQ(dst, b.Q)
 	}
 	if b.InstanceID != "" {
-		sb.WriteString(`;+sip.instance="<`)
-		sb.WriteString(b.InstanceID)
-		sb.WriteString(`>"`)
+		dst = append(dst, `;+sip.instance="<`...)
+		dst = append(dst, b.InstanceID...)
+		dst = append(dst, `>"`...)
 	}
 	if b.RegID > 0 {
-		sb.WriteString(";reg-id=")
-		sb.WriteString(strconv.Itoa(int(b.RegID)))
+		dst = append(dst, ";reg-id="...)
+		dst = strconv.AppendInt(dst, int64(b.RegID), 10)
 	}
-	return sb.String()
+	return dst
 }
 
 // formatQ renders thousandths as a q-value: 1000 → "1", 500 → "0.5".
-func formatQ(q int16) string {
+func formatQ(q int16) string { return string(appendQ(nil, q)) }
+
+// appendQ appends formatQ(q) to dst.
+func appendQ(dst []byte, q int16) []byte {
 	if q >= 1000 {
-		return "1"
+		return append(dst, '1')
 	}
-	s := fmt.Sprintf("0.%03d", q)
-	s = strings.TrimRight(s, "0")
-	if s == "0." {
-		return "0"
+	if q < 0 { // not a q-value parseQ gives; rendered as it always was
+		s := strings.TrimRight(fmt.Sprintf("0.%03d", q), "0")
+		if s == "0." {
+			s = "0"
+		}
+		return append(dst, s...)
 	}
-	return s
+	d := [3]byte{byte('0' + q/100), byte('0' + q/10%10), byte('0' + q%10)}
+	n := 3
+	for n > 0 && d[n-1] == '0' {
+		n--
+	}
+	if n == 0 {
+		return append(dst, '0')
+	}
+	dst = append(dst, "0."...)
+	return append(dst, d[:n]...)
 }
 
 // toTag is a To tag derived from the request, so a retransmission answered
-// statelessly gets the same tag as the first answer (RFC 3261 §8.2.6.2).
+// statelessly gets the same tag as the first answer (RFC 3261 §8.2.6.2):
+// FNV-1a of the Call-ID and the From tag, in base 36 (appendToTag).
 func toTag(req *sip.Request) string {
-	h := fnv.New64a()
-	if c := req.CallID(); c != nil {
-		_, _ = h.Write([]byte(c.Value()))
-	}
-	if f := req.From(); f != nil {
-		tag, _ := f.Params.Get("tag")
-		_, _ = h.Write([]byte(tag))
-	}
-	return strconv.FormatUint(h.Sum64(), 36)
+	var b [16]byte
+	return string(appendToTag(b[:0], req))
 }
 
 // branchOf is the top Via branch.

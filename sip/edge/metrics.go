@@ -61,5 +61,21 @@ func (m *Metrics) track(s *Server) {
 }
 
 func (m *Metrics) observe(method string, code int) {
-	m.requests.WithLabelValues(method, strconv.Itoa(code)).Inc()
+	m.requests.WithLabelValues(method, codeLabel(code)).Inc()
+}
+
+// codeLabels are the status codes 100–699 as label values: strconv.Itoa
+// allocates for every number past 99, once per response.
+var codeLabels = func() (t [600]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(100 + i)
+	}
+	return t
+}()
+
+func codeLabel(code int) string {
+	if code >= 100 && code < 700 {
+		return codeLabels[code-100]
+	}
+	return strconv.Itoa(code)
 }

@@ -14,7 +14,7 @@ import (
 // register turns a REGISTER into registrar.Register and sends it to the
 // AOR's registration actor, which answers through w.
 func (s *Server) register(req *sip.Request, w responder) {
-	msg, err := s.toRegister(req)
+	msg, err := s.toRegister(req, sourceOf(req, w))
 	if err != nil {
 		s.fail(req, w, err)
 		return
@@ -28,8 +28,9 @@ func (s *Server) register(req *sip.Request, w responder) {
 }
 
 // toRegister checks RFC 3261 §10.3 steps 1–5 (steps 6–8 belong to the
-// registration actor) and builds the actor's message.
-func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
+// registration actor) and builds the actor's message, from source
+// ("transport:host:port").
+func (s *Server) toRegister(req *sip.Request, source string) (*registrar.Register, error) {
 	if !s.isLocal(req.Recipient.Host) {
 		return nil, status.New(status.NotFound, "Domain Not Served")
 	}
@@ -40,20 +41,30 @@ func (s *Server) toRegister(req *sip.Request) (*registrar.Register, error) {
 	if !s.isDomain(req.To().Address.Host) {
 		return nil, status.New(status.Forbidden, "Foreign Domain")
 	}
-	contacts, wildcard, err := contactsOf(req)
+	// The message and room for its first contact in one allocation: most
+	// REGISTERs carry one Contact.
+	m := &struct {
+		msg registrar.Register
+		one [1]registrar.Contact
+	}{}
+	contacts, wildcard, err := appendContacts(m.one[:0], req)
 	if err != nil {
 		return nil, err
+	}
+	if len(contacts) == 0 {
+		contacts = nil // as contactsOf gives it
 	}
 	expires, err := expiresHeader(req)
 	if err != nil {
 		return nil, err
 	}
-	return &registrar.Register{
+	m.msg = registrar.Register{
 		AOR: aor, Contacts: contacts, Wildcard: wildcard, Expires: expires,
 		CallID: req.CallID().Value(), CSeq: req.CSeq().SeqNo, Branch: branchOf(req),
-		Path: headerValues(req, "path"), Source: req.Transport() + ":" + req.Source(),
+		Path: headerValues(req, "path"), Source: source,
 		UA: headerValue(req, "user-agent"),
-	}, nil
+	}
+	return &m.msg, nil
 }
 
 // registered answers a REGISTER from the registration actor's result: 200
@@ -65,6 +76,14 @@ func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r 
 	}
 	if r.Err != nil {
 		s.fail(req, w, r.Err)
+		return
+	}
+	if ce := s.log.Check(zap.DebugLevel, "registered"); ce != nil {
+		ce.Write(zap.String("aor", string(aor)), zap.String("call_id", req.CallID().Value()), zap.Int("bindings", len(r.Bindings)))
+	}
+	if raw, ok := s.startReply(w, status.OK, status.Reason(status.OK)); ok {
+		raw.b = appendRegistered(raw.b, req, r)
+		raw.send()
 		return
 	}
 	res := s.response(req, status.OK, status.Reason(status.OK))
@@ -79,11 +98,50 @@ func (s *Server) registered(req *sip.Request, w responder, aor registrar.AOR, r 
 	if paths {
 		res.AppendHeader(sip.NewHeader("Supported", "path"))
 	}
-	res.AppendHeader(sip.NewHeader("Date", r.Now.UTC().Format(time.RFC1123)[:len("Mon, 02 Jan 2006 15:04:05")]+" GMT"))
-	if ce := s.log.Check(zap.DebugLevel, "registered"); ce != nil {
-		ce.Write(zap.String("aor", string(aor)), zap.String("call_id", req.CallID().Value()), zap.Int("bindings", len(r.Bindings)))
-	}
+	res.AppendHeader(sip.NewHeader("Date", string(appendDate(nil, r.Now))))
 	w.respond(res)
+}
+
+// appendRegistered appends the header lines of the 200 to a REGISTER that
+// follow ours, as registered adds them to a sip.Response: a Contact per
+// binding, the request's Path and Supported: path, Date.
+func appendRegistered(b []byte, req *sip.Request, r *registrar.RegisterResult) []byte {
+	for _, bd := range r.Bindings {
+		b = append(b, "Contact: "...)
+		b = appendContact(b, bd, r.Now)
+		b = append(b, crlf...)
+	}
+	paths := false
+	for p := range headersNamed(req, "path") {
+		b = append(b, "Path: "...)
+		b = append(b, p.Value()...)
+		b = append(b, crlf...)
+		paths = true
+	}
+	if paths {
+		b = append(b, "Supported: path\r\n"...)
+	}
+	b = append(b, "Date: "...)
+	b = appendDate(b, r.Now)
+	return append(b, crlf...)
+}
+
+// appendDate appends now as a Date header's value (RFC 3261 §20.17:
+// RFC 1123 in GMT).
+func appendDate(b []byte, now time.Time) []byte {
+	b = now.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05")
+	return append(b, " GMT"...)
+}
+
+// sourceOf is where req came from, as "transport:host:port": the UDP
+// read loop formatted it already (takeUDP).
+func sourceOf(req *sip.Request, w responder) string {
+	if a, ok := w.(*answer); ok {
+		if u, ok := a.next.(*udpResponder); ok && u.source != "" {
+			return u.source
+		}
+	}
+	return req.Transport() + ":" + req.Source()
 }
 
 // headerValue is the value of the first header called lower (a lower-case

@@ -54,6 +54,18 @@ func (a *answer) respond(res *sip.Response) {
 }
 
 func (a *answer) send(res *sip.Response) {
+	code := 0
+	if res != nil {
+		code = res.StatusCode
+	}
+	a.release(code)
+	a.next.respond(res)
+}
+
+// release is what the claimer does before a response goes out: it drops
+// the request, releases the in-flight slots and counts code (0: nothing
+// is sent).
+func (a *answer) release(code int) {
 	a.req = nil
 	if a.admitted {
 		a.s.inflight.Add(-1)
@@ -61,10 +73,9 @@ func (a *answer) send(res *sip.Response) {
 	if a.forwarded {
 		a.s.forwarding.Add(-1)
 	}
-	if res != nil {
-		a.s.metrics.observe(a.label, res.StatusCode)
+	if code != 0 {
+		a.s.metrics.observe(a.label, code)
 	}
-	a.next.respond(res)
 }
 
 // expire answers for an actor that did not reply in time; a reply that
@@ -123,16 +134,33 @@ type udpResponder struct {
 	deadlines *deadlines // the listener's: admit queues the answer there
 	forwards  *deadlines // the listener's, for forwarded requests (admitForward)
 	to        net.Addr
+	// addr and ip hold to for the stateless path (reply), so it costs no
+	// allocation of its own.
+	addr net.UDPAddr
+	ip   [16]byte
+	// source is "UDP:host:port" of the request (sourceOf).
+	source string
+	// head is the request's header lines a response repeats, in a send
+	// buffer from bufPool (captureHead): nil when they were not captured.
+	// It is set before the responder is handed out and never changed;
+	// whoever claims the answer owns the buffer (startReply, respond).
+	head *[]byte
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // respond is called once, by the answer in front of it.
 func (r *udpResponder) respond(res *sip.Response) {
+	bp := r.head
 	if res == nil {
+		if bp != nil {
+			bufPool.Put(bp)
+		}
 		return
 	}
-	bp := bufPool.Get().(*[]byte)
+	if bp == nil {
+		bp = bufPool.Get().(*[]byte)
+	}
 	w := byteWriter{b: (*bp)[:0]}
 	res.StringWrite(&w)
 	*bp = w.b

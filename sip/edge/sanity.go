@@ -64,36 +64,50 @@ func checkRequestURI(u *sip.Uri) error {
 // keep or echo (the store, logs and other users' NOTIFYs would carry them).
 // sipgo accepts them; RFC 3261 §25.1 allows none outside quoted strings.
 func checkControlChars(req *sip.Request) error {
-	// The headers are scanned as they serialise, into a writer that keeps
-	// nothing: Value() built a string for each of From, To and Contact,
-	// and GetHeaders a slice per name, about 20 allocations per REGISTER
-	// (sip/edge/README.md, "Allocations per REGISTER"). StringWrite adds
-	// only the name and ": ", which hold no control character, so the
-	// verdict is the one hasCtl(h.Value()) gave.
-	var w ctlScan
-	w.WriteString(req.CallID().Value())
-	req.From().StringWrite(&w)
-	req.To().StringWrite(&w)
+	// The parsed fields are scanned, each string sipgo would write for
+	// the header, so the verdict is the one hasCtl(h.Value()) gave:
+	// Value() built a string for each of From, To and Contact, and
+	// writing their URIs allocated too (sip/edge/README.md,
+	// "Allocations per REGISTER").
+	from, to := req.From(), req.To()
+	found := hasCtl(req.CallID().Value()) ||
+		addrHasCtl(from.DisplayName, &from.Address, from.Params) ||
+		addrHasCtl(to.DisplayName, &to.Address, to.Params)
 	for _, h := range req.Headers() {
-		if n := h.Name(); asciiFold(n, "contact") || asciiFold(n, "user-agent") || asciiFold(n, "path") {
-			h.StringWrite(&w)
+		if found {
+			break
+		}
+		switch n := h.Name(); {
+		case asciiFold(n, "contact"):
+			if c, ok := h.(*sip.ContactHeader); ok {
+				found = !c.Address.Wildcard && addrHasCtl(c.DisplayName, &c.Address, c.Params)
+			} else {
+				found = hasCtl(h.Value())
+			}
+		case asciiFold(n, "user-agent"), asciiFold(n, "path"):
+			found = hasCtl(h.Value()) // sipgo keeps these as they came
 		}
 	}
-	if w.found {
+	if found {
 		return status.New(status.BadRequest, "Control Character in Header")
 	}
 	return nil
 }
 
-// ctlScan is an io.StringWriter that keeps nothing and notes whether
-// anything written to it holds a control character (hasCtl).
-type ctlScan struct{ found bool }
+// addrHasCtl reports whether a name-addr (From, To, Contact) holds a
+// control character in any string sipgo writes for it.
+func addrHasCtl(display string, u *sip.Uri, params sip.HeaderParams) bool {
+	return hasCtl(display) || hasCtl(u.Scheme) || hasCtl(u.Raw()) || hasCtl(u.User) || hasCtl(u.Password) ||
+		hasCtl(u.Host) || paramsHaveCtl(u.UriParams) || paramsHaveCtl(u.Headers) || paramsHaveCtl(params)
+}
 
-func (w *ctlScan) WriteString(s string) (int, error) {
-	if !w.found && hasCtl(s) {
-		w.found = true
+func paramsHaveCtl(ps sip.HeaderParams) bool {
+	for _, p := range ps {
+		if hasCtl(p.K) || hasCtl(p.V) {
+			return true
+		}
 	}
-	return len(s), nil
+	return false
 }
 
 func hasCtl(s string) bool {

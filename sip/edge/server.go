@@ -160,8 +160,8 @@ type Server struct {
 	hosts  map[string]bool // Request-URI hosts we answer for
 	server sip.Header
 
-	// Set in Start before any listener serves, read-only afterwards (the
-	// UDP read filter reads udp without a lock).
+	// Set in Start before any listener serves, read-only afterwards
+	// (udpFor reads udp without a lock).
 	udp       map[string]*udpListener
 	closers   []func() error
 	addrs     []Listener
@@ -244,9 +244,10 @@ func New(c Config, log *zap.Logger, routers actors.Routers, m *Metrics) (*Server
 }
 
 // Start opens every listener and serves them until Close. Every socket is
-// opened (and s.udp filled) before any is served: the UDP read filter of a
-// listener that already serves reads s.udp, so filling it afterwards would
-// race (two UDP listeners, e.g. IPv4 and IPv6).
+// opened (and s.udp filled) before any is served: a request read off a
+// listener that already serves may make an actor send through another
+// (udpFor reads s.udp), so filling it afterwards would race (two UDP
+// listeners, e.g. IPv4 and IPv6).
 func (s *Server) Start() error {
 	var serves []func() error
 	for _, l := range s.conf.Listen {
@@ -293,10 +294,13 @@ func (s *Server) listen(l Listener) (func() error, error) {
 		if err != nil {
 			return nil, fmt.Errorf("edge: listen %s: %w", l, err)
 		}
-		if uc, ok := pc.(*net.UDPConn); ok {
-			_ = uc.SetReadBuffer(s.conf.UDPBuffer)
-			_ = uc.SetWriteBuffer(s.conf.UDPBuffer)
+		uc, ok := pc.(*net.UDPConn)
+		if !ok { // what net.ListenPacket("udp") returns
+			_ = pc.Close()
+			return nil, fmt.Errorf("edge: listen %s: not a UDP socket", l)
 		}
+		_ = uc.SetReadBuffer(s.conf.UDPBuffer)
+		_ = uc.SetWriteBuffer(s.conf.UDPBuffer)
 		l := &udpListener{conn: pc, sender: newUDPSender(pc, s.log), deadlines: newDeadlines(s.conf.ReplyTimeout),
 			forwards: newDeadlines(s.conf.ReplyTimeout + s.conf.ClientTimeout)}
 		s.udp[pc.LocalAddr().String()] = l
@@ -308,7 +312,7 @@ func (s *Server) listen(l Listener) (func() error, error) {
 			return err
 		})
 		s.addrs = append(s.addrs, Listener{"udp", pc.LocalAddr().String()})
-		serve = func() error { return s.srv.ServeUDP(pc) }
+		serve = func() error { return s.srv.ServeUDP(&udpConn{UDPConn: uc, s: s, l: l}) }
 	case "tcp":
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {

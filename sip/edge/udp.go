@@ -3,54 +3,90 @@ package edge
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 )
 
-// readFilter sees every UDP datagram before sipgo parses it. Requests of
-// the method table's stateless methods that the server answers itself are
-// taken here and answered without a server transaction (see doc.go);
-// everything else goes on to sipgo unchanged. It runs on the
+// udpConn is a UDP listener's socket as sipgo serves it: its read loop
+// calls ReadFrom, which reads the datagrams itself and answers the
+// stateless ones (takeUDP) before sipgo sees them; the rest it returns to
+// sipgo unchanged. sipgo's loop allocated an address and formatted it
+// (and the listener's) as strings for every datagram, and added every
+// source to its connection pool; the requests taken here skip all that
+// (README.md, "Allocations per REGISTER"). sipgo's pool is not needed for
+// them: they are answered through the listener's sender, and our own
+// requests leave from the listener they name (clientPort.build sets
+// Laddr).
+type udpConn struct {
+	*net.UDPConn
+	s *Server
+	l *udpListener
+}
+
+// ReadFrom returns the next datagram that is not a stateless request of
+// ours.
+func (c *udpConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, src, err := c.ReadFromUDPAddrPort(p)
+		if err != nil {
+			return n, nil, err
+		}
+		if n > 0 && c.s.takeUDP(c.l, p[:n], src) {
+			continue
+		}
+		return n, net.UDPAddrFromAddrPort(src), nil
+	}
+}
+
+// takeUDP takes a datagram read off listener l, from src, when it is a
+// request of the method table's stateless methods that the server answers
+// itself: it is answered without a server transaction (see doc.go), and
+// takeUDP reports true. Anything else goes on to sipgo. It runs on the
 // listener's read goroutine, so it never waits for an actor.
-func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
-	if !strings.EqualFold(p.Transport, "udp") {
-		return data, nil
-	}
-	if bytes.HasPrefix(data, responsePrefix) {
-		return s.clientResponse(data, p.RemoteAddr), nil
-	}
-	if !statelessMethod(data) {
-		return data, nil
-	}
-	l := s.udp[p.LocalAddr.String()]
-	if l == nil { // a client connection of ours, not a listener
-		return data, nil
+func (s *Server) takeUDP(l *udpListener, data []byte, src netip.AddrPort) bool {
+	if bytes.HasPrefix(data, responsePrefix) || !statelessMethod(data) {
+		return false
 	}
 	msg, err := s.parser.ParseSIP(data)
 	if err != nil {
 		s.metrics.malformed.Inc()
 		if ce := s.log.Check(zap.DebugLevel, "malformed request"); ce != nil {
-			ce.Write(zap.String("from", p.RemoteAddr.String()), zap.Int("bytes", len(data)), zap.Error(err))
+			ce.Write(zap.Stringer("from", src), zap.Int("bytes", len(data)), zap.Error(err))
 		}
 		if res := rawBadRequest(data); res != nil {
-			_, _ = l.conn.WriteTo(res, p.RemoteAddr)
+			_, _ = l.conn.WriteTo(res, net.UDPAddrFromAddrPort(src))
 		}
-		return nil, nil
+		return true
 	}
 	req, ok := msg.(*sip.Request)
 	if !ok {
-		return nil, nil
+		return true
 	}
 	if !takeStateless(req) {
 		// Forwarded or in-dialog: sipgo parses it again, which only
 		// these (rarer) requests pay for.
-		return data, nil
+		return false
 	}
+	// One allocation for the source, which Register keeps as
+	// "UDP:host:port" and the request as host:port.
+	var buf [64]byte
+	source := string(src.AppendTo(append(buf[:0], "UDP:"...)))
 	req.SetTransport("UDP")
-	req.SetSource(p.RemoteAddr.String())
-	w := s.newAnswer(req, &udpResponder{sender: l.sender, deadlines: l.deadlines, forwards: l.forwards, to: replyAddr(req, p.RemoteAddr)})
+	req.SetSource(source[len("UDP:"):])
+	x := &udpAnswer{}
+	u := &x.udp
+	u.sender, u.deadlines, u.forwards, u.source = l.sender, l.deadlines, l.forwards, source
+	u.reply(req, src)
+	if req.Method == sip.REGISTER {
+		// Only REGISTER: its responses never copy Record-Route, which
+		// a 2xx to other methods may have to (captureHead).
+		u.head = captureHead(data, req, src)
+	}
+	w := &x.answer
+	w.s, w.next, w.label, w.req = s, u, metricLabel(req.Method), req
 	if s.conf.Auth.mayBlock(req) {
 		// Verifying this token may wait on the network (JWKS,
 		// introspection) or a signature check: not on the read goroutine,
@@ -68,7 +104,27 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	} else {
 		s.handle(req, w)
 	}
-	return nil, nil
+	return true
+}
+
+// udpAnswer is the answer to a request taken off a UDP listener and its
+// responder, in one allocation.
+type udpAnswer struct {
+	answer answer
+	udp    udpResponder
+}
+
+// readFilter sees every UDP datagram sipgo reads: the client port's
+// responses are taken here (clientResponse); everything else goes on to
+// sipgo. The listeners' stateless requests never come here (udpConn).
+func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if !strings.EqualFold(p.Transport, "udp") {
+		return data, nil
+	}
+	if bytes.HasPrefix(data, responsePrefix) {
+		return s.clientResponse(data, p.RemoteAddr), nil
+	}
+	return data, nil
 }
 
 var (
@@ -97,21 +153,26 @@ func (s *Server) clientResponse(data []byte, src net.Addr) []byte {
 	return nil
 }
 
-// replyAddr is where a response over UDP goes (RFC 3261 §18.2.2 with RFC
+// reply sets where a response over UDP goes (RFC 3261 §18.2.2 with RFC
 // 3581): the source address when Via asks for rport, else the source IP
 // and the port in Via's sent-by (5060 when absent), as sipgo's transaction
-// path does.
-func replyAddr(req *sip.Request, src net.Addr) net.Addr {
-	via := req.Via()
-	udp, ok := src.(*net.UDPAddr)
-	if via == nil || !ok || via.Params.Has("rport") {
-		return src
+// path does. The address is kept in r, so it costs no allocation.
+func (r *udpResponder) reply(req *sip.Request, src netip.AddrPort) {
+	port := int(src.Port())
+	if via := req.Via(); via != nil && !via.Params.Has("rport") {
+		port = via.Port
+		if port <= 0 || port > 65535 {
+			port = 5060
+		}
 	}
-	port := via.Port
-	if port <= 0 || port > 65535 {
-		port = 5060
+	ip := src.Addr()
+	r.ip = ip.As16()
+	n := 16
+	if ip.Is4() {
+		n = copy(r.ip[:], r.ip[12:16])
 	}
-	return &net.UDPAddr{IP: udp.IP, Port: port, Zone: udp.Zone}
+	r.addr = net.UDPAddr{IP: r.ip[:n], Port: port, Zone: ip.Zone()}
+	r.to = &r.addr
 }
 
 // rawBadRequest builds a 400 for a request sipgo could not parse, from the

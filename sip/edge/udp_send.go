@@ -86,7 +86,9 @@ func (s *udpSender) run() {
 
 func (s *udpSender) write(out []outgoing, msgs []ipv4.Message) {
 	for i, o := range out {
-		msgs[i].Buffers = [][]byte{*o.buf}
+		// Buffers keeps its backing array across batches (below): a
+		// fresh [][]byte per response was an allocation each.
+		msgs[i].Buffers = append(msgs[i].Buffers[:0], *o.buf)
 		msgs[i].Addr = o.to
 	}
 	for sent := 0; sent < len(out); {
@@ -99,7 +101,9 @@ func (s *udpSender) write(out []outgoing, msgs []ipv4.Message) {
 	}
 	for i, o := range out {
 		bufPool.Put(o.buf)
-		msgs[i] = ipv4.Message{}
+		bufs := msgs[i].Buffers
+		bufs[0] = nil
+		msgs[i] = ipv4.Message{Buffers: bufs[:0]}
 	}
 }
 
