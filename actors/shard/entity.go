@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,10 +45,9 @@ type Context struct {
 	gen, seq uint64     // stamps of the last routed message handled
 	self     *actor.PID // a copy of the actor's PID: see Self
 
-	timer *time.Timer
-	ref   *timerRef   // what the armed timer sends; cut when it is stopped
-	armed *timerFired // the firing of the armed timer: any other is stale
-	due   time.Time   // when the timer fires; zero when not armed
+	timers *timers   // the shard's
+	timer  timerItem // in timers' heap while armed
+	due    time.Time // when the timer fires; zero when not armed
 
 	child *actor.Props // Spec.Child's, for SpawnChild
 }
@@ -61,26 +59,6 @@ func (c *Context) SpawnChild() *actor.PID {
 		panic("shard: SpawnChild on a kind without Spec.Child")
 	}
 	return c.Spawn(c.child)
-}
-
-// timerRef is all a timer's callback holds. A stopped runtime timer can
-// stay in the runtime's heap until it is cleaned up; if its callback held
-// the entity's PID (which caches the actor's process, and through it the
-// whole actor), every passivated entity would stay in memory until then:
-// 20,000 passivated subscriptions kept 1 KB each that way. Stopping cuts
-// the reference instead.
-type timerRef struct{ target atomic.Pointer[timerTarget] }
-
-type timerTarget struct {
-	root *actor.RootContext
-	self *actor.PID
-	fire *timerFired
-}
-
-func (r *timerRef) send() {
-	if t := r.target.Load(); t != nil {
-		t.root.Send(t.self, t.fire)
-	}
 }
 
 // Key is the entity's key.
@@ -95,34 +73,31 @@ func (c *Context) Self() *actor.PID { return c.self }
 // SetTimer arranges for msg to be delivered to the entity at at,
 // replacing any earlier timer: an entity has one, armed for its earliest
 // deadline. The deadline is what the shard keeps when the entity
-// passivates.
+// passivates. The timer lives in its shard's heap (timers.go): arming
+// allocates nothing.
 func (c *Context) SetTimer(at time.Time, msg any) {
-	c.StopTimer()
 	c.due = at
-	fire := &timerFired{msg: msg}
-	c.armed = fire
-	c.ref = &timerRef{}
-	c.ref.target.Store(&timerTarget{root: c.ActorSystem().Root, self: c.Self(), fire: fire})
-	c.timer = time.AfterFunc(time.Until(at), c.ref.send)
+	c.timers.arm(c.ActorSystem().Root, &c.timer, timerItem{due: at.UnixNano(), pid: c.self, n: armings.Add(1), msg: msg})
 }
 
 // StopTimer disarms the timer; a firing already on its way is ignored.
 func (c *Context) StopTimer() {
-	if c.timer != nil {
-		c.timer.Stop()
-		c.ref.target.Store(nil)
-		c.timer, c.ref = nil, nil
+	if c.timer.n != 0 {
+		c.timers.disarm(&c.timer)
+		c.timer.n = 0
 	}
-	c.armed = nil
 	c.due = time.Time{}
 }
 
 // Due is when the timer fires; zero when it is not armed.
 func (c *Context) Due() time.Time { return c.due }
 
-// timerFired is one arming of an entity's timer. Firings are told apart by
-// identity, which (unlike a counter) no restarted instance can repeat.
-type timerFired struct{ msg any }
+// timerFired is one firing of an entity's timer: n is the arming it
+// fired for (armings), any other than the entity's latest is stale.
+type timerFired struct {
+	n   uint64
+	msg any
+}
 
 // wake activates an entity without a request of its own: its deadline
 // came while it was passivated, or its actor restarted.
@@ -171,8 +146,8 @@ func (h *host) Receive(ctx actor.Context) {
 		h.c.seq = max(h.c.seq, msg.seq) // messages queued before this one may have stamped it already
 		h.activate(false)
 	case *timerFired:
-		if msg == h.c.armed {
-			h.c.timer, h.c.ref, h.c.armed, h.c.due = nil, nil, nil, time.Time{}
+		if msg.n != 0 && msg.n == h.c.timer.n {
+			h.c.timer.n, h.c.due = 0, time.Time{} // fire let go of the rest
 			h.activate(false)
 			h.e.Receive(&h.c, msg.msg)
 		}
@@ -210,6 +185,7 @@ func (h *host) Receive(ctx actor.Context) {
 // copies of the PID (Context.Self, the shard's entry), so the object in the
 // set caches nothing; and a stopped host lets go of its entity anyway.
 func (h *host) release() {
+	h.c.StopTimer() // the shard's heap must not keep it
 	h.e = nil
 	h.c = Context{}
 }

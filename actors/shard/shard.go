@@ -31,6 +31,7 @@ type shard struct {
 	idleTicks uint32
 	scanEvery uint32
 	timer     *time.Timer
+	timers    *timers // its entities'
 	selfID    string
 	stopping  bool // its entities are being stopped with it: nothing to remember
 }
@@ -69,7 +70,11 @@ func newShard(spec *Spec, index int, booted *atomic.Bool) *shard {
 	if len(spec.EntityMiddleware) > 0 {
 		opts = append(opts, actor.WithReceiverMiddleware(spec.EntityMiddleware...))
 	}
-	s.props = actor.PropsFromProducer(func() actor.Actor { return &host{e: spec.New(), c: Context{child: spec.childProps}} }, opts...)
+	tm := newTimers()
+	s.timers = tm
+	s.props = actor.PropsFromProducer(func() actor.Actor {
+		return &host{e: spec.New(), c: Context{child: spec.childProps, timers: tm, timer: timerItem{index: -1}}}
+	}, opts...)
 	return s
 }
 
@@ -100,6 +105,7 @@ func (s *shard) Receive(ctx actor.Context) {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		s.timers.stop()
 	}
 }
 
