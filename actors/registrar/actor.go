@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/outbound"
@@ -184,32 +185,48 @@ func (a *Actor) applied(tx txKey) bool {
 // actor reloads what the store holds, so memory never runs ahead of what
 // was acknowledged.
 func (a *Actor) persist(c *shard.Context, r *Register, tx txKey, raw []byte, now time.Time) {
-	snapshot, self, root, log, aor, id := a.bindings, c.Self(), c.ActorSystem().Root, a.log, a.aor, a.id
 	a.pending++
 	if r != nil {
 		a.writing = append(a.writing, tx)
 	}
-	done := func(err error) { // on a store goroutine
-		// Tell the actor first: a client that retransmits after this answer
-		// must find the write done, not absorbed as still in progress.
-		root.Send(self, &written{err: err, tx: tx, by: id})
-		if r == nil {
-			return
-		}
-		if err != nil {
-			if !errors.Is(err, store.ErrBusy) {
-				log.Error("registration not saved", zap.String("aor", string(aor)), zap.Error(err))
-			}
-			r.answer(&RegisterResult{Err: fmt.Errorf("%w: %w", ErrStore, err), Now: now})
-			return
-		}
-		r.answer(&RegisterResult{Bindings: snapshot, Now: now})
-	}
+	w := &write{written: written{tx: tx, by: a.id}, self: c.Self(), root: c.ActorSystem().Root, log: a.log, r: r,
+		res: RegisterResult{Bindings: a.bindings, Now: now}}
 	if raw == nil {
-		a.store.Delete(Kind, string(a.aor), done)
+		a.store.Delete(Kind, string(a.aor), w.done)
 		return
 	}
-	a.store.Save(Kind, string(a.aor), raw, done)
+	a.store.Save(Kind, string(a.aor), raw, w.done)
+}
+
+// write is one write of a registration in flight: what its completion
+// needs, in one object (it was a closure, a written message and a
+// RegisterResult).
+type write struct {
+	written            // sent to the actor when the write is done
+	self    *actor.PID // the actor's
+	root    *actor.RootContext
+	log     *zap.Logger
+	r       *Register // answered once the write committed; nil: an expiry
+	res     RegisterResult
+}
+
+// done runs on a store goroutine once the write committed or failed.
+func (w *write) done(err error) {
+	// Tell the actor first: a client that retransmits after this answer
+	// must find the write done, not absorbed as still in progress.
+	w.err = err
+	w.root.Send(w.self, &w.written)
+	if w.r == nil {
+		return
+	}
+	if err != nil {
+		if !errors.Is(err, store.ErrBusy) {
+			w.log.Error("registration not saved", zap.String("aor", string(w.r.AOR)), zap.Error(err))
+		}
+		w.r.answer(&RegisterResult{Err: fmt.Errorf("%w: %w", ErrStore, err), Now: w.res.Now})
+		return
+	}
+	w.r.answer(&w.res)
 }
 
 // record is what the store keeps for bs: nil (a deletion) when empty.
