@@ -21,23 +21,23 @@ func TestTimersOfManyEntities(t *testing.T) {
 		want  []string               // the firings, in order
 	}{
 		{"in deadline order", map[string][]timerPlan{
-			"a": {{after: 60 * time.Millisecond, msg: "a"}},
-			"b": {{after: 20 * time.Millisecond, msg: "b"}},
-			"c": {{after: 40 * time.Millisecond, msg: "c"}},
+			"a": {{after: 330 * time.Millisecond, msg: "a"}},
+			"b": {{after: 30 * time.Millisecond, msg: "b"}},
+			"c": {{after: 180 * time.Millisecond, msg: "c"}},
 		}, []string{"b", "c", "a"}},
 		{"re-armed earlier", map[string][]timerPlan{
-			"a": {{after: 300 * time.Millisecond, msg: "a-late"}, {after: 20 * time.Millisecond, msg: "a"}},
-			"b": {{after: 60 * time.Millisecond, msg: "b"}},
+			"a": {{after: 600 * time.Millisecond, msg: "a-late"}, {after: 30 * time.Millisecond, msg: "a"}},
+			"b": {{after: 180 * time.Millisecond, msg: "b"}},
 		}, []string{"a", "b"}},
 		{"re-armed later", map[string][]timerPlan{
-			"a": {{after: 20 * time.Millisecond, msg: "a-early"}, {after: 80 * time.Millisecond, msg: "a"}},
-			"b": {{after: 40 * time.Millisecond, msg: "b"}},
+			"a": {{after: 30 * time.Millisecond, msg: "a-early"}, {after: 330 * time.Millisecond, msg: "a"}},
+			"b": {{after: 180 * time.Millisecond, msg: "b"}},
 		}, []string{"b", "a"}},
 		{"stopped", map[string][]timerPlan{
-			"a": {{after: 20 * time.Millisecond, msg: "a"}, {stop: true}},
-			"b": {{after: 40 * time.Millisecond, msg: "b"}},
+			"a": {{after: 30 * time.Millisecond, msg: "a"}, {stop: true}},
+			"b": {{after: 180 * time.Millisecond, msg: "b"}},
 		}, []string{"b"}},
-	} {
+	} { // deadlines 150 ms apart: firings due together reach their entities in any order
 		t.Run(tc.name, func(t *testing.T) {
 			got := make(chan string, 16)
 			spec := Spec{Name: "timers", Log: zap.NewNop(), Shards: 1, New: func() Entity { return &planEntity{got: got} }}
