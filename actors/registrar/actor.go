@@ -30,6 +30,7 @@ type Actor struct {
 	bindings []Binding           // never mutated in place: replies share it
 	pending  int                 // writes not yet committed
 	writing  []txKey             // requests whose write is in flight: their retransmissions are absorbed
+	writing0 [1]txKey            // writing's first room
 	waiting  []*Register         // retransmissions answered once every write committed
 	forwards map[uint64]*Forward // sent through the port, not yet answered
 	id       uint64              // this instance: writes of an earlier one are not counted in pending
@@ -42,7 +43,9 @@ var instances atomic.Uint64
 var _ shard.Entity = (*Actor)(nil)
 
 func newActor(c Config, s store.Store, port outbound.Port, log *zap.Logger) *Actor {
-	return &Actor{conf: c, store: s, port: port, log: log, id: instances.Add(1)}
+	a := &Actor{conf: c, store: s, port: port, log: log, id: instances.Add(1)}
+	a.writing = a.writing0[:0]
+	return a
 }
 
 // Receive implements shard.Entity.

@@ -67,8 +67,16 @@ func (c *Context) Key() string { return c.key }
 // Self is the entity's PID: a copy of protoactor's, so that the object
 // protoactor keeps in the shard's set of children never caches the
 // actor's process (sends cache it in the PID they go through); see
-// host.release for why that matters.
-func (c *Context) Self() *actor.PID { return c.self }
+// host.release for why that matters. It is the shard's own copy (the
+// first routed message brings it) unless the instance began without one
+// (a restart).
+func (c *Context) Self() *actor.PID {
+	if c.self == nil {
+		self := c.Context.Self()
+		c.self = actor.NewPID(self.Address, self.Id)
+	}
+	return c.self
+}
 
 // SetTimer arranges for msg to be delivered to the entity at at,
 // replacing any earlier timer: an entity has one, armed for its earliest
@@ -77,7 +85,7 @@ func (c *Context) Self() *actor.PID { return c.self }
 // allocates nothing.
 func (c *Context) SetTimer(at time.Time, msg any) {
 	c.due = at
-	c.timers.arm(c.ActorSystem().Root, &c.timer, timerItem{due: at.UnixNano(), pid: c.self, n: armings.Add(1), msg: msg})
+	c.timers.arm(c.ActorSystem().Root, &c.timer, timerItem{due: at.UnixNano(), pid: c.Self(), n: armings.Add(1), msg: msg})
 }
 
 // StopTimer disarms the timer; a firing already on its way is ignored.
@@ -139,7 +147,6 @@ func (h *host) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		h.c.key, h.c.gen = parseName(ctx.Self().Id, ctx.Parent().Id)
-		h.c.self = actor.NewPID(ctx.Self().Address, ctx.Self().Id)
 	case Message:
 		h.routed(msg)
 	case *restarted:
@@ -197,6 +204,9 @@ func (h *host) routed(msg Message) {
 	}
 	env := msg.envelope()
 	env.taken = true
+	if h.c.self == nil {
+		h.c.self = env.to // the shard's copy: one PID (and one cached process) per entity, not two
+	}
 	h.c.gen, h.c.seq = env.gen, env.seq
 	h.activate(env.fresh)
 	switch msg.(type) {

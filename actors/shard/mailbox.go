@@ -22,13 +22,12 @@ import (
 // a lock-free queue that allocates a node per system message, a ring
 // buffer and a middleware list: protoactor's cost ~9 allocations per
 // actor spawned and one per run scheduled (a method value); this one
-// costs 3 per actor (itself, its run function, its first queue) and none
-// per message once its queues have grown. Messages are not unpacked from
+// costs none but itself (its queues start in room of its own) and none
+// per message until a queue outgrows that room. Messages are not unpacked from
 // a MessageBatch: no kind sends one.
 func trackedMailbox() actor.Mailbox {
 	m := &mailbox{}
-	m.run = m.process
-	m.queued = m.queued0[:0]
+	m.user.buf, m.sys.buf, m.queued = m.user0[:], m.sys0[:], m.queued0[:0]
 	return m
 }
 
@@ -37,13 +36,14 @@ type mailbox struct {
 	user, sys fifo
 	queued    []Failer  // requests posted, not yet handled
 	queued0   [1]Failer // queued's first room: an entity mostly holds one
+	user0     [2]any    // user's first room: a request and its write's completion
+	sys0      [1]any    // sys's: Started, then Stop
 	stopped   bool      // it handled Stop: fail what is posted from now on
 
 	running    atomic.Int32 // scheduled or running on the dispatcher
 	suspended  atomic.Bool
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
-	run        func() // process, bound once
 }
 
 var _ actor.Mailbox = (*mailbox)(nil)
@@ -90,7 +90,11 @@ func (m *mailbox) UserMessageCount() int {
 
 func (m *mailbox) schedule() {
 	if m.running.CompareAndSwap(0, 1) {
-		m.dispatcher.Schedule(m.run)
+		if p, ok := m.dispatcher.(*pool); ok {
+			p.run(m) // no method value to allocate
+		} else {
+			m.dispatcher.Schedule(m.process)
+		}
 	}
 }
 

@@ -134,7 +134,7 @@ func (s *shard) route(ctx actor.Context, msg Message) {
 	if _, ok := msg.(*passivate); !ok {
 		e.used, e.asked = s.ticks, false
 	}
-	env.gen, env.seq, env.fresh = e.gen, e.seq, fresh
+	env.gen, env.seq, env.fresh, env.to = e.gen, e.seq, fresh, e.pid
 	if ctx.Message() == msg {
 		ctx.Forward(e.pid) // keeps the sender: the entity's Respond answers the caller
 	} else {
