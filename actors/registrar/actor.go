@@ -21,11 +21,8 @@ import (
 // (actors/shard), which passivates it when idle and wakes it at its next
 // expiry.
 type Actor struct {
-	aor   AOR
-	conf  Config
-	store store.Store
-	port  outbound.Port
-	log   *zap.Logger
+	*deps
+	aor AOR
 
 	bindings []Binding           // never mutated in place: replies share it
 	pending  int                 // writes not yet committed
@@ -42,8 +39,18 @@ var instances atomic.Uint64
 
 var _ shard.Entity = (*Actor)(nil)
 
-func newActor(c Config, s store.Store, port outbound.Port, log *zap.Logger) *Actor {
-	a := &Actor{conf: c, store: s, port: port, log: log, id: instances.Add(1)}
+// deps is what every registration actor of a kind shares: one pointer in
+// each instead of a copy (a resident actor's size is the live heap of a
+// reboot storm).
+type deps struct {
+	conf  Config
+	store store.Store
+	port  outbound.Port
+	log   *zap.Logger
+}
+
+func newActor(d *deps) *Actor {
+	a := &Actor{deps: d, id: instances.Add(1)}
 	a.writing = a.writing0[:0]
 	return a
 }

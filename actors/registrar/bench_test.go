@@ -107,6 +107,17 @@ func BenchmarkResidentHeap(b *testing.B) {
 		b.Fatalf("%d registration actors resident, want %d", live, b.N)
 	}
 	b.ReportMetric(float64(heap1-heap0)/float64(b.N), "heap-B/aor")
+	writeHeapProfile()
+}
+
+// writeHeapProfile writes a heap profile to $HEAPPROFILE, when set.
+func writeHeapProfile() {
+	if path := os.Getenv("HEAPPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			_ = f.Close()
+		}
+	}
 }
 
 // startPlain starts the registrar kind as the server does: without the
@@ -150,12 +161,7 @@ func BenchmarkMemoryPerAOR(b *testing.B) {
 	// minutes (the runtime's scavenger); measure the state it converges to.
 	debug.FreeOSMemory()
 	rss1 := rss()
-	if path := os.Getenv("HEAPPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			_ = pprof.WriteHeapProfile(f)
-			_ = f.Close()
-		}
-	}
+	writeHeapProfile()
 	b.ReportMetric(float64(heap1-heap0)/float64(b.N), "heap-B/aor")
 	b.ReportMetric(float64(rss1-rss0)/float64(b.N), "rss-B/aor")
 	h.stop()

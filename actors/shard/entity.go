@@ -46,8 +46,7 @@ type Context struct {
 	self     *actor.PID // a copy of the actor's PID: see Self
 
 	timers *timers   // the shard's
-	timer  timerItem // in timers' heap while armed
-	due    time.Time // when the timer fires; zero when not armed
+	timer  timerItem // in timers' heap while armed (n != 0)
 
 	child *actor.Props // Spec.Child's, for SpawnChild
 }
@@ -84,7 +83,6 @@ func (c *Context) Self() *actor.PID {
 // passivates. The timer lives in its shard's heap (timers.go): arming
 // allocates nothing.
 func (c *Context) SetTimer(at time.Time, msg any) {
-	c.due = at
 	c.timers.arm(c.ActorSystem().Root, &c.timer, timerItem{due: at.UnixNano(), pid: c.Self(), n: armings.Add(1), msg: msg})
 }
 
@@ -94,11 +92,15 @@ func (c *Context) StopTimer() {
 		c.timers.disarm(&c.timer)
 		c.timer.n = 0
 	}
-	c.due = time.Time{}
 }
 
 // Due is when the timer fires; zero when it is not armed.
-func (c *Context) Due() time.Time { return c.due }
+func (c *Context) Due() time.Time {
+	if c.timer.n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, c.timer.due)
+}
 
 // timerFired is one firing of an entity's timer: n is the arming it
 // fired for (armings), any other than the entity's latest is stale.
@@ -154,7 +156,7 @@ func (h *host) Receive(ctx actor.Context) {
 		h.activate(false)
 	case *timerFired:
 		if msg.n != 0 && msg.n == h.c.timer.n {
-			h.c.timer.n, h.c.due = 0, time.Time{} // fire let go of the rest
+			h.c.timer.n = 0 // fire let go of the rest
 			h.activate(false)
 			h.e.Receive(&h.c, msg.msg)
 		}
@@ -244,8 +246,8 @@ func (h *host) settle() {
 	}
 	h.asked = false
 	var due int64
-	if !empty && !h.c.due.IsZero() {
-		due = h.c.due.UnixNano()
+	if !empty && h.c.timer.n != 0 {
+		due = h.c.timer.due
 	}
 	h.c.Send(h.c.Parent(), &idle{key: h.c.key, gen: h.c.gen, seq: h.c.seq, due: due, empty: empty})
 }
