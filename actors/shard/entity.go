@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -116,6 +117,14 @@ type wake struct{ Envelope }
 // passivate asks an idle entity to report whether it may stop.
 type passivate struct{ Envelope }
 
+// idles and passivates recycle the messages of the idle handshake: one
+// of each per passivation. A message is put back once handled; one that
+// went astray (to dead letters) is left to the collector.
+var (
+	idles      = sync.Pool{New: func() any { return new(idle) }}
+	passivates = sync.Pool{New: func() any { return new(passivate) }}
+)
+
 // restarted is sent by an entity's old incarnation to its own mailbox, so
 // the new one activates (reloads and rearms its timer) even when no
 // request comes. It carries the stamp of the last routed message the old
@@ -215,6 +224,7 @@ func (h *host) routed(msg Message) {
 	case *wake:
 	case *passivate:
 		h.asked = true
+		passivates.Put(msg) // handled: nothing else holds it
 	default:
 		defer failOnPanic(msg)
 		h.e.Receive(&h.c, msg)
@@ -249,7 +259,9 @@ func (h *host) settle() {
 	if !empty && h.c.timer.n != 0 {
 		due = h.c.timer.due
 	}
-	h.c.Send(h.c.Parent(), &idle{key: h.c.key, gen: h.c.gen, seq: h.c.seq, due: due, empty: empty})
+	m := idles.Get().(*idle)
+	*m = idle{key: h.c.key, gen: h.c.gen, seq: h.c.seq, due: due, empty: empty}
+	h.c.Send(h.c.Parent(), m)
 }
 
 // failOnPanic answers a request whose handling panicked with ErrInternal

@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -90,6 +89,7 @@ func (s *shard) Receive(ctx actor.Context) {
 		s.route(ctx, msg)
 	case *idle:
 		s.idle(ctx, msg)
+		idles.Put(msg) // handled: nothing else holds it
 	case *tick:
 		s.tick(ctx)
 	case *restore:
@@ -182,7 +182,7 @@ func (s *shard) idle(ctx actor.Context, m *idle) {
 func (s *shard) sleep(key string, due int64) {
 	s.asleep[key] = due
 	if due != 0 {
-		heap.Push(&s.heap, deadline{due: due, key: key})
+		s.heap.push(deadline{due: due, key: key})
 	}
 }
 
@@ -257,7 +257,7 @@ func (s *shard) tick(ctx actor.Context) {
 	s.ticks++
 	now := time.Now().UnixNano()
 	for len(s.heap) > 0 && s.heap[0].due <= now {
-		d := heap.Pop(&s.heap).(deadline)
+		d := s.heap.pop()
 		if due, ok := s.asleep[d.key]; ok && due == d.due {
 			s.route(ctx, &wake{Envelope{key: d.key}})
 		}
@@ -267,7 +267,9 @@ func (s *shard) tick(ctx actor.Context) {
 			if !e.asked && s.ticks-e.used >= s.idleTicks {
 				e.asked = true
 				s.active[key] = e
-				s.route(ctx, &passivate{Envelope{key: key}})
+				p := passivates.Get().(*passivate)
+				*p = passivate{Envelope{key: key}}
+				s.route(ctx, p)
 			}
 		}
 		s.shrink()
