@@ -37,7 +37,7 @@ func TestTimersOfManyEntities(t *testing.T) {
 			"a": {{after: 30 * time.Millisecond, msg: "a"}, {stop: true}},
 			"b": {{after: 180 * time.Millisecond, msg: "b"}},
 		}, []string{"b"}},
-	} { // deadlines 150 ms apart: firings due together reach their entities in any order
+	} { // deadlines 150 ms apart from one base: firings due together reach their entities in any order
 		t.Run(tc.name, func(t *testing.T) {
 			got := make(chan string, 16)
 			spec := Spec{Name: "timers", Log: zap.NewNop(), Shards: 1, New: func() Entity { return &planEntity{got: got} }}
@@ -46,6 +46,7 @@ func TestTimersOfManyEntities(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = tree.Stop(); time.Sleep(100 * time.Millisecond) }()
+			base := time.Now().Add(300 * time.Millisecond) // every request handled by then, however loaded the machine
 			replies := make(chan answer, len(tc.plans))
 			keys := make([]string, 0, len(tc.plans))
 			for k := range tc.plans {
@@ -53,7 +54,7 @@ func TestTimersOfManyEntities(t *testing.T) {
 			}
 			slices.Sort(keys)
 			for _, k := range keys {
-				tree.Routers["timers"].Send(k, &planReq{req: req{reply: replies}, plan: tc.plans[k]})
+				tree.Routers["timers"].Send(k, &planReq{req: req{reply: replies}, base: base, plan: tc.plans[k]})
 			}
 			for range keys {
 				wait(t, replies)
@@ -79,6 +80,8 @@ func TestTimersOfManyEntities(t *testing.T) {
 	}
 }
 
+// timerPlan is one step of an entity's plan: arm its timer at the
+// request's base + after, or stop it.
 type timerPlan struct {
 	after time.Duration
 	msg   string
@@ -87,6 +90,7 @@ type timerPlan struct {
 
 type planReq struct {
 	req
+	base time.Time
 	plan []timerPlan
 }
 
@@ -102,7 +106,7 @@ func (e *planEntity) Receive(c *Context, m any) {
 			if p.stop {
 				c.StopTimer()
 			} else {
-				c.SetTimer(time.Now().Add(p.after), p.msg)
+				c.SetTimer(m.base.Add(p.after), p.msg)
 			}
 		}
 		if m.Claim() {
@@ -135,7 +139,7 @@ func TestStoppedEntityLeavesNoTimer(t *testing.T) {
 	}
 	defer func() { _ = tree.Stop(); time.Sleep(100 * time.Millisecond) }()
 	replies := make(chan answer, 1)
-	tree.Routers["timers"].Send("k", &planReq{req: req{reply: replies}, plan: []timerPlan{{after: time.Hour, msg: "x"}}})
+	tree.Routers["timers"].Send("k", &planReq{req: req{reply: replies}, base: time.Now(), plan: []timerPlan{{after: time.Hour, msg: "x"}}})
 	wait(t, replies)
 	deadline := time.Now().Add(5 * time.Second)
 	for m.Live("timers") > 0 { // passivates after Idle
