@@ -218,8 +218,10 @@ func (q *fifo) push(msg any, first int) {
 	q.n++
 }
 
-// shrinkAbove is the room an empty queue keeps.
-const shrinkAbove = 64
+// shrinkAbove is the most room an empty queue keeps (16 KB): a shard's
+// queue fills and empties with every burst, and must not grow anew each
+// time; a reboot storm's backlog is given back.
+const shrinkAbove = 1024
 
 func (q *fifo) pop() any {
 	if q.n == 0 {

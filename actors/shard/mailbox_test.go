@@ -16,8 +16,9 @@ func TestFifo(t *testing.T) {
 		{"push pop", []int{3, -3}, 4},
 		{"wrap around", []int{3, -2, 3, -4}, 4},
 		{"grow while wrapped", []int{3, -2, 5, -6}, 8},
-		{"burst shrinks", []int{100, -100}, 0},
-		{"burst not yet empty", []int{100, -99}, 128},
+		{"burst kept", []int{100, -100}, 128},
+		{"big burst shrinks", []int{2000, -2000}, 0},
+		{"big burst not yet empty", []int{2000, -1999}, 2048},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var q fifo
