@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
 	"github.com/b2bua/b2bua/actors/outbound"
@@ -20,15 +21,13 @@ import (
 // (actors/shard), which passivates it when idle and wakes it at its next
 // expiry.
 type Actor struct {
-	aor   AOR
-	conf  Config
-	store store.Store
-	port  outbound.Port
-	log   *zap.Logger
+	*deps
+	aor AOR
 
 	bindings []Binding           // never mutated in place: replies share it
 	pending  int                 // writes not yet committed
 	writing  []txKey             // requests whose write is in flight: their retransmissions are absorbed
+	writing0 [1]txKey            // writing's first room
 	waiting  []*Register         // retransmissions answered once every write committed
 	forwards map[uint64]*Forward // sent through the port, not yet answered
 	id       uint64              // this instance: writes of an earlier one are not counted in pending
@@ -40,8 +39,20 @@ var instances atomic.Uint64
 
 var _ shard.Entity = (*Actor)(nil)
 
-func newActor(c Config, s store.Store, port outbound.Port, log *zap.Logger) *Actor {
-	return &Actor{conf: c, store: s, port: port, log: log, id: instances.Add(1)}
+// deps is what every registration actor of a kind shares: one pointer in
+// each instead of a copy (a resident actor's size is the live heap of a
+// reboot storm).
+type deps struct {
+	conf  Config
+	store store.Store
+	port  outbound.Port
+	log   *zap.Logger
+}
+
+func newActor(d *deps) *Actor {
+	a := &Actor{deps: d, id: instances.Add(1)}
+	a.writing = a.writing0[:0]
+	return a
 }
 
 // Receive implements shard.Entity.
@@ -184,32 +195,48 @@ func (a *Actor) applied(tx txKey) bool {
 // actor reloads what the store holds, so memory never runs ahead of what
 // was acknowledged.
 func (a *Actor) persist(c *shard.Context, r *Register, tx txKey, raw []byte, now time.Time) {
-	snapshot, self, root, log, aor, id := a.bindings, c.Self(), c.ActorSystem().Root, a.log, a.aor, a.id
 	a.pending++
 	if r != nil {
 		a.writing = append(a.writing, tx)
 	}
-	done := func(err error) { // on a store goroutine
-		// Tell the actor first: a client that retransmits after this answer
-		// must find the write done, not absorbed as still in progress.
-		root.Send(self, &written{err: err, tx: tx, by: id})
-		if r == nil {
-			return
-		}
-		if err != nil {
-			if !errors.Is(err, store.ErrBusy) {
-				log.Error("registration not saved", zap.String("aor", string(aor)), zap.Error(err))
-			}
-			r.answer(&RegisterResult{Err: fmt.Errorf("%w: %w", ErrStore, err), Now: now})
-			return
-		}
-		r.answer(&RegisterResult{Bindings: snapshot, Now: now})
-	}
+	w := &write{written: written{tx: tx, by: a.id}, self: c.Self(), root: c.ActorSystem().Root, log: a.log, r: r,
+		res: RegisterResult{Bindings: a.bindings, Now: now}}
 	if raw == nil {
-		a.store.Delete(Kind, string(a.aor), done)
+		a.store.Delete(Kind, string(a.aor), w.done)
 		return
 	}
-	a.store.Save(Kind, string(a.aor), raw, done)
+	a.store.Save(Kind, string(a.aor), raw, w.done)
+}
+
+// write is one write of a registration in flight: what its completion
+// needs, in one object (it was a closure, a written message and a
+// RegisterResult).
+type write struct {
+	written            // sent to the actor when the write is done
+	self    *actor.PID // the actor's
+	root    *actor.RootContext
+	log     *zap.Logger
+	r       *Register // answered once the write committed; nil: an expiry
+	res     RegisterResult
+}
+
+// done runs on a store goroutine once the write committed or failed.
+func (w *write) done(err error) {
+	// Tell the actor first: a client that retransmits after this answer
+	// must find the write done, not absorbed as still in progress.
+	w.err = err
+	w.root.Send(w.self, &w.written)
+	if w.r == nil {
+		return
+	}
+	if err != nil {
+		if !errors.Is(err, store.ErrBusy) {
+			w.log.Error("registration not saved", zap.String("aor", string(w.r.AOR)), zap.Error(err))
+		}
+		w.r.answer(&RegisterResult{Err: fmt.Errorf("%w: %w", ErrStore, err), Now: w.res.Now})
+		return
+	}
+	w.r.answer(&w.res)
 }
 
 // record is what the store keeps for bs: nil (a deletion) when empty.

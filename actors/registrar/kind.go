@@ -16,10 +16,11 @@ const Name = "registrar"
 // Spec is the registrar as an actor kind: one registration actor per AOR,
 // restarted from the store on a panic, passivated after c.Idle.
 func Spec(log *zap.Logger, c Config, s store.Store, port outbound.Port, m *shard.Metrics) shard.Spec {
+	d := &deps{conf: c, store: s, port: port, log: log}
 	return shard.Spec{
 		Name:     Name,
 		Log:      log,
-		New:      func() shard.Entity { return newActor(c, s, port, log) },
+		New:      func() shard.Entity { return newActor(d) },
 		Store:    s,
 		Bucket:   Kind,
 		Deadline: deadline,

@@ -20,7 +20,7 @@ import (
 // when every worker is busy and the queue is full, or after close, the
 // mailbox runs on a goroutine of its own, as with the default dispatcher.
 type pool struct {
-	work       chan func()
+	work       chan runner
 	done       chan struct{}
 	throughput int
 	wg         sync.WaitGroup
@@ -33,7 +33,7 @@ const throughput = 300
 
 // newPool starts n workers (n <= 0: 4 per CPU).
 func newPool(n int) *pool {
-	p := &pool{work: make(chan func(), 4096), done: make(chan struct{}), throughput: throughput}
+	p := &pool{work: make(chan runner, 4096), done: make(chan struct{}), throughput: throughput}
 	if n <= 0 {
 		n = 4 * runtime.GOMAXPROCS(0)
 	}
@@ -48,13 +48,13 @@ func (p *pool) worker() {
 	defer p.wg.Done()
 	for {
 		select {
-		case fn := <-p.work:
-			fn()
+		case r := <-p.work:
+			r.process()
 		case <-p.done:
 			for { // whatever was queued before close still runs
 				select {
-				case fn := <-p.work:
-					fn()
+				case r := <-p.work:
+					r.process()
 				default:
 					return
 				}
@@ -63,18 +63,30 @@ func (p *pool) worker() {
 	}
 }
 
+// runner is what the workers run: a mailbox of ours, or a func given to
+// Schedule. A func and a pointer fit in an interface as they are, so
+// neither allocates (a method value, m.process, would).
+type runner interface{ process() }
+
+type runFunc func()
+
+func (f runFunc) process() { f() }
+
 // Schedule implements actor.Dispatcher.
-func (p *pool) Schedule(fn func()) {
+func (p *pool) Schedule(fn func()) { p.run(runFunc(fn)) }
+
+// run runs r on a worker.
+func (p *pool) run(r runner) {
 	select {
 	case <-p.done:
-		go fn()
+		go r.process()
 		return
 	default:
 	}
 	select {
-	case p.work <- fn:
+	case p.work <- r:
 	default:
-		go fn()
+		go r.process()
 	}
 }
 

@@ -28,7 +28,10 @@
 //     it went to dead letters).
 //   - Timers: an entity's Context holds one timer; stale firings (of a
 //     timer since reset or stopped, or armed by an instance before a
-//     restart) are ignored: each arming is a message of its own.
+//     restart) are ignored: each arming has a number of its own. The
+//     timers of a shard's entities share one heap and one runtime timer
+//     (timers.go): arming allocates nothing, and a resident entity keeps
+//     no runtime timer of its own.
 //   - Supervision: entities are restarted by their shard within a budget
 //     (then stopped and forgotten); a shard is restarted by the root, and
 //     a shard stopped past its budget is spawned again, so the router

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,10 +46,8 @@ type Context struct {
 	gen, seq uint64     // stamps of the last routed message handled
 	self     *actor.PID // a copy of the actor's PID: see Self
 
-	timer *time.Timer
-	ref   *timerRef   // what the armed timer sends; cut when it is stopped
-	armed *timerFired // the firing of the armed timer: any other is stale
-	due   time.Time   // when the timer fires; zero when not armed
+	timers *timers   // the shard's
+	timer  timerItem // in timers' heap while armed (n != 0)
 
 	child *actor.Props // Spec.Child's, for SpawnChild
 }
@@ -63,66 +61,54 @@ func (c *Context) SpawnChild() *actor.PID {
 	return c.Spawn(c.child)
 }
 
-// timerRef is all a timer's callback holds. A stopped runtime timer can
-// stay in the runtime's heap until it is cleaned up; if its callback held
-// the entity's PID (which caches the actor's process, and through it the
-// whole actor), every passivated entity would stay in memory until then:
-// 20,000 passivated subscriptions kept 1 KB each that way. Stopping cuts
-// the reference instead.
-type timerRef struct{ target atomic.Pointer[timerTarget] }
-
-type timerTarget struct {
-	root *actor.RootContext
-	self *actor.PID
-	fire *timerFired
-}
-
-func (r *timerRef) send() {
-	if t := r.target.Load(); t != nil {
-		t.root.Send(t.self, t.fire)
-	}
-}
-
 // Key is the entity's key.
 func (c *Context) Key() string { return c.key }
 
 // Self is the entity's PID: a copy of protoactor's, so that the object
 // protoactor keeps in the shard's set of children never caches the
 // actor's process (sends cache it in the PID they go through); see
-// host.release for why that matters.
-func (c *Context) Self() *actor.PID { return c.self }
+// host.release for why that matters. It is the shard's own copy (the
+// first routed message brings it) unless the instance began without one
+// (a restart).
+func (c *Context) Self() *actor.PID {
+	if c.self == nil {
+		self := c.Context.Self()
+		c.self = actor.NewPID(self.Address, self.Id)
+	}
+	return c.self
+}
 
 // SetTimer arranges for msg to be delivered to the entity at at,
 // replacing any earlier timer: an entity has one, armed for its earliest
 // deadline. The deadline is what the shard keeps when the entity
-// passivates.
+// passivates. The timer lives in its shard's heap (timers.go): arming
+// allocates nothing.
 func (c *Context) SetTimer(at time.Time, msg any) {
-	c.StopTimer()
-	c.due = at
-	fire := &timerFired{msg: msg}
-	c.armed = fire
-	c.ref = &timerRef{}
-	c.ref.target.Store(&timerTarget{root: c.ActorSystem().Root, self: c.Self(), fire: fire})
-	c.timer = time.AfterFunc(time.Until(at), c.ref.send)
+	c.timers.arm(c.ActorSystem().Root, &c.timer, timerItem{due: at.UnixNano(), pid: c.Self(), n: armings.Add(1), msg: msg})
 }
 
 // StopTimer disarms the timer; a firing already on its way is ignored.
 func (c *Context) StopTimer() {
-	if c.timer != nil {
-		c.timer.Stop()
-		c.ref.target.Store(nil)
-		c.timer, c.ref = nil, nil
+	if c.timer.n != 0 {
+		c.timers.disarm(&c.timer)
+		c.timer.n = 0
 	}
-	c.armed = nil
-	c.due = time.Time{}
 }
 
 // Due is when the timer fires; zero when it is not armed.
-func (c *Context) Due() time.Time { return c.due }
+func (c *Context) Due() time.Time {
+	if c.timer.n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, c.timer.due)
+}
 
-// timerFired is one arming of an entity's timer. Firings are told apart by
-// identity, which (unlike a counter) no restarted instance can repeat.
-type timerFired struct{ msg any }
+// timerFired is one firing of an entity's timer: n is the arming it
+// fired for (armings), any other than the entity's latest is stale.
+type timerFired struct {
+	n   uint64
+	msg any
+}
 
 // wake activates an entity without a request of its own: its deadline
 // came while it was passivated, or its actor restarted.
@@ -130,6 +116,14 @@ type wake struct{ Envelope }
 
 // passivate asks an idle entity to report whether it may stop.
 type passivate struct{ Envelope }
+
+// idles and passivates recycle the messages of the idle handshake: one
+// of each per passivation. A message is put back once handled; one that
+// went astray (to dead letters) is left to the collector.
+var (
+	idles      = sync.Pool{New: func() any { return new(idle) }}
+	passivates = sync.Pool{New: func() any { return new(passivate) }}
+)
 
 // restarted is sent by an entity's old incarnation to its own mailbox, so
 // the new one activates (reloads and rearms its timer) even when no
@@ -164,15 +158,14 @@ func (h *host) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		h.c.key, h.c.gen = parseName(ctx.Self().Id, ctx.Parent().Id)
-		h.c.self = actor.NewPID(ctx.Self().Address, ctx.Self().Id)
 	case Message:
 		h.routed(msg)
 	case *restarted:
 		h.c.seq = max(h.c.seq, msg.seq) // messages queued before this one may have stamped it already
 		h.activate(false)
 	case *timerFired:
-		if msg == h.c.armed {
-			h.c.timer, h.c.ref, h.c.armed, h.c.due = nil, nil, nil, time.Time{}
+		if msg.n != 0 && msg.n == h.c.timer.n {
+			h.c.timer.n = 0 // fire let go of the rest
 			h.activate(false)
 			h.e.Receive(&h.c, msg.msg)
 		}
@@ -210,6 +203,7 @@ func (h *host) Receive(ctx actor.Context) {
 // copies of the PID (Context.Self, the shard's entry), so the object in the
 // set caches nothing; and a stopped host lets go of its entity anyway.
 func (h *host) release() {
+	h.c.StopTimer() // the shard's heap must not keep it
 	h.e = nil
 	h.c = Context{}
 }
@@ -221,12 +215,16 @@ func (h *host) routed(msg Message) {
 	}
 	env := msg.envelope()
 	env.taken = true
+	if h.c.self == nil {
+		h.c.self = env.to // the shard's copy: one PID (and one cached process) per entity, not two
+	}
 	h.c.gen, h.c.seq = env.gen, env.seq
 	h.activate(env.fresh)
 	switch msg.(type) {
 	case *wake:
 	case *passivate:
 		h.asked = true
+		passivates.Put(msg) // handled: nothing else holds it
 	default:
 		defer failOnPanic(msg)
 		h.e.Receive(&h.c, msg)
@@ -258,10 +256,12 @@ func (h *host) settle() {
 	}
 	h.asked = false
 	var due int64
-	if !empty && !h.c.due.IsZero() {
-		due = h.c.due.UnixNano()
+	if !empty && h.c.timer.n != 0 {
+		due = h.c.timer.due
 	}
-	h.c.Send(h.c.Parent(), &idle{key: h.c.key, gen: h.c.gen, seq: h.c.seq, due: due, empty: empty})
+	m := idles.Get().(*idle)
+	*m = idle{key: h.c.key, gen: h.c.gen, seq: h.c.seq, due: due, empty: empty}
+	h.c.Send(h.c.Parent(), m)
 }
 
 // failOnPanic answers a request whose handling panicked with ErrInternal

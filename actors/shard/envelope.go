@@ -24,8 +24,9 @@ type Envelope struct {
 	key      string
 	gen, seq uint64
 	fresh    bool
-	taken    bool   // an entity began handling it (mailbox goroutine only)
-	answered uint32 // atomic; see Claim
+	to       *actor.PID // the entity it was forwarded to (the shard's copy of its PID)
+	taken    bool       // an entity began handling it (mailbox goroutine only)
+	answered uint32     // atomic; see Claim
 }
 
 // Message is a routed message: any struct that embeds Envelope.

@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -21,7 +20,7 @@ type shard struct {
 	props  *actor.Props // of every entity of this shard
 	booted *atomic.Bool // the root handed out the first restore: a (re)start restores itself
 
-	active map[string]*entry
+	active map[string]entry // by value: an entry is not an allocation of its own
 	peak   int              // most resident entities since the map was last rebuilt
 	asleep map[string]int64 // passivated keys → next deadline (Unix ns; 0: none)
 	heap   deadlines
@@ -31,6 +30,7 @@ type shard struct {
 	idleTicks uint32
 	scanEvery uint32
 	timer     *time.Timer
+	timers    *timers // its entities'
 	selfID    string
 	stopping  bool // its entities are being stopped with it: nothing to remember
 }
@@ -56,7 +56,7 @@ type restore struct{ keys []deadline }
 type restored struct{ n int }
 
 func newShard(spec *Spec, index int, booted *atomic.Bool) *shard {
-	s := &shard{spec: spec, index: index, booted: booted, active: map[string]*entry{}, asleep: map[string]int64{}}
+	s := &shard{spec: spec, index: index, booted: booted, active: map[string]entry{}, asleep: map[string]int64{}}
 	if spec.Idle > 0 {
 		every := spec.tickEvery()
 		s.idleTicks = uint32(max(1, spec.Idle/every))
@@ -69,7 +69,11 @@ func newShard(spec *Spec, index int, booted *atomic.Bool) *shard {
 	if len(spec.EntityMiddleware) > 0 {
 		opts = append(opts, actor.WithReceiverMiddleware(spec.EntityMiddleware...))
 	}
-	s.props = actor.PropsFromProducer(func() actor.Actor { return &host{e: spec.New(), c: Context{child: spec.childProps}} }, opts...)
+	tm := newTimers()
+	s.timers = tm
+	s.props = actor.PropsFromProducer(func() actor.Actor {
+		return &host{e: spec.New(), c: Context{child: spec.childProps, timers: tm, timer: timerItem{index: -1}}}
+	}, opts...)
 	return s
 }
 
@@ -85,6 +89,7 @@ func (s *shard) Receive(ctx actor.Context) {
 		s.route(ctx, msg)
 	case *idle:
 		s.idle(ctx, msg)
+		idles.Put(msg) // handled: nothing else holds it
 	case *tick:
 		s.tick(ctx)
 	case *restore:
@@ -100,21 +105,21 @@ func (s *shard) Receive(ctx actor.Context) {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		s.timers.stop()
 	}
 }
 
 func (s *shard) route(ctx actor.Context, msg Message) {
 	env := msg.envelope()
-	e := s.active[env.key]
+	e, live := s.active[env.key]
 	fresh := false
-	if e == nil {
+	if !live {
 		due, held := s.asleep[env.key]
 		if a, ok := msg.(AbsentAnswerer); ok && !held && s.spec.Store != nil {
 			a.AnswerAbsent(ctx)
 			return
 		}
-		e = s.spawn(ctx, env.key)
-		if e == nil {
+		if e, live = s.spawn(ctx, env.key); !live {
 			fail(msg, ErrUnavailable)
 			return
 		}
@@ -128,7 +133,8 @@ func (s *shard) route(ctx actor.Context, msg Message) {
 	if _, ok := msg.(*passivate); !ok {
 		e.used, e.asked = s.ticks, false
 	}
-	env.gen, env.seq, env.fresh = e.gen, e.seq, fresh
+	s.active[env.key] = e
+	env.gen, env.seq, env.fresh, env.to = e.gen, e.seq, fresh, e.pid
 	if ctx.Message() == msg {
 		ctx.Forward(e.pid) // keeps the sender: the entity's Respond answers the caller
 	} else {
@@ -136,28 +142,28 @@ func (s *shard) route(ctx actor.Context, msg Message) {
 	}
 }
 
-func (s *shard) spawn(ctx actor.Context, key string) *entry {
+func (s *shard) spawn(ctx actor.Context, key string) (entry, bool) {
 	s.gen++
 	pid, err := ctx.SpawnNamed(s.props, entityName(key, s.gen))
 	if err != nil {
 		s.spec.Log.Error("entity not spawned", zap.String("kind", s.spec.Name), zap.String("key", key), zap.Error(err))
-		return nil
+		return entry{}, false
 	}
 	s.spec.Metrics.spawned(s.spec.Name)
 	// A copy: the object SpawnNamed returned is the one in this shard's
 	// set of children, which must not cache the process (host.release).
 	pid = actor.NewPID(pid.Address, pid.Id)
-	e := &entry{pid: pid, gen: s.gen, used: s.ticks}
+	e := entry{pid: pid, gen: s.gen, used: s.ticks}
 	s.active[key] = e
 	s.peak = max(s.peak, len(s.active))
-	return e
+	return e, true
 }
 
 // idle stops an entity whose report carries the latest stamp: nothing is
 // queued for it. One with state leaves its key and deadline behind.
 func (s *shard) idle(ctx actor.Context, m *idle) {
-	e := s.active[m.key]
-	if e == nil || e.gen != m.gen || e.seq != m.seq {
+	e, ok := s.active[m.key]
+	if !ok || e.gen != m.gen || e.seq != m.seq {
 		return // a message came in since: it stays
 	}
 	delete(s.active, m.key)
@@ -176,7 +182,7 @@ func (s *shard) idle(ctx actor.Context, m *idle) {
 func (s *shard) sleep(key string, due int64) {
 	s.asleep[key] = due
 	if due != 0 {
-		heap.Push(&s.heap, deadline{due: due, key: key})
+		s.heap.push(deadline{due: due, key: key})
 	}
 }
 
@@ -192,8 +198,8 @@ func (s *shard) terminated(m *actor.Terminated) {
 		return
 	}
 	key, gen := parseName(m.Who.Id, s.selfID)
-	e := s.active[key]
-	if e == nil || e.gen != gen {
+	e, ok := s.active[key]
+	if !ok || e.gen != gen {
 		return // passivated by us, or a predecessor
 	}
 	delete(s.active, key)
@@ -251,7 +257,7 @@ func (s *shard) tick(ctx actor.Context) {
 	s.ticks++
 	now := time.Now().UnixNano()
 	for len(s.heap) > 0 && s.heap[0].due <= now {
-		d := heap.Pop(&s.heap).(deadline)
+		d := s.heap.pop()
 		if due, ok := s.asleep[d.key]; ok && due == d.due {
 			s.route(ctx, &wake{Envelope{key: d.key}})
 		}
@@ -260,7 +266,10 @@ func (s *shard) tick(ctx actor.Context) {
 		for key, e := range s.active {
 			if !e.asked && s.ticks-e.used >= s.idleTicks {
 				e.asked = true
-				s.route(ctx, &passivate{Envelope{key: key}})
+				s.active[key] = e
+				p := passivates.Get().(*passivate)
+				*p = passivate{Envelope{key: key}}
+				s.route(ctx, p)
 			}
 		}
 		s.shrink()
@@ -275,7 +284,7 @@ func (s *shard) shrink() {
 	if s.peak < 4096 || len(s.active) > s.peak/4 {
 		return
 	}
-	active := make(map[string]*entry, len(s.active))
+	active := make(map[string]entry, len(s.active))
 	for k, e := range s.active {
 		active[k] = e
 	}
