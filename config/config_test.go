@@ -249,7 +249,7 @@ func TestFlags(t *testing.T) {
 func TestFlagsShowTheRealDefaults(t *testing.T) {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	AddFlags(fs, Default())
-	for name, want := range map[string]string{"max-inflight": "5000", "shards": strconv.Itoa(registrar.DefaultConfig().Shards), "idle": "2m0s",
+	for name, want := range map[string]string{"max-inflight": "5000", "shards": strconv.Itoa(registrar.DefaultConfig().Shards), "idle": "30s",
 		"identity-claim": "sub", "http": "127.0.0.1:8080", "domain": "localhost"} {
 		if got := fs.Lookup(name).DefValue; got != want {
 			t.Errorf("--%s shows default %q, want %q", name, got, want)

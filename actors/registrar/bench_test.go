@@ -71,8 +71,8 @@ func BenchmarkRegister(b *testing.B) {
 
 // BenchmarkResidentHeap registers b.N new AORs, one contact each, and
 // reports the live heap (bytes, and objects: what the collector marks)
-// each costs while its registration actor is resident (the default idle time of 2 minutes: at 5,000 new AORs a
-// second, 600,000 stay resident), the bbolt store's heap included.
+// each costs while its registration actor is resident (the default idle time of 30 s: at 5,000 new AORs a
+// second, 150,000 stay resident), the bbolt store's heap included.
 //
 //	go test ./actors/registrar -run '^$' -bench ResidentHeap -benchtime 20000x -count 3
 func BenchmarkResidentHeap(b *testing.B) {
