@@ -45,6 +45,9 @@ type options struct {
 	metrics *edge.Metrics
 	// kinds replaces the server's kinds (actors.Start).
 	kinds []func(actors.Deps) actors.Kind
+	// deps changes the actors' dependencies (their configurations) before
+	// actors.Start.
+	deps func(*actors.Deps)
 }
 
 func startServerOpts(t testing.TB, o options) *server {
@@ -66,7 +69,11 @@ func startServerOpts(t testing.TB, o options) *server {
 	}
 	rc := registrar.DefaultConfig()
 	rc.Shards = 4
-	sys, err := actors.Start(actors.Deps{Log: log, Store: st, Registrar: rc}, o.kinds...)
+	d := actors.Deps{Log: log, Store: st, Registrar: rc}
+	if o.deps != nil {
+		o.deps(&d)
+	}
+	sys, err := actors.Start(d, o.kinds...)
 	if err != nil {
 		t.Fatal(err)
 	}
