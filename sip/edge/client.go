@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,14 +149,15 @@ func (p *clientPort) sendStateless(req *sip.Request, root *actor.RootContext, re
 	case sip.INVITE, sip.ACK, sip.CANCEL:
 		return false
 	}
-	if !strings.EqualFold(req.Transport(), "udp") || req.CallID() == nil || req.CSeq() == nil || req.From() == nil || req.To() == nil {
+	tp, dst := target(req)
+	if !strings.EqualFold(tp, "udp") || req.CallID() == nil || req.CSeq() == nil || req.From() == nil || req.To() == nil {
 		return false // sipgo fills the missing headers in
 	}
-	ap, err := netip.ParseAddrPort(req.Destination())
+	ap, err := netip.ParseAddrPort(dst)
 	if err != nil {
 		return false // a name: sipgo resolves it
 	}
-	l, err := p.s.udpFor(req.Destination())
+	l, err := p.s.udpForAddr(ap.Addr(), true)
 	if err != nil {
 		return false
 	}
@@ -166,6 +168,94 @@ func (p *clientPort) sendStateless(req *sip.Request, root *actor.RootContext, re
 	}
 	p.complete(req)
 	return p.sl.send(req, p.via(req, l), l.sender, net.UDPAddrFromAddrPort(ap), root, replyTo, id)
+}
+
+// target is req.Transport() and req.Destination() at less cost. Unless
+// they were set, sipgo computes both at each call from Via, Route and the
+// Request-URI, and allocates for each of those headers it looks up and
+// misses (a Via, a Route, the lowered name of every other header on the
+// way) and in fmt.Sprintf: a dozen allocations per request an actor
+// builds, which has neither header. For such a request they come from the
+// Request-URI here, by sipgo's rules; with either header, from sipgo.
+func target(req *sip.Request) (transport, dest string) {
+	transport, dest = req.MessageData.Transport(), req.MessageData.Destination()
+	if transport != "" && dest != "" {
+		return transport, dest
+	}
+	if has(req, "Via", "v", "Route") {
+		return req.Transport(), req.Destination()
+	}
+	u := &req.Recipient
+	if transport == "" { // sip.Request.Transport without Via or Route
+		transport = sip.DefaultProtocol
+		if u.UriParams != nil {
+			if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+				transport = upperTransport(t)
+			}
+		}
+		if u.IsEncrypted() {
+			switch transport {
+			case "TCP":
+				transport = "TLS"
+			case "WS":
+				transport = "WSS"
+			}
+		}
+	}
+	if dest == "" { // sip.Request.Destination without Route
+		port := u.Port
+		if port <= 0 {
+			port = defaultPort(transport)
+		}
+		var b strings.Builder
+		var digits [20]byte
+		b.Grow(len(u.Host) + 6)
+		b.WriteString(u.Host)
+		b.WriteByte(':')
+		b.Write(strconv.AppendInt(digits[:0], int64(port), 10))
+		dest = b.String()
+	}
+	return transport, dest
+}
+
+// upperTransport is strings.ToUpper(t), without allocating for the
+// transports there are.
+func upperTransport(t string) string {
+	for _, name := range [...]string{"UDP", "TCP", "TLS", "WS", "WSS"} {
+		if strings.EqualFold(t, name) {
+			return name
+		}
+	}
+	return strings.ToUpper(t)
+}
+
+// defaultPort is sip.DefaultPort, which lowers the transport's name (an
+// allocation) to compare it.
+func defaultPort(transport string) int {
+	switch {
+	case strings.EqualFold(transport, "tls"):
+		return sip.DefaultTlsPort
+	case strings.EqualFold(transport, "udp"):
+		return sip.DefaultUdpPort
+	case strings.EqualFold(transport, "ws"):
+		return sip.DefaultWsPort
+	case strings.EqualFold(transport, "wss"):
+		return sip.DefaultWssPort
+	}
+	return sip.DefaultTcpPort // tcp, and anything else
+}
+
+// has reports whether m has a header of one of the names (any case):
+// without the allocations of a sipgo lookup that misses.
+func has(m *sip.Request, names ...string) bool {
+	for _, h := range m.Headers() {
+		for _, n := range names {
+			if strings.EqualFold(h.Name(), n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // transact runs one client transaction to its final response, an error or
@@ -259,7 +349,8 @@ func (p *clientPort) build(_ *sipgo.Client, req *sip.Request) error {
 // via is our Via for req, without a branch: sent-by is l's address for
 // UDP; with l nil (TCP) sipgo fills it from the connection.
 func (p *clientPort) via(req *sip.Request, l *udpListener) *sip.ViaHeader {
-	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: req.Transport(), Params: sip.NewParams()}
+	tp, _ := target(req)
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: tp, Params: sip.NewParams()}
 	via.Params.Add("rport", "")
 	if l != nil {
 		a := l.conn.LocalAddr().(*net.UDPAddr)
@@ -273,7 +364,7 @@ func (p *clientPort) via(req *sip.Request, l *udpListener) *sip.ViaHeader {
 
 // complete adds Max-Forwards and Content-Length when req lacks them.
 func (p *clientPort) complete(req *sip.Request) {
-	if req.MaxForwards() == nil {
+	if !has(req, "Max-Forwards") || req.MaxForwards() == nil { // has: a sipgo lookup that misses allocates
 		mf := sip.MaxForwardsHeader(70)
 		req.AppendHeader(&mf)
 	}
@@ -286,7 +377,13 @@ func (p *clientPort) complete(req *sip.Request) {
 // family, else the first.
 func (s *Server) udpFor(dst string) (*udpListener, error) {
 	host, _, _ := net.SplitHostPort(dst)
-	ip := net.ParseIP(host)
+	ip, err := netip.ParseAddr(host)
+	return s.udpForAddr(ip, err == nil && ip.Zone() == "") // net.ParseIP, which this was, took no zone
+}
+
+// udpForAddr is udpFor of an address already parsed; ok false: dst is a
+// name (the first listener).
+func (s *Server) udpForAddr(ip netip.Addr, ok bool) (*udpListener, error) {
 	var first *udpListener
 	for _, a := range s.addrs {
 		if a.Network != "udp" {
@@ -297,7 +394,7 @@ func (s *Server) udpFor(dst string) (*udpListener, error) {
 			first = l
 		}
 		la := l.conn.LocalAddr().(*net.UDPAddr)
-		if ip != nil && (ip.To4() != nil) == (la.IP.To4() != nil || la.IP.IsUnspecified()) {
+		if ok && ip.Unmap().Is4() == (la.IP.To4() != nil || la.IP.IsUnspecified()) {
 			return l, nil
 		}
 	}

@@ -146,20 +146,6 @@ func waitFor(b *testing.B, what string, n *atomic.Int64, want int64) {
 	}
 }
 
-// settle waits until n has not changed for 20 ms: the NOTIFYs still
-// on their way went out. A subscription has one NOTIFY out at a time and
-// merges the changes made meanwhile (presence's subscription.go), so there
-// may be fewer NOTIFYs than PUBLISHes.
-func settle(n *atomic.Int64) {
-	last, since := n.Load(), time.Now()
-	for time.Since(since) < 20*time.Millisecond {
-		time.Sleep(time.Millisecond)
-		if v := n.Load(); v != last {
-			last, since = v, time.Now()
-		}
-	}
-}
-
 // header is the value of the first header field named name (full form,
 // any case) in msg, nil when there is none.
 func header(msg []byte, name string) []byte {
@@ -331,14 +317,18 @@ func appendSubscribe(dst []byte, presentity, watcher []byte, n int, local string
 	return append(dst, ">\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n"...)
 }
 
-// watcherUA answers every NOTIFY 200 and counts them in notified, and
-// counts the 2xx to SUBSCRIBE in subscribed (releasing w when set).
-func watcherUA(b *testing.B, s *server, notified, subscribed *atomic.Int64, w *inflight) *ua {
+// watcherUA answers every NOTIFY 200 and counts them in notified (and
+// hands it to each, when not nil, once answered), and counts the 2xx to
+// SUBSCRIBE in subscribed (releasing w when set).
+func watcherUA(b *testing.B, s *server, notified, subscribed *atomic.Int64, w *inflight, each func(notify []byte)) *ua {
 	return newUA(b, s, func(u *ua, msg []byte) {
 		switch {
 		case bytes.HasPrefix(msg, []byte("NOTIFY ")):
 			u.reply(msg, "200 OK", "", "")
 			notified.Add(1)
+			if each != nil {
+				each(msg)
+			}
 		case status(msg) == 200 || status(msg) == 202:
 			subscribed.Add(1)
 			if w != nil {
@@ -353,7 +343,7 @@ func watcherUA(b *testing.B, s *server, notified, subscribed *atomic.Int64, w *i
 // BenchmarkPublishEndToEnd: a PUBLISH that modifies the one publication of
 // a presentity watched by W watchers, until its 200 and the W NOTIFYs it
 // causes were answered. 32 presentities take turns (one PUBLISH in flight
-// each, since the next needs the last one's SIP-ETag); the state toggles
+// each: the next needs the last one's SIP-ETag); the state toggles
 // open/closed so each PUBLISH changes what the watchers see. The publish
 // rate limit is lifted and NOTIFY rate control is off (MinNotifyInterval
 // 0): otherwise both would drop or merge work and flatter the figures.
@@ -372,7 +362,26 @@ func benchPublish(b *testing.B, watchers int) {
 	plugPort(b, s)
 	const k = 32
 	var notified, subscribed atomic.Int64
-	wu := watcherUA(b, s, &notified, &subscribed, nil)
+	// left[j] counts what presentity j's PUBLISH waits for: its 200 and
+	// one NOTIFY per watcher. The slot is free again at 0, so the next
+	// PUBLISH finds no NOTIFY of the last one out, which it would merge
+	// into its own, and every PUBLISH costs its W NOTIFYs.
+	var left [k]atomic.Int64
+	slots := make(chan int, k)
+	done := func(j int) {
+		if left[j].Add(-1) == 0 {
+			slots <- j
+		}
+	}
+	wu := watcherUA(b, s, &notified, &subscribed, nil, func(notify []byte) {
+		from := header(notify, "From") // <sip:p<j>@localhost>;tag=...
+		_, user, _ := bytes.Cut(from, []byte("sip:p"))
+		if at := bytes.IndexByte(user, '@'); at > 0 {
+			if j, ok := atoi(user[:at]); ok && j < k {
+				done(j)
+			}
+		}
+	})
 	var req, user, watcher []byte
 	for j := range k {
 		user = appendUser(user[:0], "p", j)
@@ -388,7 +397,6 @@ func benchPublish(b *testing.B, watchers int) {
 
 	var etags [k][64]byte
 	var etagLen [k]int
-	slots := make(chan int, k)
 	pub := newUA(b, s, func(u *ua, msg []byte) {
 		cid := header(msg, "Call-ID") // pub-<j>
 		j, ok := atoi(bytes.TrimPrefix(cid, []byte("pub-")))
@@ -398,7 +406,7 @@ func benchPublish(b *testing.B, watchers int) {
 			return
 		}
 		etagLen[j] = copy(etags[j][:], etag)
-		slots <- j
+		done(j)
 	})
 	var cseq [k]int
 	publish := func(j, n int) {
@@ -421,6 +429,7 @@ func benchPublish(b *testing.B, watchers int) {
 		req = append(req, "Content-Type: application/pidf+xml\r\nContent-Length: "...)
 		req = strconv.AppendInt(req, int64(len(pidf)), 10)
 		req = append(append(req, "\r\n\r\n"...), pidf...)
+		left[j].Store(int64(1 + watchers))
 		pub.send(b, req)
 	}
 	for j := range k { // the initial PUBLISHes: each presentity gets its publication
@@ -429,7 +438,6 @@ func benchPublish(b *testing.B, watchers int) {
 	for range k {
 		<-slots
 	}
-	waitFor(b, "NOTIFYs of the initial PUBLISHes", &notified, 2*k*int64(watchers))
 	for j := range k {
 		slots <- j
 	}
@@ -458,9 +466,8 @@ func benchPublish(b *testing.B, watchers int) {
 	for range k {
 		<-slots
 	}
-	base := 2 * k * int64(watchers)
-	settle(&notified)
 	b.StopTimer()
+	base := 2 * k * int64(watchers)
 	b.ReportMetric(float64(notified.Load()-base)/float64(b.N), "notify/op")
 }
 
@@ -472,7 +479,7 @@ func BenchmarkSubscribeEndToEnd(b *testing.B) {
 	plugPort(b, s)
 	var notified, subscribed atomic.Int64
 	w := newInflight(32)
-	u := watcherUA(b, s, &notified, &subscribed, w)
+	u := watcherUA(b, s, &notified, &subscribed, w, nil)
 	var req, user, watcher []byte
 	subscribe := func(n int) {
 		user = appendUser(user[:0], "p", n&63)
