@@ -57,8 +57,10 @@ type message interface {
 // has reports whether a header of m lists option tag (Supported,
 // Require: "100rel", "timer").
 func has(m sip.Message, header, tag string) bool {
-	for _, h := range m.GetHeaders(header) {
-		for _, t := range strings.Split(h.Value(), ",") {
+	for h := range headersNamed(m, header) {
+		for list, more := h.Value(), true; more; {
+			var t string
+			t, list, more = strings.Cut(list, ",")
 			if strings.EqualFold(strings.TrimSpace(t), tag) {
 				return true
 			}

@@ -192,7 +192,7 @@ func (d *dlg) refresh(m message, path []string) {
 // for the UAS, reversed for the UAC (RFC 3261 §12.1).
 func recordRoute(m sip.Message, reverse bool) []string {
 	var out []string
-	for _, h := range m.GetHeaders("Record-Route") {
+	for h := range headersNamed(m, "Record-Route") {
 		for _, v := range splitList(h.Value()) {
 			out = append(out, v)
 		}

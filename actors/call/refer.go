@@ -363,7 +363,7 @@ func (c *Call) track(l *legRef, ev *event) {
 	if len(m.Body()) == 0 {
 		return
 	}
-	if ct := m.GetHeaders("Content-Type"); len(ct) == 0 || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct[0].Value())), "application/sdp") {
+	if ct := headerNamed(m, "Content-Type"); ct == nil || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct.Value())), "application/sdp") {
 		return
 	}
 	l.sdp = m.Body()

@@ -33,11 +33,14 @@ var acceptSDP = sip.NewHeader("Accept", "application/sdp")
 func checkBody(m sip.Message) error {
 	body := m.Body()
 	ct := ""
-	if h := m.GetHeaders("Content-Type"); len(h) > 0 {
-		ct = h[0].Value()
+	if h := headerNamed(m, "Content-Type"); h != nil {
+		ct = h.Value()
 	}
 	if len(body) == 0 {
 		return nil
+	}
+	if plainSDP(ct) {
+		return checkSDP(body)
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" {
@@ -54,6 +57,14 @@ func checkBody(m sip.Message) error {
 		}
 	}
 	return ErrBodyType
+}
+
+// plainSDP reports whether the Content-Type ct is application/sdp without
+// parameters (any ASCII case, spaces around): what mime.ParseMediaType
+// finds application/sdp in, without its allocations (the parameters' map,
+// the lowered type). Anything else goes to ParseMediaType.
+func plainSDP(ct string) bool {
+	return !strings.Contains(ct, ";") && sameName(strings.TrimSpace(ct), "application/sdp")
 }
 
 // checkSDP parses an SDP body.
@@ -116,15 +127,18 @@ func isSDP(m sip.Message) bool {
 	if len(m.Body()) == 0 {
 		return false
 	}
-	h := m.GetHeaders("Content-Type")
-	if len(h) == 0 {
+	h := headerNamed(m, "Content-Type")
+	if h == nil {
 		return true
 	}
-	return isSDPType(h[0].Value())
+	return isSDPType(h.Value())
 }
 
 // isSDPType reports whether a Content-Type may carry an offer or answer.
 func isSDPType(ct string) bool {
+	if plainSDP(ct) {
+		return true
+	}
 	mt, _, _ := mime.ParseMediaType(ct)
 	return mt == "application/sdp" || strings.HasPrefix(mt, "multipart/")
 }

@@ -2,6 +2,7 @@ package call
 
 import (
 	"errors"
+	"mime"
 	"testing"
 	"time"
 
@@ -72,5 +73,31 @@ func TestSessionHeaders(t *testing.T) {
 	}
 	if v := sdpVersion([]byte(offerSDP)); v != "1 1" {
 		t.Errorf("sdpVersion = %q", v)
+	}
+}
+
+// TestPlainSDP: plainSDP says application/sdp only where
+// mime.ParseMediaType finds application/sdp (it is a shortcut past it).
+func TestPlainSDP(t *testing.T) {
+	for _, tt := range []struct {
+		ct   string
+		want bool
+	}{
+		{"application/sdp", true},
+		{"Application/SDP", true},
+		{"  application/sdp\t", true},
+		{"application/sdp;charset=utf-8", false}, // ParseMediaType's
+		{"application/sdp ;", false},
+		{"application/sdpx", false},
+		{"application/ſdp", false}, // long s: strings.EqualFold would say yes, ToLower does not
+		{"multipart/mixed", false},
+		{"", false},
+	} {
+		if got := plainSDP(tt.ct); got != tt.want {
+			t.Errorf("plainSDP(%q) = %v, want %v", tt.ct, got, tt.want)
+		}
+		if mt, _, err := mime.ParseMediaType(tt.ct); tt.want && (err != nil || mt != "application/sdp") {
+			t.Errorf("plainSDP(%q) but ParseMediaType says %q, %v", tt.ct, mt, err)
+		}
 	}
 }

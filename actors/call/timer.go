@@ -54,14 +54,14 @@ func secs(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
 // sessionExpires reads a Session-Expires header (RFC 4028 §4): the
 // interval and the refresher parameter ("uac", "uas" or "").
 func sessionExpires(m sip.Message) (time.Duration, string, bool) {
-	hs := m.GetHeaders("Session-Expires")
-	if len(hs) == 0 {
-		hs = m.GetHeaders("x") // compact form
+	h := headerNamed(m, "Session-Expires")
+	if h == nil {
+		h = headerNamed(m, "x") // compact form
 	}
-	if len(hs) == 0 {
+	if h == nil {
 		return 0, "", false
 	}
-	parts := strings.Split(hs[0].Value(), ";")
+	parts := strings.Split(h.Value(), ";")
 	n, err := strconv.ParseUint(strings.TrimSpace(parts[0]), 10, 32)
 	if err != nil {
 		return 0, "", false
@@ -78,11 +78,11 @@ func sessionExpires(m sip.Message) (time.Duration, string, bool) {
 
 // minSE reads a Min-SE header; 0 when there is none.
 func minSE(m sip.Message) time.Duration {
-	hs := m.GetHeaders("Min-SE")
-	if len(hs) == 0 {
+	h := headerNamed(m, "Min-SE")
+	if h == nil {
 		return 0
 	}
-	v, _, _ := strings.Cut(hs[0].Value(), ";")
+	v, _, _ := strings.Cut(h.Value(), ";")
 	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
 	if err != nil {
 		return 0

@@ -182,7 +182,7 @@ func target(req *sip.Request) (transport, dest string) {
 	if transport != "" && dest != "" {
 		return transport, dest
 	}
-	if has(req, "Via", "v", "Route") {
+	if has(req, "via", "v", "route") {
 		return req.Transport(), req.Destination()
 	}
 	u := &req.Recipient
@@ -245,12 +245,13 @@ func defaultPort(transport string) int {
 	return sip.DefaultTcpPort // tcp, and anything else
 }
 
-// has reports whether m has a header of one of the names (any case):
-// without the allocations of a sipgo lookup that misses.
+// has reports whether m has a header of one of the names (lower-case;
+// any case in m, as sipgo compares them): without the allocations of a
+// sipgo lookup that misses.
 func has(m *sip.Request, names ...string) bool {
 	for _, h := range m.Headers() {
 		for _, n := range names {
-			if strings.EqualFold(h.Name(), n) {
+			if asciiFold(h.Name(), n) {
 				return true
 			}
 		}
@@ -364,7 +365,7 @@ func (p *clientPort) via(req *sip.Request, l *udpListener) *sip.ViaHeader {
 
 // complete adds Max-Forwards and Content-Length when req lacks them.
 func (p *clientPort) complete(req *sip.Request) {
-	if !has(req, "Max-Forwards") || req.MaxForwards() == nil { // has: a sipgo lookup that misses allocates
+	if !has(req, "max-forwards") || req.MaxForwards() == nil { // has: a sipgo lookup that misses allocates
 		mf := sip.MaxForwardsHeader(70)
 		req.AppendHeader(&mf)
 	}

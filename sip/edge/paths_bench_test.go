@@ -609,14 +609,23 @@ func BenchmarkCallEndToEnd(b *testing.B) {
 	registerUsers(b, bob, "bob", 1, &regs)
 
 	w := newInflight(16)
+	var acked [1024]int // call n's BYE went out: acked[(n+1)%1024] == n+2 (the reader's only)
 	alice := newUA(b, s, func(u *ua, msg []byte) {
 		code := status(msg)
 		cseq := header(msg, "CSeq")
 		switch {
 		case code >= 100 && code < 200:
 		case code == 200 && bytes.HasSuffix(cseq, []byte("INVITE")):
+			n, ok := atoi(bytes.TrimPrefix(header(msg, "Call-ID"), []byte("call-")))
+			if !ok {
+				n = -1 // the warm-up call
+			}
 			u.out = appendInDialog(u.out[:0], "ACK", "1", msg, u.local)
 			_, _ = u.c.WriteToUDPAddrPort(u.out, u.to)
+			if acked[(n+1)%len(acked)] == n+2 {
+				return // a retransmitted 2xx (a slow run): ACK it again, but one BYE is enough
+			}
+			acked[(n+1)%len(acked)] = n + 2
 			u.out = appendInDialog(u.out[:0], "BYE", "2", msg, u.local)
 			_, _ = u.c.WriteToUDPAddrPort(u.out, u.to)
 		case code == 200 && bytes.HasSuffix(cseq, []byte("BYE")):

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -58,7 +59,7 @@ func (s *Server) toPublish(req *sip.Request) (*presence.Publish, error) {
 		return nil, err
 	}
 	m := &presence.Publish{AOR: aor, Expires: expires, CallID: req.CallID().Value(), CSeq: req.CSeq().SeqNo, Branch: branchOf(req)}
-	if h := req.GetHeader("SIP-If-Match"); h != nil {
+	if h := headerNamed(req, "sip-if-match"); h != nil {
 		m.ETag = strings.TrimSpace(h.Value())
 	}
 	if body := req.Body(); len(body) > 0 {
@@ -161,7 +162,7 @@ func (s *Server) toSubscribe(req *sip.Request, ev presence.Event, id string, exp
 		LocalURI: req.To().Address.String(), RemoteURI: remote.Value(), RemoteTarget: target,
 		RemoteCSeq: req.CSeq().SeqNo, Source: req.Transport() + ":" + req.Source(), Contact: s.contactFor(req),
 	}
-	for _, h := range req.GetHeaders("Record-Route") { // RFC 3261 §12.1.1: the route set, in order
+	for h := range headersNamed(req, "record-route") { // RFC 3261 §12.1.1: the route set, in order
 		d.Routes = append(d.Routes, h.Value())
 	}
 	return &presence.Subscribe{Presentity: aor, Watcher: string(watcher), Event: ev, EventID: id, Expires: expires, Branch: branchOf(req), Dialog: d}, nil
@@ -220,16 +221,18 @@ func (s *Server) aorAt(u *sip.Uri) (string, error) {
 // eventOf parses the Event header (RFC 6665 §8.2.1): the package and its
 // id parameter.
 func eventOf(req *sip.Request) (presence.Event, string) {
-	h := req.GetHeader("Event")
+	h := headerNamed(req, "event")
 	if h == nil {
-		h = req.GetHeader("o") // the compact form
+		h = headerNamed(req, "o") // the compact form
 	}
 	if h == nil {
 		return presence.EventUnknown, ""
 	}
 	pkg, params, _ := strings.Cut(h.Value(), ";")
 	id := ""
-	for _, p := range strings.Split(params, ";") {
+	for more := true; more; {
+		var p string
+		p, params, more = strings.Cut(params, ";")
 		if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "id") {
 			id = v
 		}
@@ -251,22 +254,33 @@ func isPIDF(req *sip.Request) bool {
 // type; no Accept at all means the package's default (RFC 6665 §7.2.1,
 // RFC 3856 §6.3).
 func accepts(req *sip.Request, ev presence.Event) bool {
-	hs := req.GetHeaders("Accept")
-	if len(hs) == 0 {
-		return true
-	}
 	want := ev.ContentType()
 	major, _, _ := strings.Cut(want, "/")
-	for _, h := range hs {
-		for _, t := range strings.Split(h.Value(), ",") {
+	found := false
+	for h := range headersNamed(req, "accept") {
+		found = true
+		for list, more := h.Value(), true; more; {
+			var t string
+			t, list, more = strings.Cut(list, ",")
 			t, _, _ = strings.Cut(t, ";")
-			t = strings.ToLower(strings.TrimSpace(t))
-			if t == want || t == "*/*" || t == major+"/*" || t == "" {
+			t = strings.TrimSpace(t)
+			if lowerIs(t, want) || lowerIs(t, "*/*") || (strings.HasSuffix(t, "/*") && lowerIs(t[:len(t)-2], major)) || t == "" {
 				return true
 			}
 		}
 	}
-	return false
+	return !found // no Accept: the package's default
+}
+
+// lowerIs reports whether strings.ToLower(s) == lower, without allocating
+// for an ASCII s.
+func lowerIs(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ToLower(s) == lower
+		}
+	}
+	return asciiFold(s, lower)
 }
 
 // contactURI is the URI of the request's Contact, or "".
