@@ -48,6 +48,7 @@ type Box struct {
 	live     []*delivery          // deliveries of Messages in flight
 	draining *delivery            // the delivery of msgs[0] in flight
 	retryAt  time.Time            // retry the box then (contacts were stale)
+	due      time.Time            // when the tick is due, as arm last found it (the timer may be armed earlier)
 	recent   []*recentTx          // MESSAGEs whose copies are absorbed (retrans.go)
 	ids      uint64               // port request ids
 	id       uint64               // this instance
@@ -394,6 +395,9 @@ const retryAfter = time.Minute
 
 func (b *Box) tick(c *shard.Context) {
 	now := b.conf.now()
+	if now.Before(b.due) {
+		return // the timer was left armed for earlier (arm): nothing is due yet, and Receive arms it for b.due
+	}
 	b.forget(now)
 	for _, d := range slices.Clone(b.live) {
 		if !now.Before(d.deadline) {
@@ -439,10 +443,18 @@ func (b *Box) arm(c *shard.Context) {
 		at(b.retryAt)
 	}
 	at(b.forgetAt())
-	switch {
+	b.due = next
+	switch armed := c.Due(); {
 	case next.IsZero():
 		c.StopTimer()
-	case !next.Equal(c.Due()):
+	case b.Busy() && !armed.IsZero() && !next.Before(armed):
+		// Armed for earlier, and the box cannot passivate before then:
+		// that tick does nothing (b.due is later) but arm again. Moving
+		// the timer instead costs a time.AfterFunc and four more
+		// allocations, and it moved at every MESSAGE (the answers are
+		// remembered until 32 s after the last). Once not busy the timer
+		// is set exactly, so a box passivates with its true deadline.
+	case !next.Equal(armed):
 		c.SetTimer(next, &tick{})
 	}
 }

@@ -197,3 +197,45 @@ func TestFromTag(t *testing.T) {
 		}
 	}
 }
+
+// TestBoxForgetsTogether: a box forgets the MESSAGEs it remembers
+// together, once the window of the last one is over, though a later
+// MESSAGE does not move the armed timer (arm leaves it while the box is
+// busy, and the early tick does nothing): a copy of the first within the
+// second's window is still answered from memory, and the box passivates
+// once the second's window is over.
+func TestBoxForgetsTogether(t *testing.T) {
+	const window = 400 * time.Millisecond
+	c := testConfig()
+	c.Idle = 20 * time.Millisecond
+	c.retransWindow = window
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	h := run(t, s, c, nil)
+	defer h.stop()
+	h.users.online(alice, "a.test")
+	first := withBranch(msg(alice, "one", ""), "z9hG4bK-f1")
+	start := time.Now()
+	if r := h.send(first); r.Outcome != Delivered {
+		t.Fatalf("%+v", r)
+	}
+	time.Sleep(window / 2)
+	second := withBranch(msg(alice, "two", ""), "z9hG4bK-f2")
+	if r := h.send(second); r.Outcome != Delivered {
+		t.Fatalf("%+v", r)
+	}
+	time.Sleep(time.Until(start.Add(window + window/4))) // past the first's window, within the second's
+	for _, m := range []*Message{second, first} {
+		if r := h.send(copyOf(m)); r.Err != nil || r.Outcome != Delivered {
+			t.Fatalf("copy of %q: %+v", m.Body, r)
+		}
+	}
+	if got := h.port.count(); got != 2 {
+		t.Fatalf("%d forks, want 2: the copies are answered from memory", got)
+	}
+	boxes := h.tree.Routers[Name]
+	eventually(t, "the box passivates after the windows", func() bool {
+		ok, err := boxes.Resident(alice, time.Second)
+		return err == nil && !ok
+	})
+}
