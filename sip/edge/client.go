@@ -58,6 +58,7 @@ type clientPort struct {
 	txs      atomic.Int64    // of which on the transaction path, at most maxTransactions
 	ctx      context.Context // cancelled by close: in-flight requests end ErrUnavailable
 	cancel   context.CancelFunc
+	sentBy   sync.Map // *udpListener → the host of our Via from it (formatting the IP allocates)
 
 	mu     sync.RWMutex // guards closed against wg.Add after close's Wait
 	closed bool
@@ -354,13 +355,25 @@ func (p *clientPort) via(req *sip.Request, l *udpListener) *sip.ViaHeader {
 	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: tp, Params: sip.NewParams()}
 	via.Params.Add("rport", "")
 	if l != nil {
-		a := l.conn.LocalAddr().(*net.UDPAddr)
-		via.Host, via.Port = a.IP.String(), a.Port
-		if a.IP.IsUnspecified() { // sent-by must be reachable: the domain (RFC 3261 §18.1.1)
-			via.Host = p.s.conf.Domain
-		}
+		via.Host, via.Port = p.sentByHost(l), l.conn.LocalAddr().(*net.UDPAddr).Port
 	}
 	return via
+}
+
+// sentByHost is the host of our Via on requests sent from l: its IP, or
+// the domain when l is bound to every address (sent-by must be reachable,
+// RFC 3261 §18.1.1). Made once per listener.
+func (p *clientPort) sentByHost(l *udpListener) string {
+	if h, ok := p.sentBy.Load(l); ok {
+		return h.(string)
+	}
+	a := l.conn.LocalAddr().(*net.UDPAddr)
+	h := a.IP.String()
+	if a.IP.IsUnspecified() {
+		h = p.s.conf.Domain
+	}
+	p.sentBy.Store(l, h)
+	return h
 }
 
 // complete adds Max-Forwards and Content-Length when req lacks them.

@@ -288,14 +288,16 @@ func (sl *udpClient) copyOf(e *slEntry) datagram {
 
 // branch is the Via branch of the entry in slot with sequence number seq.
 func (sl *udpClient) branch(slot uint32, seq uint64) string {
-	b := make([]byte, 0, len(branchPrefix)+len(sl.instance)+24)
-	b = append(b, branchPrefix...)
-	b = append(b, sl.instance...)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, uint64(slot), 36)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, seq, 36)
-	return string(b)
+	var digits [16]byte
+	var b strings.Builder // one allocation, where a []byte and its string were two
+	b.Grow(len(branchPrefix) + len(sl.instance) + 2 + 7 + 13)
+	b.WriteString(branchPrefix)
+	b.WriteString(sl.instance)
+	b.WriteByte('.')
+	b.Write(strconv.AppendUint(digits[:0], uint64(slot), 36))
+	b.WriteByte('.')
+	b.Write(strconv.AppendUint(digits[:0], seq, 36))
+	return b.String()
 }
 
 // parseBranch is the inverse of branch; ok is false for a branch of
