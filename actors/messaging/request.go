@@ -55,6 +55,8 @@ func request(s *stored, ct Contact) (*sip.Request, error) {
 	if s.ContentType != "" {
 		req.AppendHeader(sip.NewHeader("Content-Type", s.ContentType))
 	}
+	n := sip.ContentLengthHeader(len(s.Body)) // what SetBody appends, without its lookup that misses (it allocates: Date's name)
+	req.AppendHeader(&n)
 	req.SetBody(s.Body)
 	if network, addr, ok := registrar.Flow(&uri, ct.Source, ct.Path); ok {
 		req.SetTransport(strings.ToUpper(network))

@@ -81,6 +81,11 @@ func (s *Subscription) request(st SubState, reason Reason, body []byte, now time
 	req.AppendHeader(sip.NewHeader("Subscription-State", subscriptionState(st, reason, s.remaining(now))))
 	if body != nil {
 		req.AppendHeader(sip.NewHeader("Content-Type", r.Event.ContentType()))
+		// What SetBody appends, appended first: SetBody looks Content-Length
+		// up, and sipgo's lookup that misses allocates for every header name
+		// on the way outside its short list (Event, Subscription-State).
+		n := sip.ContentLengthHeader(len(body))
+		req.AppendHeader(&n)
 		req.SetBody(body)
 	}
 	// To the remote target (RFC 6665 §4.1.2.2), or to where the SUBSCRIBE

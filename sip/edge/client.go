@@ -382,7 +382,11 @@ func (p *clientPort) complete(req *sip.Request) {
 		mf := sip.MaxForwardsHeader(70)
 		req.AppendHeader(&mf)
 	}
-	if req.ContentLength() == nil { // a MUST on TCP (RFC 3261 §20.14)
+	switch { // a MUST on TCP (RFC 3261 §20.14)
+	case !has(req, "content-length", "l"):
+		n := sip.ContentLengthHeader(len(req.Body())) // what SetBody(req.Body()) appends, without its lookup that misses
+		req.AppendHeader(&n)
+	case req.ContentLength() == nil:
 		req.SetBody(req.Body())
 	}
 }

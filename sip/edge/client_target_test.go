@@ -97,3 +97,49 @@ func TestHas(t *testing.T) {
 		}
 	}
 }
+
+// TestComplete: complete adds what sipgo's lookups and SetBody did, in the
+// same places (the wire is the same), for requests with and without a
+// body, Max-Forwards and Content-Length.
+func TestComplete(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		body    []byte
+		headers []sip.Header
+	}{
+		{name: "bare"},
+		{name: "body", body: []byte("hello"), headers: []sip.Header{sip.NewHeader("Content-Type", "text/plain")}},
+		{name: "max-forwards", headers: []sip.Header{sip.NewHeader("Max-Forwards", "12")}},
+		{name: "content-length", headers: []sip.Header{sip.NewHeader("Event", "presence"), sip.NewHeader("content-length", "0")}},
+		{name: "compact content-length", headers: []sip.Header{sip.NewHeader("l", "0")}},
+		{name: "bad content-length", headers: []sip.Header{sip.NewHeader("Content-Length", "x")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			build := func() *sip.Request {
+				req := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "b", Host: "192.0.2.1"})
+				req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.MESSAGE})
+				req.AppendHeader(sip.NewHeader("Date", "Sat, 28 Nov 2026 10:00:00 GMT"))
+				for _, h := range tt.headers {
+					req.AppendHeader(h)
+				}
+				if tt.body != nil {
+					req.SetBody(tt.body)
+				}
+				return req
+			}
+			got := build()
+			(&clientPort{}).complete(got)
+			want := build() // what complete did with sipgo's lookups
+			if want.MaxForwards() == nil {
+				mf := sip.MaxForwardsHeader(70)
+				want.AppendHeader(&mf)
+			}
+			if want.ContentLength() == nil {
+				want.SetBody(want.Body())
+			}
+			if got.String() != want.String() {
+				t.Errorf("complete:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
