@@ -166,7 +166,7 @@ func OpenBolt(cfg BoltConfig, log *zap.Logger) (*Bolt, error) {
 	}
 	b := &Bolt{db: db, log: log, ops: make(chan op, cfg.Queue), fsync: cfg.Fsync,
 		committed: make(chan committed, notifiers*2), free: make(chan []op, notifiers*2+2),
-		segments: make(chan *segment, 4), spare: make(chan []rec, 4), chunks: make(chan []byte, 64),
+		segments: make(chan *segment, pendingSegments), spare: make(chan []rec, 4), chunks: make(chan []byte, 64),
 		writerDone: make(chan struct{}), mergerDone: make(chan struct{}),
 		queued: map[Kind]map[string]pending{}}
 	j := &journal{base: cfg.Path, fsync: cfg.Fsync, next: next, spare: b.spare, chunks: b.chunks, out: b.segments,

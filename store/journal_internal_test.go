@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 )
 
@@ -250,5 +252,75 @@ func TestFailedMergesAreRetried(t *testing.T) {
 		if v, err := b.Load("reg", tc.key); err != nil || string(v) != tc.want {
 			t.Fatalf("after the replay: Load(%s) = %q, %v; want %q", tc.key, v, err, tc.want)
 		}
+	}
+}
+
+// TestMergerCatchesUpInOneTransaction: segments that queue up while a
+// merge runs are merged together, in order, in one transaction, and every
+// write lands with its latest value.
+func TestMergerCatchesUpInOneTransaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b2bua.db")
+	b, err := OpenBolt(BoltConfig{Path: path, MergeWrites: 2}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(nil)
+	b.SetMetrics(m)
+	hold, held := make(chan struct{}), make(chan struct{}, 1)
+	var first atomic.Bool
+	b.testHookMerge = func() error {
+		if first.CompareAndSwap(false, true) {
+			held <- struct{}{}
+			<-hold // the first merge waits while later segments queue
+		}
+		return nil
+	}
+	write := func(key, val string) {
+		t.Helper()
+		done := make(chan error, 1)
+		b.Save("reg", key, []byte(val), func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", "1")
+	write("b", "1") // segment 1 full: its merge starts and holds
+	<-held
+	for i := range 5 { // segments 2-6 queue behind it; "a" written in each
+		write("a", strconv.Itoa(i+2))
+		write("k"+strconv.Itoa(i), "x")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.segments) < 5 { // the last rotation follows its write's done
+		if time.Now().After(deadline) {
+			t.Fatalf("%d segments queued, want 5", len(b.segments))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	for unmergedKeys(b) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the queued segments were not merged")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := testutil.CollectAndCount(m.mergeWrites); got != 1 {
+		t.Fatalf("%d merge series", got)
+	}
+	var hist dto.Metric
+	if err := m.mergeWrites.Write(&hist); err != nil {
+		t.Fatal(err)
+	}
+	if n := hist.GetHistogram().GetSampleCount(); n != 2 {
+		t.Fatalf("%d merges, want 2: the first, then the five queued segments together", n)
+	}
+	if seqs, _ := segments(path); len(seqs) != 0 {
+		t.Fatalf("journal files left after the merges: %v", seqs)
+	}
+	if v, err := b.Load("reg", "a"); err != nil || string(v) != "6" {
+		t.Fatalf("Load(a) = %q, %v; want the last write, 6", v, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
