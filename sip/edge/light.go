@@ -152,8 +152,11 @@ func lightParse(data []byte, r *lightRegister) bool {
 			if r.from != nil || !plainAddr(bval) {
 				return false
 			}
-			_, params, ok := lightAddr(value)
+			uri, params, ok := lightAddr(value)
 			if !ok || !lightParams(params, true) {
+				return false
+			}
+			if _, _, _, ok := lightURI(uri); !ok {
 				return false
 			}
 			r.from = bval

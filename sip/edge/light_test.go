@@ -397,3 +397,51 @@ func lightAnswers(t *testing.T, c rawCase, fn func(s *Server, w *answer)) string
 	}
 	return string(buf[:n])
 }
+
+// BenchmarkReadRegister is the cost of reading the bench's REGISTER into
+// the registrar's message and the response's head: lightParse against
+// sipgo's parse (the path of anything lightParse refuses).
+//
+//	go test ./sip/edge -run '^$' -bench ReadRegister -benchmem
+func BenchmarkReadRegister(b *testing.B) {
+	data := lightRequest()
+	s := &Server{conf: Config{Domain: "localhost"}, log: zap.NewNop(), hosts: map[string]bool{"localhost": true}}
+	source := "UDP:" + lightSrc.String()
+	b.Run("light", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var r lightRegister
+			if !lightParse(data, &r) {
+				b.Fatal("refused")
+			}
+			x := &lightAnswer{}
+			toHost := lightMessage(&x.m, &r, lightSrc)
+			if s.lightDomains(r.ruriHost, toHost) != nil {
+				b.Fatal("domains")
+			}
+			hp := bufPool.Get().(*[]byte)
+			*hp, _ = appendLightHead((*hp)[:0], &r, lightSrc)
+			bufPool.Put(hp)
+		}
+	})
+	b.Run("sipgo", func(b *testing.B) {
+		parser := sip.NewParser()
+		b.ReportAllocs()
+		for b.Loop() {
+			msg, err := parser.ParseSIP(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := msg.(*sip.Request)
+			if check(req) != nil {
+				b.Fatal("check")
+			}
+			if _, err := s.toRegister(req, source); err != nil {
+				b.Fatal(err)
+			}
+			if hp := captureHead(data, req, lightSrc); hp != nil {
+				bufPool.Put(hp)
+			}
+		}
+	})
+}
