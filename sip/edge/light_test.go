@@ -17,7 +17,10 @@ import (
 	"github.com/b2bua/b2bua/sip/status"
 )
 
-var lightSrc = netip.MustParseAddrPort("192.0.2.4:5062")
+var (
+	lightSrc  = netip.MustParseAddrPort("192.0.2.4:5062")
+	lightSrc6 = netip.MustParseAddrPort("[2001:db8::4]:5062")
+)
 
 // lightBase is the bench's REGISTER; lightCase edits its lines.
 var lightBase = []string{
@@ -207,8 +210,15 @@ func TestLightHead(t *testing.T) {
 
 // sameAsSipgo asserts that a request lightParse takes is one sipgo's path
 // takes too, with the same message to the registrar, the same check of
-// the domains, the same head of the response and the same address for it.
+// the domains, the same head of the response and the same address for it,
+// from an IPv4 and an IPv6 source.
 func sameAsSipgo(t *testing.T, data []byte) {
+	t.Helper()
+	sameAsSipgoFrom(t, bytes.Clone(data), lightSrc)
+	sameAsSipgoFrom(t, data, lightSrc6)
+}
+
+func sameAsSipgoFrom(t *testing.T, data []byte, src netip.AddrPort) {
 	t.Helper()
 	orig := bytes.Clone(data)
 	var r lightRegister
@@ -216,15 +226,15 @@ func sameAsSipgo(t *testing.T, data []byte) {
 		t.Fatalf("refused:\n%s", data)
 	}
 	var m registerMsg
-	toHost := lightMessage(&m, &r, lightSrc)
+	toHost := lightMessage(&m, &r, src)
 	msg := &m.msg
 	hp := bufPool.Get().(*[]byte)
-	head, ok := appendLightHead((*hp)[:0], &r, lightSrc)
+	head, ok := appendLightHead((*hp)[:0], &r, src)
 	if !ok {
 		t.Fatalf("no head for\n%s", data)
 	}
 	var light udpResponder
-	light.replyTo(lightSrc, r.rport, r.viaPort)
+	light.replyTo(src, r.rport, r.viaPort)
 	s := &Server{conf: Config{Domain: "localhost"}, log: zap.NewNop(), hosts: map[string]bool{"localhost": true}}
 	lightErr := s.lightDomains(r.ruriHost, toHost)
 	for i := range data { // nothing kept may point into the datagram: the read loop reuses it
@@ -242,7 +252,7 @@ func sameAsSipgo(t *testing.T, data []byte) {
 	if err := check(req); err != nil {
 		t.Fatalf("check: %v\n%q", err, orig)
 	}
-	source := "UDP:" + lightSrc.String()
+	source := "UDP:" + src.String()
 	want, err := s.toRegister(req, source)
 	switch {
 	case err != nil && lightErr == nil:
@@ -258,7 +268,7 @@ func sameAsSipgo(t *testing.T, data []byte) {
 	case !reflect.DeepEqual(*msg, *want):
 		t.Fatalf("light %+v\nsipgo %+v\n%q", *msg, *want, orig)
 	}
-	captured := captureHead(orig, req, lightSrc)
+	captured := captureHead(orig, req, src)
 	if captured == nil {
 		t.Fatalf("captureHead refuses what lightParse took\n%q", orig)
 	}
@@ -266,7 +276,7 @@ func sameAsSipgo(t *testing.T, data []byte) {
 		t.Fatalf("head\n%s--- captureHead\n%s--- request\n%q", head, *captured, orig)
 	}
 	var old udpResponder
-	old.reply(req, lightSrc)
+	old.reply(req, src)
 	if old.addr.String() != light.addr.String() {
 		t.Fatalf("answer to %v, sipgo's path %v\n%q", &light.addr, &old.addr, orig)
 	}
