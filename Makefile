@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzClientResponse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzBranch$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzRawHead$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sip/edge -run '^$$' -fuzz '^FuzzLightParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/call -run '^$$' -fuzz '^FuzzReferTo$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/registrar -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/presence -run '^$$' -fuzz '^FuzzDecodeRecords$$' -fuzztime $(FUZZTIME)

@@ -55,6 +55,9 @@ func headerNamed(req *sip.Request, lower string) sip.Header {
 // order, as req.GetHeaders returns them, without their allocations.
 func headersNamed(req *sip.Request, lower string) iter.Seq[sip.Header] {
 	return func(yield func(sip.Header) bool) {
+		if req == nil {
+			return
+		}
 		for _, h := range req.Headers() {
 			if asciiFold(h.Name(), lower) && !yield(h) {
 				return

@@ -112,7 +112,7 @@ func appendRegistered(b []byte, req *sip.Request, r *registrar.RegisterResult) [
 		b = append(b, crlf...)
 	}
 	paths := false
-	for p := range headersNamed(req, "path") {
+	for p := range headersNamed(req, "path") { // none without a request (registeredLight)
 		b = append(b, "Path: "...)
 		b = append(b, p.Value()...)
 		b = append(b, crlf...)

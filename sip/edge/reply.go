@@ -331,21 +331,26 @@ func tokens(b []byte, spaces bool) bool {
 
 // appendToTag appends toTag(req) to b.
 func appendToTag(b []byte, req *sip.Request) []byte {
-	// FNV-1a, 64 bits (hash/fnv), over the Call-ID and the From tag.
+	var callID, fromTag string
+	if c := req.CallID(); c != nil {
+		callID = string(*c)
+	}
+	if f := req.From(); f != nil {
+		fromTag, _ = f.Params.Get("tag")
+	}
+	return appendToTagOf(b, callID, fromTag)
+}
+
+// appendToTagOf appends the To tag of a request with this Call-ID and From
+// tag to b: FNV-1a, 64 bits (hash/fnv), over both, in base 36.
+func appendToTagOf(b []byte, callID, fromTag string) []byte {
 	const offset64, prime64 = 14695981039346656037, 1099511628211
 	h := uint64(offset64)
-	mix := func(s string) {
+	for _, s := range [2]string{callID, fromTag} {
 		for i := 0; i < len(s); i++ {
 			h ^= uint64(s[i])
 			h *= prime64
 		}
-	}
-	if c := req.CallID(); c != nil {
-		mix(string(*c))
-	}
-	if f := req.From(); f != nil {
-		tag, _ := f.Params.Get("tag")
-		mix(tag)
 	}
 	return strconv.AppendUint(b, h, 36)
 }

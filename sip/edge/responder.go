@@ -86,6 +86,16 @@ func (a *answer) expire() {
 	}
 	req := a.req
 	code, reason := status.Of(ErrNoReply)
+	if req == nil { // a REGISTER read by lightParse: answered from its head
+		if ce := a.s.log.Check(zap.WarnLevel, "no reply in time, answered for the actor"); ce != nil {
+			ce.Write(zap.String("method", string(sip.REGISTER)), zap.Int("status", code))
+		}
+		if u, ok := a.next.(*udpResponder); ok && u.head != nil {
+			r := rawReply{a: a, u: u, code: code, b: beginReply(*u.head, code, reason, a.s.conf.UserAgent)}
+			r.send()
+		}
+		return
+	}
 	if ce := a.s.log.Check(zap.WarnLevel, "no reply in time, answered for the actor"); ce != nil {
 		ce.Write(zap.String("method", string(req.Method)), callIDField(req), zap.Int("status", code))
 	}

@@ -50,6 +50,9 @@ func (s *Server) takeUDP(l *udpListener, data []byte, src netip.AddrPort) bool {
 	if bytes.HasPrefix(data, responsePrefix) || !statelessMethod(data) {
 		return false
 	}
+	if bytes.HasPrefix(data, registerPrefix) && !s.conf.Auth.enabled() && s.takeRegister(l, data, src) {
+		return true // read without sipgo (light.go)
+	}
 	msg, err := s.parser.ParseSIP(data)
 	if err != nil {
 		s.metrics.malformed.Inc()
@@ -158,9 +161,19 @@ func (s *Server) clientResponse(data []byte, src net.Addr) []byte {
 // and the port in Via's sent-by (5060 when absent), as sipgo's transaction
 // path does. The address is kept in r, so it costs no allocation.
 func (r *udpResponder) reply(req *sip.Request, src netip.AddrPort) {
+	if via := req.Via(); via != nil {
+		r.replyTo(src, via.Params.Has("rport"), via.Port)
+	} else {
+		r.replyTo(src, true, 0)
+	}
+}
+
+// replyTo is reply from the top Via's rport (whether it has one) and
+// sent-by port.
+func (r *udpResponder) replyTo(src netip.AddrPort, rport bool, viaPort int) {
 	port := int(src.Port())
-	if via := req.Via(); via != nil && !via.Params.Has("rport") {
-		port = via.Port
+	if !rport {
+		port = viaPort
 		if port <= 0 || port > 65535 {
 			port = 5060
 		}
