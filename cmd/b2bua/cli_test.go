@@ -47,7 +47,7 @@ func TestHelpShowsEveryDefault(t *testing.T) {
 		})
 	}
 	out, _ := run(t, t.TempDir(), "", "serve", "--help")
-	for _, want := range []string{"--max-inflight int", "(default 5000)", "--idle duration", "(default 2m0s)"} {
+	for _, want := range []string{"--max-inflight int", "(default 5000)", "--idle duration", "(default 30s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, out)
 		}
