@@ -210,14 +210,7 @@ func TestFailedMergesAreRetried(t *testing.T) {
 		}
 		return nil
 	}
-	write := func(key, val string) {
-		t.Helper()
-		done := make(chan error, 1)
-		b.Save("reg", key, []byte(val), func(err error) { done <- err })
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(key, val string) { t.Helper(); saveSync(t, b, key, val) }
 	write("a", "1")
 	write("b", "2")
 	if v, err := b.Load("reg", "a"); err != nil || string(v) != "1" {
@@ -275,14 +268,7 @@ func TestMergerCatchesUpInOneTransaction(t *testing.T) {
 		}
 		return nil
 	}
-	write := func(key, val string) {
-		t.Helper()
-		done := make(chan error, 1)
-		b.Save("reg", key, []byte(val), func(err error) { done <- err })
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(key, val string) { t.Helper(); saveSync(t, b, key, val) }
 	write("a", "1")
 	write("b", "1") // segment 1 full: its merge starts and holds
 	<-held
@@ -321,6 +307,16 @@ func TestMergerCatchesUpInOneTransaction(t *testing.T) {
 		t.Fatalf("Load(a) = %q, %v; want the last write, 6", v, err)
 	}
 	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// saveSync saves val as the "reg" record of key and waits for its done.
+func saveSync(t *testing.T, b *Bolt, key, val string) {
+	t.Helper()
+	done := make(chan error, 1)
+	b.Save("reg", key, []byte(val), func(err error) { done <- err })
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"net/netip"
-	"strconv"
 	"strings"
 	"unsafe"
 )
@@ -595,13 +594,5 @@ func fillVia(b, value []byte, src netip.AddrPort) ([]byte, bool) {
 	if at < 0 {
 		return append(b, value...), true // rport=n: sipgo leaves it
 	}
-	if !src.IsValid() {
-		return b, false
-	}
-	b = append(b, value[:at]...)
-	b = append(b, "rport="...)
-	b = strconv.AppendUint(b, uint64(src.Port()), 10)
-	b = append(b, value[end:]...)
-	b = append(b, ";received="...)
-	return src.Addr().Unmap().AppendTo(b), true
+	return appendRport(b, value, at, end, src)
 }

@@ -203,6 +203,14 @@ func appendVia(b, value []byte, via *sip.ViaHeader, top bool, src netip.AddrPort
 	if !fill {
 		return append(b, value...), true
 	}
+	return appendRport(b, value, at, end, src)
+}
+
+// appendRport appends value with its empty rport parameter at
+// value[at:end] given the source port, and ;received= the source address
+// after the parameters (RFC 3581 §4, as sipgo's NewResponseFromRequest
+// fills them); false without a source.
+func appendRport(b, value []byte, at, end int, src netip.AddrPort) ([]byte, bool) {
 	if !src.IsValid() {
 		return b, false
 	}
