@@ -195,13 +195,7 @@ func FuzzDecodeJournal(f *testing.F) {
 // succeeds later empties the index. A Close whose merges keep failing
 // returns an error and leaves the journal, which the next open replays.
 func TestFailedMergesAreRetried(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b2bua.db")
-	b, err := OpenBolt(BoltConfig{Path: path, MergeWrites: 2}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := NewMetrics(nil)
-	b.SetMetrics(m)
+	path, b, m := openMergingEveryTwo(t)
 	var failing atomic.Int32
 	failing.Store(3) // the next three merges fail
 	b.testHookMerge = func() error {
@@ -236,7 +230,7 @@ func TestFailedMergesAreRetried(t *testing.T) {
 	if seqs, _ := segments(path); len(seqs) == 0 {
 		t.Fatal("Close dropped the journal it could not merge")
 	}
-	b, err = OpenBolt(BoltConfig{Path: path}, zap.NewNop())
+	b, err := OpenBolt(BoltConfig{Path: path}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,13 +246,7 @@ func TestFailedMergesAreRetried(t *testing.T) {
 // merge runs are merged together, in order, in one transaction, and every
 // write lands with its latest value.
 func TestMergerCatchesUpInOneTransaction(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b2bua.db")
-	b, err := OpenBolt(BoltConfig{Path: path, MergeWrites: 2}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := NewMetrics(nil)
-	b.SetMetrics(m)
+	path, b, m := openMergingEveryTwo(t)
 	hold, held := make(chan struct{}), make(chan struct{}, 1)
 	var first atomic.Bool
 	b.testHookMerge = func() error {
@@ -319,4 +307,19 @@ func saveSync(t *testing.T, b *Bolt, key, val string) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openMergingEveryTwo opens a store in a temp dir whose journal segments
+// hold two writes each (so every second write starts a merge), with
+// metrics; the caller closes it.
+func openMergingEveryTwo(t *testing.T) (string, *Bolt, *Metrics) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "b2bua.db")
+	b, err := OpenBolt(BoltConfig{Path: path, MergeWrites: 2}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(nil)
+	b.SetMetrics(m)
+	return path, b, m
 }

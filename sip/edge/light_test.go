@@ -381,18 +381,7 @@ func lightAnswers(t *testing.T, c rawCase, fn func(s *Server, w *answer)) string
 	}
 	*bp = b
 	s := &Server{conf: Config{UserAgent: "b2bua", MaxInFlight: 10}, log: zap.NewNop(), metrics: NewMetrics(nil), server: sip.NewHeader("Server", "b2bua")}
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sender := newUDPSender(conn, zap.NewNop())
-	defer sender.close()
+	sender, client := senderPair(t)
 	x := &lightAnswer{}
 	u := &x.udp
 	u.sender, u.to, u.head = sender, client.LocalAddr(), bp

@@ -202,18 +202,7 @@ func rawAnswers(t *testing.T, c rawCase, fn func(s *Server, req *sip.Request, w 
 	}
 	old = rec.res.String()
 
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sender := newUDPSender(conn, zap.NewNop())
-	defer sender.close()
+	sender, client := senderPair(t)
 	req := parse()
 	u := &udpResponder{sender: sender, to: client.LocalAddr(), head: captureHead(data, req, src.AddrPort())}
 	if (u.head == nil) != c.fallback {
@@ -423,4 +412,23 @@ func TestURIString(t *testing.T) {
 			t.Errorf("host %q: uriString %q, sipgo %q", host, got, want)
 		}
 	}
+}
+
+// senderPair is a UDP sender on a loopback socket and a client socket to
+// send its answers to; both close with the test.
+func senderPair(t *testing.T) (*udpSender, net.PacketConn) {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sender := newUDPSender(conn, zap.NewNop())
+	t.Cleanup(sender.close)
+	return sender, client
 }
